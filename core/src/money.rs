@@ -142,6 +142,27 @@ pub enum MoneyError {
     },
 }
 
+impl MoneyError {
+    /// A stable snake_case code for the condition, for APIs and other hosts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MoneyError::InvalidCurrencyCode { .. } => "invalid_currency_code",
+            MoneyError::EmptyAmount => "empty_amount",
+            MoneyError::InputTooLong { .. } => "input_too_long",
+            MoneyError::InvalidDecimal { .. } => "invalid_decimal",
+            MoneyError::TooManyFractionDigits { .. } => "too_many_fraction_digits",
+            MoneyError::Overflow => "overflow",
+            MoneyError::ZeroAmount { .. } => "zero_amount",
+            MoneyError::Negative { .. } => "negative",
+            MoneyError::BelowMinimum { .. } => "below_minimum",
+            MoneyError::AboveMaximum { .. } => "above_maximum",
+            MoneyError::NotMultipleOf { .. } => "not_multiple_of",
+            MoneyError::ExceedsRefundable { .. } => "exceeds_refundable",
+            MoneyError::CurrencyMismatch { .. } => "currency_mismatch",
+        }
+    }
+}
+
 /// An amount of money: an integer count of the currency's minor unit as Stripe's API defines it
 /// ([`Currency::api_exponent`]), so `minor` is exactly the `amount` sent to or received from
 /// Stripe. 20.00 EUR is `2000`, 500 JPY is `500`, 5 ISK is `500`.

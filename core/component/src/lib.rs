@@ -1,0 +1,103 @@
+//! The payhook engine as a WebAssembly component.
+//!
+//! A thin shell over `payhook-core`: it converts WIT values to the core's types and back, and
+//! nothing else. It is `#![no_std]` so that the component imports nothing at all: memory comes
+//! from wasi-libc's `malloc` (linked statically with `-lc`), a panic is a trap, and there is no
+//! clock, randomness, environment or I/O to import.
+#![no_std]
+
+extern crate alloc;
+
+mod allocator;
+mod convert;
+
+wit_bindgen::generate!({
+    path: "../../wit/engine",
+    world: "engine",
+});
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use exports::payhook::engine::amounts::Guest as Amounts;
+use exports::payhook::engine::webhook::{self as wit, Guest as Webhook};
+use payhook::engine::types::{Money, MoneyError};
+use payhook_core::{event, fact, money, secret::WebhookSecret, signature};
+
+struct Engine;
+
+export!(Engine);
+
+impl Webhook for Engine {
+    fn verify(
+        header: Option<String>,
+        body: String,
+        secrets: Vec<String>,
+        now: i64,
+        tolerance_secs: i64,
+    ) -> Result<wit::Verified, wit::SignatureError> {
+        let secrets = to_secrets(secrets);
+        let tolerance = signature::Tolerance::seconds(tolerance_secs).map_err(convert::signature_error)?;
+        signature::verify(header.as_deref(), body.as_bytes(), &secrets, now, tolerance)
+            .map(|v| convert::verified(&v))
+            .map_err(convert::signature_error)
+    }
+
+    fn receive(
+        header: Option<String>,
+        body: String,
+        secrets: Vec<String>,
+        now: i64,
+        tolerance_secs: i64,
+    ) -> Result<wit::Delivery, wit::WebhookError> {
+        let secrets = to_secrets(secrets);
+        let sig = |e| wit::WebhookError::Signature(convert::signature_error(e));
+        let tolerance = signature::Tolerance::seconds(tolerance_secs).map_err(sig)?;
+        let payload = signature::verify(header.as_deref(), body.as_bytes(), &secrets, now, tolerance).map_err(sig)?;
+        let event = event::decode(&payload).map_err(|e| wit::WebhookError::Decode(convert::decode_error(e)))?;
+        let facts = fact::facts(&event);
+        Ok(wit::Delivery {
+            verified: convert::verified(&payload),
+            facts: facts.into_iter().map(convert::fact).collect(),
+            event: convert::event(event),
+        })
+    }
+
+    fn decode_stored(body: String) -> Result<wit::Decoded, wit::DecodeError> {
+        let event = event::decode(&signature::VerifiedPayload::from_store(body.as_bytes())).map_err(convert::decode_error)?;
+        let facts = fact::facts(&event);
+        Ok(wit::Decoded { facts: facts.into_iter().map(convert::fact).collect(), event: convert::event(event) })
+    }
+
+    fn sign(body: String, secret: String, timestamp: i64) -> String {
+        signature::header_for(body.as_bytes(), &WebhookSecret::new(secret), timestamp)
+    }
+}
+
+impl Amounts for Engine {
+    fn parse_amount(text: String, currency: String) -> Result<Money, MoneyError> {
+        let currency = money::Currency::parse(&currency).map_err(convert::money_error)?;
+        money::Money::from_decimal_str(&text, currency).map(convert::money).map_err(convert::money_error)
+    }
+
+    fn format_amount(amount: Money) -> Result<String, MoneyError> {
+        convert::core_money(&amount).map(|m| m.to_decimal_string()).map_err(convert::money_error)
+    }
+
+    fn check_chargeable(amount: Money) -> Result<(), MoneyError> {
+        convert::core_money(&amount).and_then(|m| m.check_chargeable()).map_err(convert::money_error)
+    }
+
+    fn check_refund(amount: Money, refundable: i64) -> Result<(), MoneyError> {
+        convert::core_money(&amount).and_then(|m| m.check_refund(refundable)).map_err(convert::money_error)
+    }
+}
+
+fn to_secrets(secrets: Vec<String>) -> Vec<WebhookSecret> {
+    secrets.into_iter().map(WebhookSecret::new).collect()
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
