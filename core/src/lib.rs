@@ -6,6 +6,7 @@
 //!   from 2017-08-15 to today; the event type is an open vocabulary.
 //! - [`money`]: integer minor units and Stripe's currency rules.
 //! - [`fact`]: maps an event to the payment facts it establishes.
+//! - [`webhook`]: the receiving pipeline in one call (verify, decode, facts).
 //! - [`machine`]: monotonic state machines for invoices, appointments, payments and
 //!   subscriptions; `apply(state, fact)` is total and order-independent.
 //!
@@ -30,3 +31,4 @@ pub mod machine;
 pub mod money;
 pub mod secret;
 pub mod signature;
+pub mod webhook;

@@ -8,7 +8,8 @@ use crate::payhook::engine::types::{Money, MoneyError};
 use payhook_core::event::{self, StripeObject};
 use payhook_core::fact::{self, FactKind};
 use payhook_core::money;
-use payhook_core::signature::{self, SignatureError};
+use payhook_core::signature::SignatureError;
+use payhook_core::webhook;
 
 pub(crate) fn money(m: money::Money) -> Money {
     Money { minor: m.minor, currency: m.currency.as_str().to_string() }
@@ -22,10 +23,22 @@ pub(crate) fn money_error(e: money::MoneyError) -> MoneyError {
     MoneyError { code: e.code().to_string(), message: e.to_string() }
 }
 
-pub(crate) fn verified(v: &signature::VerifiedPayload<'_>) -> wit::Verified {
-    wit::Verified {
-        timestamp: v.timestamp().unwrap_or_default(),
-        secret_index: v.secret_index().unwrap_or_default() as u32,
+pub(crate) fn delivery(d: webhook::Delivery) -> wit::Delivery {
+    wit::Delivery {
+        verified: wit::Verified { timestamp: d.timestamp, secret_index: d.secret_index as u32 },
+        event: event(d.event),
+        facts: d.facts.into_iter().map(fact).collect(),
+    }
+}
+
+pub(crate) fn decoded(d: webhook::Decoded) -> wit::Decoded {
+    wit::Decoded { event: event(d.event), facts: d.facts.into_iter().map(fact).collect() }
+}
+
+pub(crate) fn webhook_error(e: webhook::WebhookError) -> wit::WebhookError {
+    match e {
+        webhook::WebhookError::Signature(e) => wit::WebhookError::Signature(signature_error(e)),
+        webhook::WebhookError::Decode(e) => wit::WebhookError::Decode(decode_error(e)),
     }
 }
 
@@ -71,13 +84,13 @@ pub(crate) fn decode_error(e: event::DecodeError) -> wit::DecodeError {
         }
         D::NestingTooDeep => W::NestingTooDeep,
         D::WrongType { field, expected } => {
-            W::WrongType(wit::WrongType { field: field.to_string(), expected: expected.to_string() })
+            W::WrongType(wit::WrongType { field, expected })
         }
-        D::MissingField { field } => W::MissingField(field.to_string()),
+        D::MissingField { field } => W::MissingField(field),
         D::NotAnEvent { object } => W::NotAnEvent(object),
         D::ThinEventNotification { id, event_type } => W::ThinEventNotification(wit::ThinEvent { id, event_type }),
         D::InvalidCurrency { value } => W::InvalidCurrency(value),
-        D::InvalidAmount { field, value } => W::InvalidAmount(wit::InvalidAmount { field: field.to_string(), value }),
+        D::InvalidAmount { field, value } => W::InvalidAmount(wit::InvalidAmount { field, value }),
     }
 }
 

@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use exports::payhook::engine::amounts::Guest as Amounts;
 use exports::payhook::engine::webhook::{self as wit, Guest as Webhook};
 use payhook::engine::types::{Money, MoneyError};
-use payhook_core::{event, fact, money, secret::WebhookSecret, signature};
+use payhook_core::{money, secret::WebhookSecret, signature, webhook};
 
 struct Engine;
 
@@ -39,7 +39,10 @@ impl Webhook for Engine {
         let secrets = to_secrets(secrets);
         let tolerance = signature::Tolerance::seconds(tolerance_secs).map_err(convert::signature_error)?;
         signature::verify(header.as_deref(), body.as_bytes(), &secrets, now, tolerance)
-            .map(|v| convert::verified(&v))
+            .map(|v| wit::Verified {
+                timestamp: v.timestamp().unwrap_or_default(),
+                secret_index: v.secret_index().unwrap_or_default() as u32,
+            })
             .map_err(convert::signature_error)
     }
 
@@ -50,23 +53,13 @@ impl Webhook for Engine {
         now: i64,
         tolerance_secs: i64,
     ) -> Result<wit::Delivery, wit::WebhookError> {
-        let secrets = to_secrets(secrets);
-        let sig = |e| wit::WebhookError::Signature(convert::signature_error(e));
-        let tolerance = signature::Tolerance::seconds(tolerance_secs).map_err(sig)?;
-        let payload = signature::verify(header.as_deref(), body.as_bytes(), &secrets, now, tolerance).map_err(sig)?;
-        let event = event::decode(&payload).map_err(|e| wit::WebhookError::Decode(convert::decode_error(e)))?;
-        let facts = fact::facts(&event);
-        Ok(wit::Delivery {
-            verified: convert::verified(&payload),
-            facts: facts.into_iter().map(convert::fact).collect(),
-            event: convert::event(event),
-        })
+        webhook::receive(header.as_deref(), body.as_bytes(), &to_secrets(secrets), now, tolerance_secs)
+            .map(convert::delivery)
+            .map_err(convert::webhook_error)
     }
 
     fn decode_stored(body: String) -> Result<wit::Decoded, wit::DecodeError> {
-        let event = event::decode(&signature::VerifiedPayload::from_store(body.as_bytes())).map_err(convert::decode_error)?;
-        let facts = fact::facts(&event);
-        Ok(wit::Decoded { facts: facts.into_iter().map(convert::fact).collect(), event: convert::event(event) })
+        webhook::decode_stored(body.as_bytes()).map(convert::decoded).map_err(convert::decode_error)
     }
 
     fn sign(body: String, secret: String, timestamp: i64) -> String {

@@ -155,15 +155,15 @@ pub enum DecodeError {
     #[error("`{field}` must be {expected}")]
     WrongType {
         /// The field's path.
-        field: &'static str,
+        field: String,
         /// The JSON type it must have.
-        expected: &'static str,
+        expected: String,
     },
     /// A field every event has is missing.
     #[error("the event has no `{field}` field")]
     MissingField {
-        /// The field's name.
-        field: &'static str,
+        /// The field's path.
+        field: String,
     },
     /// The JSON is an object of another kind (`object` is not `event`).
     #[error("the body is a `{object}` object, not an event")]
@@ -189,7 +189,7 @@ pub enum DecodeError {
     #[error("`{field}` is {value}, which is not a valid amount")]
     InvalidAmount {
         /// The field's path, e.g. `data.object.amount`.
-        field: &'static str,
+        field: String,
         /// The value received.
         value: i64,
     },

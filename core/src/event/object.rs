@@ -452,8 +452,8 @@ impl Reader {
     fn required(&mut self, field: &'static str, get: impl FnOnce(&mut RawObject) -> &mut Field<String>) -> Result<String, DecodeError> {
         match core::mem::take(get(&mut self.raw)) {
             Field::Value(v) => Ok(v),
-            Field::Invalid => Err(DecodeError::WrongType { field, expected: "a string" }),
-            Field::Absent | Field::Null => Err(DecodeError::MissingField { field }),
+            Field::Invalid => Err(DecodeError::WrongType { field: field.into(), expected: "a string".into() }),
+            Field::Absent | Field::Null => Err(DecodeError::MissingField { field: field.into() }),
         }
     }
 
@@ -472,15 +472,15 @@ impl Reader {
     fn optional_amount(&self, field: &'static str, get: impl FnOnce(&RawObject) -> &Field<i64>) -> Result<Option<i64>, DecodeError> {
         match get(&self.raw) {
             Field::Value(v) if (0..=MAX_AMOUNT).contains(v) => Ok(Some(*v)),
-            Field::Value(v) => Err(DecodeError::InvalidAmount { field, value: *v }),
+            Field::Value(v) => Err(DecodeError::InvalidAmount { field: field.into(), value: *v }),
             // A number beyond i64, a fraction or a string: not an amount Stripe could send.
-            Field::Invalid => Err(DecodeError::InvalidAmount { field, value: i64::MAX }),
+            Field::Invalid => Err(DecodeError::InvalidAmount { field: field.into(), value: i64::MAX }),
             Field::Absent | Field::Null => Ok(None),
         }
     }
 
     fn amount(&self, field: &'static str, get: impl FnOnce(&RawObject) -> &Field<i64>) -> Result<i64, DecodeError> {
-        self.optional_amount(field, get)?.ok_or(DecodeError::MissingField { field })
+        self.optional_amount(field, get)?.ok_or_else(|| DecodeError::MissingField { field: field.into() })
     }
 
     fn amount_or_zero(&self, field: &'static str, get: impl FnOnce(&RawObject) -> &Field<i64>) -> Result<i64, DecodeError> {
@@ -498,6 +498,6 @@ impl Reader {
     }
 
     fn currency(&mut self) -> Result<Currency, DecodeError> {
-        self.optional_currency()?.ok_or(DecodeError::MissingField { field: "data.object.currency" })
+        self.optional_currency()?.ok_or_else(|| DecodeError::MissingField { field: "data.object.currency".into() })
     }
 }

@@ -335,11 +335,11 @@ pub(super) fn decode_text(text: &str) -> Result<Event, DecodeError> {
     {
         return Err(DecodeError::NotAnEvent { object: kind.to_string() });
     }
-    let id = envelope.id.ok().ok_or(DecodeError::MissingField { field: "id" })?;
-    let event_type = envelope.event_type.ok().ok_or(DecodeError::MissingField { field: "type" })?;
-    let created = envelope.created.ok().ok_or(DecodeError::MissingField { field: "created" })?;
-    let data = envelope.data.ok().ok_or(DecodeError::MissingField { field: "data" })?;
-    let raw_object = data.object.ok().ok_or(DecodeError::MissingField { field: "data.object" })?;
+    let id = envelope.id.ok().ok_or(DecodeError::MissingField { field: "id".into() })?;
+    let event_type = envelope.event_type.ok().ok_or(DecodeError::MissingField { field: "type".into() })?;
+    let created = envelope.created.ok().ok_or(DecodeError::MissingField { field: "created".into() })?;
+    let data = envelope.data.ok().ok_or(DecodeError::MissingField { field: "data".into() })?;
+    let raw_object = data.object.ok().ok_or(DecodeError::MissingField { field: "data.object".into() })?;
     Ok(Event {
         id: EventId::new(id),
         event_type: EventType::parse(&event_type),

@@ -159,9 +159,9 @@ fn deep_nesting_is_skipped_without_recursion() {
     // the stack, natively or inside the component's 64 KiB of stack.
     let depth = 200_000;
     let (open, close) = ("[".repeat(depth), "]".repeat(depth));
-    assert_eq!(decode_str(&std::format!("{open}{close}")).unwrap_err(), DecodeError::MissingField { field: "id" });
+    assert_eq!(decode_str(&std::format!("{open}{close}")).unwrap_err(), DecodeError::MissingField { field: "id".into() });
     let objects = "{\"a\":".repeat(depth) + "1" + &"}".repeat(depth);
-    assert_eq!(decode_str(&objects).unwrap_err(), DecodeError::MissingField { field: "id" });
+    assert_eq!(decode_str(&objects).unwrap_err(), DecodeError::MissingField { field: "id".into() });
     for field in ["deep", "metadata\":{\"k", "last_payment_error\":{\"code", "amount"] {
         let body = std::format!(r#"{{"id":"e","type":"x","created":1,"data":{{"object":{{"{field}":{open}{close}}}}}}}"#);
         let body = if field == "metadata\":{\"k" || field.starts_with("last_") { body.replacen("]}}}", "]}}}}", 1) } else { body };

@@ -1,0 +1,86 @@
+//! The receiving pipeline in one call: verify, decode, derive facts.
+//!
+//! This is what a webhook endpoint runs on every delivery, natively or inside the component;
+//! both produce the same [`Delivery`] or [`WebhookError`] for the same input, which the
+//! conformance suite checks case by case.
+
+use alloc::vec::Vec;
+
+use crate::event::{self, DecodeError, Event};
+use crate::fact::{self, Fact};
+use crate::secret::WebhookSecret;
+use crate::signature::{self, SignatureError, Tolerance, VerifiedPayload};
+
+/// A delivery that verified and decoded, with what it establishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The signed timestamp.
+    pub timestamp: i64,
+    /// Which candidate secret matched (0-based).
+    pub secret_index: usize,
+    /// The event.
+    pub event: Event,
+    /// Zero or more facts; an event of an unknown type establishes none but is still stored.
+    pub facts: Vec<Fact>,
+}
+
+/// A stored delivery, decoded, with what it establishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The event.
+    pub event: Event,
+    /// Zero or more facts.
+    pub facts: Vec<Fact>,
+}
+
+/// Why a delivery was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// The signature did not verify.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// The signature verified but the body is not a usable event.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+impl WebhookError {
+    /// The error class the official SDKs report for the same input, for conformance checks.
+    pub fn sdk_kind(&self) -> &'static str {
+        match self {
+            WebhookError::Signature(e) => e.sdk_kind(),
+            WebhookError::Decode(e) => e.sdk_kind(),
+        }
+    }
+}
+
+/// Verifies a delivery, decodes it and derives its facts. `tolerance_secs` must be at least 1.
+pub fn receive(
+    header: Option<&str>,
+    body: &[u8],
+    secrets: &[WebhookSecret],
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<Delivery, WebhookError> {
+    let tolerance = Tolerance::seconds(tolerance_secs)?;
+    let payload = signature::verify(header, body, secrets, now, tolerance)?;
+    let Decoded { event, facts } = decode_payload(&payload)?;
+    Ok(Delivery {
+        timestamp: payload.timestamp().unwrap_or_default(),
+        secret_index: payload.secret_index().unwrap_or_default(),
+        event,
+        facts,
+    })
+}
+
+/// Decodes a body that [`receive`] or [`signature::verify`] accepted when it arrived and that
+/// was stored unchanged.
+pub fn decode_stored(body: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_payload(&VerifiedPayload::from_store(body))
+}
+
+fn decode_payload(payload: &VerifiedPayload<'_>) -> Result<Decoded, DecodeError> {
+    let event = event::decode(payload)?;
+    let facts = fact::facts(&event);
+    Ok(Decoded { event, facts })
+}

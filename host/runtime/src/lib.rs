@@ -1,0 +1,366 @@
+//! Runs the payhook engine component with wasmtime: sandboxed, precompiled, a fresh store per call.
+//!
+//! [`Runtime`] compiles `payhook_engine.wasm` once (or loads it from a cache of precompiled code
+//! keyed by the wasm's SHA-256 and wasmtime's configuration), links it against *nothing* — the
+//! component imports no filesystem, network, clock, environment or randomness — and prepares an
+//! `InstancePre`. Every call then instantiates into a fresh `Store` from the pooling allocator,
+//! with a memory cap and an epoch deadline, so no state survives from one call to the next and a
+//! runaway call is stopped. A trap comes back as [`RuntimeError::Trap`]; the trapped instance is
+//! dropped with its store and never called again.
+//!
+//! Results are the engine crate's own types ([`payhook_core::webhook::Delivery`] and friends),
+//! so a host can swap the native engine for the component and compare them value for value.
+//!
+//! This crate does no HTTP and no SQL.
+
+mod bindings;
+mod cache;
+mod convert;
+mod error;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use payhook_core::money::Money;
+use payhook_core::secret::WebhookSecret;
+use payhook_core::signature::SignatureError;
+use payhook_core::webhook::{Decoded, Delivery, WebhookError};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder};
+
+pub use error::{RuntimeError, TrapKind};
+
+/// The engine component, built from `core/component` by this crate's build script.
+pub const ENGINE_WASM: &[u8] = include_bytes!(env!("PAYHOOK_ENGINE_WASM"));
+
+/// Why the engine refused an amount: a stable code and the message to show, as the WIT
+/// carries it. Built from a native [`payhook_core::money::MoneyError`] with `From`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmountError {
+    /// A stable snake_case code, e.g. `below_minimum`.
+    pub code: String,
+    /// The message to show.
+    pub message: String,
+}
+
+impl From<&payhook_core::money::MoneyError> for AmountError {
+    fn from(e: &payhook_core::money::MoneyError) -> Self {
+        Self { code: e.code().to_owned(), message: e.to_string() }
+    }
+}
+
+/// The signature check's result: the signed timestamp and which secret matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The signed timestamp.
+    pub timestamp: i64,
+    /// The 0-based index of the candidate secret that matched.
+    pub secret_index: usize,
+}
+
+/// How the sandbox is sized. The defaults suit a webhook receiver.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The most linear memory one call may use. Default 32 MiB: a 1 MiB body, its copy and the
+    /// decoded event fit many times over.
+    pub memory_limit: usize,
+    /// How long one call may run before it is interrupted. Default 100 ms.
+    pub call_deadline: Duration,
+    /// How often the epoch advances; deadlines are checked at this granularity. Default 5 ms.
+    pub epoch_tick: Duration,
+    /// How many instances may be alive at once (the pooling allocator's size). Default 64.
+    pub max_instances: u32,
+    /// Where precompiled code is cached; `None` compiles in memory on every start.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            memory_limit: 32 << 20,
+            call_deadline: Duration::from_millis(100),
+            epoch_tick: Duration::from_millis(5),
+            max_instances: 64,
+            cache_dir: None,
+        }
+    }
+}
+
+/// How the component was loaded, for diagnostics and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadSource {
+    /// Compiled from wasm (and written to the cache, when one is configured).
+    Compiled,
+    /// Loaded from the precompiled cache.
+    Cache,
+}
+
+/// A loaded engine component, ready to be instantiated per call. Cheap to share (`Arc` it).
+pub struct Runtime {
+    engine: Engine,
+    pre: bindings::EnginePre<HostState>,
+    config: RuntimeConfig,
+    deadline_ticks: u64,
+    load_source: LoadSource,
+    _ticker: Ticker,
+}
+
+impl Runtime {
+    /// Loads the embedded engine component.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        Self::from_wasm(ENGINE_WASM, config)
+    }
+
+    /// Loads an engine component from wasm bytes (for hosts that ship their own build).
+    pub fn from_wasm(wasm: &[u8], config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let engine = Engine::new(&wasmtime_config(&config)).map_err(RuntimeError::setup)?;
+        let (component, load_source) = match &config.cache_dir {
+            Some(dir) => cache::load_or_compile(&engine, wasm, dir)?,
+            None => (Component::new(&engine, wasm).map_err(RuntimeError::compile)?, LoadSource::Compiled),
+        };
+        // Nothing is linked: a component that imports anything fails here, by design.
+        let linker = Linker::<HostState>::new(&engine);
+        let instance_pre = linker.instantiate_pre(&component).map_err(RuntimeError::link)?;
+        let pre = bindings::EnginePre::new(instance_pre).map_err(RuntimeError::link)?;
+        let tick = config.epoch_tick.max(Duration::from_millis(1));
+        let deadline_ticks = (config.call_deadline.as_nanos() / tick.as_nanos()).max(1) as u64 + 1;
+        let ticker = Ticker::start(engine.clone(), tick);
+        Ok(Self { engine, pre, config, deadline_ticks, load_source, _ticker: ticker })
+    }
+
+    /// Whether the component came from the cache or was compiled.
+    pub fn load_source(&self) -> LoadSource {
+        self.load_source
+    }
+
+    /// The names of everything the component imports. Empty for the engine.
+    pub fn imports(&self) -> Vec<String> {
+        self.pre.instance_pre().component().component_type().imports(&self.engine).map(|(name, _)| name.to_string()).collect()
+    }
+
+    /// A fresh sandboxed instance for one or more calls; see [`Session`].
+    pub fn session(&self) -> Result<Session<'_>, RuntimeError> {
+        Session::new(self)
+    }
+
+    /// Verifies a `Stripe-Signature` header over `body` in a fresh instance.
+    pub fn verify(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        secrets: &[WebhookSecret],
+        now: i64,
+        tolerance_secs: i64,
+    ) -> Result<Result<Verified, SignatureError>, RuntimeError> {
+        self.session()?.verify(header, body, secrets, now, tolerance_secs)
+    }
+
+    /// Verifies, decodes and derives facts in a fresh instance.
+    pub fn receive(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        secrets: &[WebhookSecret],
+        now: i64,
+        tolerance_secs: i64,
+    ) -> Result<Result<Delivery, WebhookError>, RuntimeError> {
+        self.session()?.receive(header, body, secrets, now, tolerance_secs)
+    }
+
+    /// Decodes a stored (previously verified) body in a fresh instance.
+    pub fn decode_stored(&self, body: &[u8]) -> Result<Result<Decoded, payhook_core::event::DecodeError>, RuntimeError> {
+        self.session()?.decode_stored(body)
+    }
+
+    /// Signs `body` as Stripe would, in a fresh instance; returns the header value.
+    pub fn sign(&self, body: &[u8], secret: &WebhookSecret, timestamp: i64) -> Result<String, RuntimeError> {
+        self.session()?.sign(body, secret, timestamp)
+    }
+
+    /// Parses a decimal amount in a fresh instance.
+    pub fn parse_amount(&self, text: &str, currency: &str) -> Result<Result<Money, AmountError>, RuntimeError> {
+        self.session()?.parse_amount(text, currency)
+    }
+}
+
+/// One sandboxed instance with its own store, memory cap and deadline.
+///
+/// A session may serve several calls (reusing the instance is faster); after a trap it refuses
+/// every further call with [`RuntimeError::Poisoned`], and the caller takes a new session.
+pub struct Session<'r> {
+    runtime: &'r Runtime,
+    store: Store<HostState>,
+    bindings: bindings::Engine,
+    poisoned: bool,
+}
+
+impl<'r> Session<'r> {
+    fn new(runtime: &'r Runtime) -> Result<Self, RuntimeError> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(runtime.config.memory_limit)
+            .instances(4)
+            .tables(4)
+            .memories(2)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(&runtime.engine, HostState { limits });
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(runtime.deadline_ticks);
+        store.epoch_deadline_trap();
+        let bindings = runtime.pre.instantiate(&mut store).map_err(RuntimeError::instantiate)?;
+        Ok(Self { runtime, store, bindings, poisoned: false })
+    }
+
+    /// See [`Runtime::verify`].
+    pub fn verify(
+        &mut self,
+        header: Option<&str>,
+        body: &[u8],
+        secrets: &[WebhookSecret],
+        now: i64,
+        tolerance_secs: i64,
+    ) -> Result<Result<Verified, SignatureError>, RuntimeError> {
+        let body = utf8_body(body)?;
+        let secrets = expose(secrets);
+        let out = self.call(|b, s| b.payhook_engine_webhook().call_verify(s, header, body, &secrets, now, tolerance_secs))?;
+        Ok(match out {
+            Ok(v) => Ok(Verified { timestamp: v.timestamp, secret_index: v.secret_index as usize }),
+            Err(e) => Err(convert::signature_error(e)),
+        })
+    }
+
+    /// See [`Runtime::receive`].
+    pub fn receive(
+        &mut self,
+        header: Option<&str>,
+        body: &[u8],
+        secrets: &[WebhookSecret],
+        now: i64,
+        tolerance_secs: i64,
+    ) -> Result<Result<Delivery, WebhookError>, RuntimeError> {
+        let body = utf8_body(body)?;
+        let secrets = expose(secrets);
+        let out = self.call(|b, s| b.payhook_engine_webhook().call_receive(s, header, body, &secrets, now, tolerance_secs))?;
+        match out {
+            Ok(d) => convert::delivery(d).map(Ok),
+            Err(e) => Ok(Err(convert::webhook_error(e))),
+        }
+    }
+
+    /// See [`Runtime::decode_stored`].
+    pub fn decode_stored(&mut self, body: &[u8]) -> Result<Result<Decoded, payhook_core::event::DecodeError>, RuntimeError> {
+        let body = utf8_body(body)?;
+        match self.call(|b, s| b.payhook_engine_webhook().call_decode_stored(s, body))? {
+            Ok(d) => convert::decoded(d).map(Ok),
+            Err(e) => Ok(Err(convert::decode_error(e))),
+        }
+    }
+
+    /// See [`Runtime::sign`].
+    pub fn sign(&mut self, body: &[u8], secret: &WebhookSecret, timestamp: i64) -> Result<String, RuntimeError> {
+        let body = utf8_body(body)?;
+        self.call(|b, s| b.payhook_engine_webhook().call_sign(s, body, secret.expose(), timestamp))
+    }
+
+    /// See [`Runtime::parse_amount`].
+    pub fn parse_amount(&mut self, text: &str, currency: &str) -> Result<Result<Money, AmountError>, RuntimeError> {
+        match self.call(|b, s| b.payhook_engine_amounts().call_parse_amount(s, text, currency))? {
+            Ok(m) => convert::money(m).map(Ok),
+            Err(e) => Ok(Err(AmountError { code: e.code, message: e.message })),
+        }
+    }
+
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&bindings::Engine, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T, RuntimeError> {
+        if self.poisoned {
+            return Err(RuntimeError::Poisoned);
+        }
+        self.store.set_epoch_deadline(self.runtime.deadline_ticks);
+        let started = Instant::now();
+        f(&self.bindings, &mut self.store).map_err(|e| {
+            self.poisoned = true;
+            RuntimeError::from_call(e, started.elapsed())
+        })
+    }
+}
+
+/// The per-store host state: only the resource limits. The engine imports nothing.
+struct HostState {
+    limits: StoreLimits,
+}
+
+fn utf8_body(body: &[u8]) -> Result<&str, RuntimeError> {
+    if body.len() > payhook_core::signature::MAX_BODY_BYTES {
+        // Refused before it is copied into the sandbox; the engine would refuse it too.
+        return Err(RuntimeError::BodyTooLarge { len: body.len(), max: payhook_core::signature::MAX_BODY_BYTES });
+    }
+    std::str::from_utf8(body).map_err(|e| RuntimeError::BodyNotUtf8 { valid_up_to: e.valid_up_to() })
+}
+
+fn expose(secrets: &[WebhookSecret]) -> Vec<String> {
+    secrets.iter().map(|s| s.expose().to_owned()).collect()
+}
+
+fn wasmtime_config(config: &RuntimeConfig) -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(config.max_instances)
+        .total_core_instances(config.max_instances * 2)
+        .total_memories(config.max_instances)
+        .total_tables(config.max_instances * 2)
+        .max_memory_size(config.memory_limit)
+        .linear_memory_keep_resident(256 << 10);
+    let mut c = Config::new();
+    c.wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        // Memories never grow past the cap, so no need to reserve the usual 4 GiB per slot.
+        .memory_reservation(config.memory_limit as u64)
+        .memory_guard_size(64 << 10);
+    c
+}
+
+/// Advances the engine's epoch on a background thread so deadlines fire; stops on drop.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine, tick: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("payhook-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Self { stop, handle: Some(handle) }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("config", &self.config).field("load_source", &self.load_source).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

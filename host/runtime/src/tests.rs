@@ -1,0 +1,153 @@
+use super::*;
+use payhook_core::signature::header_for;
+use payhook_core::webhook;
+
+const SECRET: &str = "whsec_runtime_test";
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/stripe-events/events").join(name);
+    std::fs::read(path).unwrap()
+}
+
+fn secrets() -> Vec<WebhookSecret> {
+    vec![WebhookSecret::new(SECRET)]
+}
+
+fn runtime(config: RuntimeConfig) -> Runtime {
+    Runtime::new(config).unwrap()
+}
+
+#[test]
+fn the_component_imports_nothing() {
+    let rt = runtime(RuntimeConfig::default());
+    assert_eq!(rt.imports(), Vec::<String>::new());
+}
+
+#[test]
+fn a_component_that_imports_anything_is_refused_at_link_time() {
+    // A component importing a WASI interface: the linker provides nothing, so loading fails.
+    let wat = r#"(component
+        (import "wasi:clocks/wall-clock@0.2.0" (instance $clock
+            (export "now" (func (result u64)))
+        ))
+    )"#;
+    let engine = Engine::new(&wasmtime_config(&RuntimeConfig::default())).unwrap();
+    let component = Component::new(&engine, wat);
+    // Without the `wat` feature the text form cannot even compile; either way nothing links.
+    if let Ok(component) = component {
+        let linker = Linker::<HostState>::new(&engine);
+        let err = linker.instantiate_pre(&component).map(|_| ()).unwrap_err();
+        assert!(format!("{err:#}").contains("wall-clock"), "{err:#}");
+    }
+    let err = Runtime::from_wasm(b"\0asm\x0d\0\x01\0", RuntimeConfig::default()).unwrap_err();
+    assert!(matches!(err, RuntimeError::Compile(_) | RuntimeError::Link(_)), "{err}");
+}
+
+#[test]
+fn receive_matches_the_native_engine() {
+    let rt = runtime(RuntimeConfig::default());
+    let body = fixture("payment_intent.succeeded.json");
+    let t = 1_767_261_603;
+    let header = header_for(&body, &WebhookSecret::new(SECRET), t);
+    let native = webhook::receive(Some(&header), &body, &secrets(), t + 5, 300);
+    let component = rt.receive(Some(&header), &body, &secrets(), t + 5, 300).unwrap();
+    assert!(native.is_ok());
+    assert_eq!(native, component);
+    // And a refusal is the same refusal.
+    let native = webhook::receive(Some(&header), &body, &secrets(), t + 301, 300);
+    let component = rt.receive(Some(&header), &body, &secrets(), t + 301, 300).unwrap();
+    assert_eq!(native, component);
+    assert!(matches!(component, Err(WebhookError::Signature(SignatureError::TimestampTooOld { .. }))));
+}
+
+#[test]
+fn verify_sign_decode_and_amounts_round_trip() {
+    let rt = runtime(RuntimeConfig::default());
+    let body = fixture("charge.refunded.json");
+    let header = rt.sign(&body, &WebhookSecret::new(SECRET), 1000).unwrap();
+    assert_eq!(header, header_for(&body, &WebhookSecret::new(SECRET), 1000));
+    let ok = rt.verify(Some(&header), &body, &secrets(), 1000, 300).unwrap().unwrap();
+    assert_eq!(ok, Verified { timestamp: 1000, secret_index: 0 });
+    assert_eq!(rt.decode_stored(&body).unwrap(), webhook::decode_stored(&body));
+    let eur = payhook_core::money::Currency::EUR;
+    assert_eq!(rt.parse_amount("20.00", "eur").unwrap(), Ok(Money::new(2000, eur)));
+    let native_err = Money::from_decimal_str("20.001", eur).unwrap_err();
+    assert_eq!(rt.parse_amount("20.001", "eur").unwrap(), Err(AmountError::from(&native_err)));
+}
+
+#[test]
+fn bodies_that_cannot_be_events_are_refused_before_the_sandbox() {
+    let rt = runtime(RuntimeConfig::default());
+    let err = rt.receive(Some("t=1,v1=00"), b"{\"a\":\"\xff\"}", &secrets(), 1, 300).unwrap_err();
+    assert_eq!(err.to_string(), "the body is not valid UTF-8 (first bad byte at offset 6)");
+    let huge = vec![b' '; 40 << 20];
+    let err = rt.receive(Some("t=1,v1=00"), &huge, &secrets(), 1, 300).unwrap_err();
+    assert_eq!(err.to_string(), "the body is 41943040 bytes; at most 1048576 are accepted");
+}
+
+#[test]
+fn the_memory_cap_turns_a_large_call_into_a_typed_trap_and_the_next_session_works() {
+    let rt = runtime(RuntimeConfig { memory_limit: 256 << 10, ..RuntimeConfig::default() });
+    let body = vec![b' '; 900 << 10];
+    let mut session = rt.session().unwrap();
+    let err = session.receive(Some("t=1,v1=00"), &body, &secrets(), 1, 300).unwrap_err();
+    assert!(matches!(err, RuntimeError::Trap { .. }), "{err}");
+    // The trapped instance is never used again...
+    assert!(matches!(session.receive(None, b"{}", &secrets(), 1, 300), Err(RuntimeError::Poisoned)));
+    // ...and a fresh one from the same runtime works at once.
+    let ok = rt.receive(None, b"{}", &secrets(), 1, 300).unwrap();
+    assert_eq!(ok, Err(WebhookError::Signature(SignatureError::MissingHeader)));
+}
+
+#[test]
+fn the_epoch_deadline_stops_a_long_call() {
+    let rt = runtime(RuntimeConfig {
+        call_deadline: Duration::from_millis(1),
+        epoch_tick: Duration::from_millis(1),
+        ..RuntimeConfig::default()
+    });
+    // Eight candidate secrets over a 1 MiB body: far more than 2 ms of HMAC inside wasm.
+    let body = vec![b'x'; 1 << 20];
+    let many: Vec<_> = (0..8).map(|i| WebhookSecret::new(format!("whsec_{i}"))).collect();
+    let header = format!("t=1,v1={}", "0".repeat(64));
+    let mut trapped = false;
+    for _ in 0..20 {
+        match rt.receive(Some(&header), &body, &many, 1, 300) {
+            Err(RuntimeError::Trap { kind: TrapKind::Deadline, .. }) => {
+                trapped = true;
+                break;
+            }
+            Ok(v) => assert_eq!(v, Err(WebhookError::Signature(SignatureError::SignatureMismatch))),
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert!(trapped, "a 1 ms deadline never fired over 20 calls of several ms each");
+}
+
+#[test]
+fn precompiled_code_is_cached_keyed_and_recovered_when_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RuntimeConfig { cache_dir: Some(dir.path().join("cache")), ..RuntimeConfig::default() };
+    assert_eq!(runtime(config.clone()).load_source(), LoadSource::Compiled);
+    let rt = runtime(config.clone());
+    assert_eq!(rt.load_source(), LoadSource::Cache);
+    assert!(rt.receive(None, b"{}", &secrets(), 1, 300).is_ok());
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    std::fs::write(&files[0], b"garbage").unwrap();
+    let rt = runtime(config);
+    assert_eq!(rt.load_source(), LoadSource::Compiled, "a corrupt cache file is recompiled, not trusted");
+    assert!(rt.receive(None, b"{}", &secrets(), 1, 300).is_ok());
+}
+
+#[test]
+fn secrets_never_show_in_debug_output_of_the_runtime() {
+    let rt = runtime(RuntimeConfig::default());
+    let shown = format!("{rt:?}");
+    assert!(!shown.contains("whsec"), "{shown}");
+}
