@@ -4,7 +4,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::exports::payhook::engine::webhook as wit;
-use crate::payhook::engine::types::{Money, MoneyError};
+use crate::exports::payhook::engine::types::{Money, MoneyError};
 use payhook_core::event::{self, StripeObject};
 use payhook_core::fact::{self, FactKind};
 use payhook_core::money;

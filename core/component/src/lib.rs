@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 
 use exports::payhook::engine::amounts::Guest as Amounts;
 use exports::payhook::engine::webhook::{self as wit, Guest as Webhook};
-use payhook::engine::types::{Money, MoneyError};
+use exports::payhook::engine::types::{Money, MoneyError};
 use payhook_core::{money, secret::WebhookSecret, signature, webhook};
 
 struct Engine;

@@ -117,7 +117,7 @@ pub struct Event {
     pub id: EventId,
     /// The event type.
     pub event_type: EventType,
-    /// When Stripe created the event (unix seconds).
+    /// When Stripe created the event (unix seconds); 0 when the body has no `created`.
     pub created: i64,
     /// True for live-mode events.
     pub livemode: bool,

@@ -337,7 +337,13 @@ pub(super) fn decode_text(text: &str) -> Result<Event, DecodeError> {
     }
     let id = envelope.id.ok().ok_or(DecodeError::MissingField { field: "id".into() })?;
     let event_type = envelope.event_type.ok().ok_or(DecodeError::MissingField { field: "type".into() })?;
-    let created = envelope.created.ok().ok_or(DecodeError::MissingField { field: "created".into() })?;
+    // Stripe always sends `created`; the SDKs accept an event without it, and so does payhook,
+    // counting it as the oldest possible (0) so it never supersedes a dated fact.
+    let created = match envelope.created {
+        Field::Value(t) => t,
+        Field::Absent | Field::Null => 0,
+        Field::Invalid => return Err(DecodeError::WrongType { field: "created".into(), expected: "unix seconds".into() }),
+    };
     let data = envelope.data.ok().ok_or(DecodeError::MissingField { field: "data".into() })?;
     let raw_object = data.object.ok().ok_or(DecodeError::MissingField { field: "data.object".into() })?;
     Ok(Event {

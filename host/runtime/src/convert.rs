@@ -9,7 +9,7 @@ use payhook_core::webhook::{Decoded, Delivery, WebhookError};
 
 use crate::RuntimeError;
 use crate::bindings::exports::payhook::engine::webhook as wit;
-use crate::bindings::payhook::engine::types as wit_types;
+use crate::bindings::exports::payhook::engine::types as wit_types;
 
 type Result<T> = std::result::Result<T, RuntimeError>;
 

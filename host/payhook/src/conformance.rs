@@ -1,0 +1,230 @@
+//! The conformance suite: every signature vector and event envelope through the native engine
+//! *and* the component, which must agree value for value, and against the official SDKs'
+//! verdicts except where payhook is deliberately stricter (see [`deviation`]).
+
+use payhook_core::secret::WebhookSecret;
+use payhook_core::signature::{self, SignatureError};
+use payhook_core::webhook::{self, WebhookError};
+use payhook_runtime::{Runtime, Verified};
+use serde_json::Value;
+
+/// One case's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    /// `vector:<id>` or `event:<file>`.
+    pub name: String,
+    /// `None` when it passed; otherwise why it failed.
+    pub failure: Option<String>,
+    /// The verdict both engines gave (`ok` or the error's SDK kind).
+    pub verdict: String,
+}
+
+/// Why a vectors file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConformanceError {
+    /// Not JSON.
+    #[error("the vectors file is not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// JSON of another shape.
+    #[error("the vectors file has no `{0}` array of cases")]
+    Shape(&'static str),
+    /// A case lacks a field.
+    #[error("vector #{index} has no valid `{field}`")]
+    Field {
+        /// Position in the file.
+        index: usize,
+        /// The field.
+        field: &'static str,
+    },
+}
+
+/// A documented, deliberate difference from the SDKs: the reason, and the error payhook gives.
+#[derive(Debug, Clone, Copy)]
+pub struct Deviation {
+    /// Why payhook refuses what an SDK accepts.
+    pub reason: &'static str,
+    /// The signature error payhook gives instead.
+    pub expected: fn(&SignatureError) -> bool,
+}
+
+/// Runs every case of a vectors file (format `stripe-signature-vectors/1`).
+pub fn run_vectors(text: &str, runtime: &Runtime) -> Result<Vec<CaseResult>, ConformanceError> {
+    let doc: Value = serde_json::from_str(text)?;
+    let mut cases: Vec<&Value> = doc.get("vectors").and_then(Value::as_array).ok_or(ConformanceError::Shape("vectors"))?.iter().collect();
+    if let Some(divergent) = doc.get("divergent").and_then(Value::as_array) {
+        cases.extend(divergent);
+    }
+    cases.iter().enumerate().map(|(index, case)| Vector::parse(index, case).map(|v| v.run(runtime))).collect()
+}
+
+/// Runs every event envelope: signed, received natively and by the component, which must agree
+/// and must decode it as a known event of a known object kind.
+pub fn run_events(events: &[(String, String)], runtime: &Runtime) -> Vec<CaseResult> {
+    const SECRET: &str = "whsec_conformance";
+    const NOW: i64 = 1_767_300_000;
+    let secrets = [WebhookSecret::new(SECRET)];
+    events
+        .iter()
+        .map(|(name, body)| {
+            let header = signature::header_for(body.as_bytes(), &secrets[0], NOW);
+            let native = webhook::receive(Some(&header), body.as_bytes(), &secrets, NOW, 300);
+            let failure = match runtime.receive(Some(&header), body.as_bytes(), &secrets, NOW, 300) {
+                Err(e) => Some(format!("component failed: {e}")),
+                Ok(component) if component != native => Some(format!("native and component disagree:\n  native:    {native:?}\n  component: {component:?}")),
+                Ok(_) => match &native {
+                    Err(e) => Some(format!("refused: {e}")),
+                    Ok(d) if !d.event.event_type.is_known() => Some(format!("unknown event type {}", d.event.event_type)),
+                    Ok(_) => stored_mismatch(runtime, body),
+                },
+            };
+            CaseResult { name: format!("event:{name}"), failure, verdict: verdict_of(&native) }
+        })
+        .collect()
+}
+
+fn stored_mismatch(runtime: &Runtime, body: &str) -> Option<String> {
+    let native = webhook::decode_stored(body.as_bytes());
+    match runtime.decode_stored(body.as_bytes()) {
+        Err(e) => Some(format!("component failed on decode-stored: {e}")),
+        Ok(c) if c != native => Some("native and component disagree on decode-stored".into()),
+        Ok(_) => None,
+    }
+}
+
+fn verdict_of<T>(r: &Result<T, WebhookError>) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(e) => e.sdk_kind().into(),
+    }
+}
+
+struct Vector<'a> {
+    id: &'a str,
+    payload: &'a str,
+    secret: &'a str,
+    header: Option<&'a str>,
+    timestamp: i64,
+    now: i64,
+    tolerance: i64,
+    /// `ok`, `error`, or `divergent` when the SDKs disagree.
+    expected: &'a str,
+    expected_verify: &'a str,
+    error_kind: Option<&'a str>,
+}
+
+impl<'a> Vector<'a> {
+    fn parse(index: usize, v: &'a Value) -> Result<Self, ConformanceError> {
+        let s = |field: &'static str| v.get(field).and_then(Value::as_str).ok_or(ConformanceError::Field { index, field });
+        let n = |field: &'static str| v.get(field).and_then(Value::as_i64).ok_or(ConformanceError::Field { index, field });
+        let expected = s("expected")?;
+        let divergent = expected == "divergent";
+        Ok(Self {
+            id: s("id")?,
+            payload: s("payload")?,
+            secret: s("secret")?,
+            header: v.get("header").and_then(Value::as_str),
+            timestamp: n("timestamp").unwrap_or(0),
+            now: n("now")?,
+            tolerance: n("tolerance")?,
+            expected,
+            expected_verify: if divergent { "divergent" } else { s("expected_verify_header")? },
+            error_kind: v.get("error_kind").and_then(Value::as_str),
+        })
+    }
+
+    fn run(&self, runtime: &Runtime) -> CaseResult {
+        let secrets = [WebhookSecret::new(self.secret)];
+        let body = self.payload.as_bytes();
+        let native = webhook::receive(self.header, body, &secrets, self.now, self.tolerance);
+        let native_verify = signature::Tolerance::seconds(self.tolerance)
+            .and_then(|t| signature::verify(self.header, body, &secrets, self.now, t))
+            .map(|p| Verified { timestamp: p.timestamp().unwrap_or_default(), secret_index: p.secret_index().unwrap_or_default() });
+        let failure = match (runtime.receive(self.header, body, &secrets, self.now, self.tolerance), runtime.verify(self.header, body, &secrets, self.now, self.tolerance)) {
+            (Err(e), _) | (_, Err(e)) => Some(format!("component failed: {e}")),
+            (Ok(c), _) if c != native => Some(format!("native and component disagree:\n  native:    {native:?}\n  component: {c:?}")),
+            (_, Ok(c)) if c != native_verify => Some(format!("native and component disagree on verify: {native_verify:?} vs {c:?}")),
+            _ => self.judge(&native, &native_verify),
+        };
+        CaseResult { name: format!("vector:{}", self.id), failure, verdict: verdict_of(&native) }
+    }
+
+    /// Compares the verdicts with the SDKs' (or with the documented deviation).
+    fn judge<T, U>(&self, receive: &Result<T, WebhookError>, verify: &Result<U, SignatureError>) -> Option<String> {
+        let accepted_by_sdks = self.expected == "ok" || self.expected == "divergent";
+        if accepted_by_sdks && let Some(d) = deviation(self.header, self.timestamp, self.now, self.tolerance) {
+            return match receive {
+                Err(WebhookError::Signature(e)) if (d.expected)(e) => None,
+                other => Some(format!("documented deviation ({}) expected its error, got {}", d.reason, verdict_of(other))),
+            };
+        }
+        if self.expected == "divergent" {
+            return match receive {
+                Err(_) => None,
+                Ok(_) => Some("the SDKs disagree here and payhook must take the strict verdict (error), but it accepted".into()),
+            };
+        }
+        let got = if receive.is_ok() { "ok" } else { "error" };
+        if got != self.expected {
+            return Some(format!("expected {} like the SDKs, got {}", self.expected, verdict_of(receive)));
+        }
+        let got_verify = if verify.is_ok() { "ok" } else { "error" };
+        if got_verify != self.expected_verify {
+            return Some(format!("verify-only: expected {}, got {got_verify}", self.expected_verify));
+        }
+        if let (Some(kind), Err(e)) = (self.error_kind, receive)
+            && e.sdk_kind() != kind
+        {
+            return Some(format!("expected the SDKs' error kind {kind}, got {} ({e})", e.sdk_kind()));
+        }
+        None
+    }
+}
+
+/// The deliberate deviations from the SDKs (also listed in the README), decided from the
+/// inputs alone: a tolerance of 0 or below, a `t` that is duplicated, not all digits or has no
+/// `=`, and a timestamp further in the future than the tolerance.
+pub fn deviation(header: Option<&str>, timestamp: i64, now: i64, tolerance: i64) -> Option<Deviation> {
+    if tolerance <= 0 {
+        return Some(Deviation {
+            reason: "a tolerance of 0 or below is a configuration error, not \"no age check\"",
+            expected: |e| matches!(e, SignatureError::InvalidTolerance { .. }),
+        });
+    }
+    if let Some(header) = header {
+        let mut t_values = 0;
+        for element in header.split(',') {
+            match element.split_once('=') {
+                None if element == "t" => {
+                    return Some(Deviation {
+                        reason: "every header element must have a '='",
+                        expected: |e| matches!(e, SignatureError::ElementWithoutEquals { .. }),
+                    });
+                }
+                Some(("t", rest)) => {
+                    t_values += 1;
+                    let value = rest.split('=').next().unwrap_or(rest);
+                    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                        return Some(Deviation {
+                            reason: "t must be all ASCII digits (no sign, spaces or fraction)",
+                            expected: |e| matches!(e, SignatureError::InvalidTimestamp),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        if t_values > 1 {
+            return Some(Deviation {
+                reason: "t must appear once (the SDKs disagree on which of two to use)",
+                expected: |e| matches!(e, SignatureError::DuplicateTimestamp),
+            });
+        }
+    }
+    if i128::from(timestamp) - i128::from(now) > i128::from(tolerance) {
+        return Some(Deviation {
+            reason: "a timestamp more than the tolerance in the future is refused",
+            expected: |e| matches!(e, SignatureError::TimestampInFuture { .. }),
+        });
+    }
+    None
+}

@@ -1,0 +1,88 @@
+//! `payhook`: the conformance suite (and, as it grows, the reference server and admin CLI).
+
+mod conformance;
+mod fixtures;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use payhook_runtime::{Runtime, RuntimeConfig};
+
+#[derive(Parser)]
+#[command(name = "payhook", version, about = "The payhook Stripe payments engine: conformance suite and tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every signature vector and event envelope through the native engine and the
+    /// component, checks that they agree and that verdicts match the official SDKs' (except the
+    /// documented deviations). Ends with `N passed, N failed`; exits 1 if any case failed.
+    Conformance {
+        /// A vectors file (format stripe-signature-vectors/1) instead of the embedded one.
+        #[arg(long, value_name = "FILE")]
+        vectors: Option<PathBuf>,
+        /// A directory of event envelopes (*.json) instead of the embedded ones.
+        #[arg(long, value_name = "DIR")]
+        events: Option<PathBuf>,
+        /// Print every case, not only failures.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Conformance { vectors, events, verbose } => match run_conformance(vectors, events, verbose) {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn run_conformance(vectors: Option<PathBuf>, events: Option<PathBuf>, verbose: bool) -> Result<ExitCode, String> {
+    let runtime = Runtime::new(RuntimeConfig::default()).map_err(|e| e.to_string())?;
+    let vectors_text = match &vectors {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?,
+        None => fixtures::VECTORS.to_owned(),
+    };
+    let events = match &events {
+        Some(dir) => read_events(dir)?,
+        None => fixtures::EVENTS.iter().map(|(n, b)| (n.to_string(), b.to_string())).collect(),
+    };
+    let mut results = conformance::run_vectors(&vectors_text, &runtime).map_err(|e| e.to_string())?;
+    results.extend(conformance::run_events(&events, &runtime));
+    let failed = results.iter().filter(|r| r.failure.is_some()).count();
+    for r in &results {
+        match &r.failure {
+            Some(why) => println!("FAIL {} ({}): {why}", r.name, r.verdict),
+            None if verbose => println!("ok   {} ({})", r.name, r.verdict),
+            None => {}
+        }
+    }
+    println!("{} passed, {} failed", results.len() - failed, failed);
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn read_events(dir: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    let mut events = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let body = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            events.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), body));
+        }
+    }
+    events.sort();
+    if events.is_empty() {
+        return Err(format!("{} holds no *.json event envelopes", dir.display()));
+    }
+    Ok(events)
+}
