@@ -1,0 +1,167 @@
+use alloc::string::ToString;
+use alloc::vec;
+
+use serde_json::json;
+
+use super::testing::{About, eur, fact};
+use super::*;
+use crate::fact::FactKind;
+
+#[test]
+fn a_payment_is_keyed_by_payment_intent_then_charge_then_session_then_invoice() {
+    let all = fact("evt_1", 1, FactKind::CheckoutExpired)
+        .invoice("in_1")
+        .session("cs_1")
+        .charge("ch_1")
+        .pi("pi_1");
+    assert_eq!(PaymentId::of(&all.subject), Some(PaymentId::new("pi_1")));
+    let no_pi = fact("evt_1", 1, FactKind::CheckoutExpired)
+        .invoice("in_1")
+        .session("cs_1")
+        .charge("ch_1");
+    assert_eq!(PaymentId::of(&no_pi.subject), Some(PaymentId::new("ch_1")));
+    let session = fact("evt_1", 1, FactKind::CheckoutExpired)
+        .invoice("in_1")
+        .session("cs_1");
+    assert_eq!(
+        PaymentId::of(&session.subject),
+        Some(PaymentId::new("cs_1"))
+    );
+    let invoice = fact("evt_1", 1, FactKind::CheckoutExpired).invoice("in_1");
+    assert_eq!(
+        PaymentId::of(&invoice.subject),
+        Some(PaymentId::new("in_1"))
+    );
+    let empty = fact("evt_1", 1, FactKind::CheckoutExpired).pi("");
+    assert_eq!(PaymentId::of(&empty.subject), None);
+}
+
+#[test]
+fn stamps_order_by_time_then_rank_then_event() {
+    let a = Stamp::of(&fact("evt_b", 10, FactKind::CheckoutExpired), 0);
+    let b = Stamp::of(&fact("evt_a", 10, FactKind::CheckoutExpired), 1);
+    let c = Stamp::of(&fact("evt_a", 11, FactKind::CheckoutExpired), 0);
+    let d = Stamp::of(&fact("evt_c", 10, FactKind::CheckoutExpired), 0);
+    assert!(a < b && b < c && a < d && d < b);
+}
+
+#[test]
+fn ignored_reasons_read_as_lowercase_sentences() {
+    assert_eq!(
+        Ignored::Stale.to_string(),
+        "stale: newer information already superseded this fact"
+    );
+    assert_eq!(
+        Ignored::Duplicate.to_string(),
+        "duplicate: the record already holds this information"
+    );
+    assert_eq!(
+        Ignored::NotApplicable.to_string(),
+        "not applicable: this fact does not concern this kind of record"
+    );
+    let mismatch = RejectReason::CurrencyMismatch {
+        expected: Currency::EUR,
+        got: Currency::JPY,
+    };
+    assert_eq!(
+        Ignored::from(mismatch).to_string(),
+        "rejected: the fact is in jpy but the record is in eur"
+    );
+}
+
+#[test]
+fn decisions_serialize_for_hosts() {
+    let state = invoice::State::open(eur(5000));
+    let paid = fact(
+        "evt_1",
+        10,
+        FactKind::PaymentSucceeded { amount: eur(5000) },
+    )
+    .pi("pi_1");
+    let decision = invoice::apply(&state, &paid);
+    let value = serde_json::to_value(&decision).unwrap();
+    assert_eq!(value["applied"]["next"]["status"], json!("paid"));
+    assert_eq!(
+        value["applied"]["effects"][2],
+        json!({"effect": "invoice_paid", "amount": {"minor": 5000, "currency": "eur"}})
+    );
+    assert_eq!(
+        value["applied"]["effects"][1],
+        json!({
+            "effect": "ledger_entry",
+            "kind": "payment",
+            "payment": "pi_1",
+            "amount": {"minor": 5000, "currency": "eur"},
+            "total": {"minor": 5000, "currency": "eur"},
+        })
+    );
+    let back: Decision<invoice::State> = serde_json::from_value(value).unwrap();
+    assert_eq!(back, decision);
+
+    let duplicate: Decision<invoice::State> = Decision::Ignored(Ignored::Duplicate);
+    assert_eq!(
+        serde_json::to_value(&duplicate).unwrap(),
+        json!({"ignored": "duplicate"})
+    );
+    let rejected: Decision<invoice::State> = Decision::Ignored(
+        RejectReason::CurrencyMismatch {
+            expected: Currency::EUR,
+            got: Currency::USD,
+        }
+        .into(),
+    );
+    assert_eq!(
+        serde_json::to_value(&rejected).unwrap(),
+        json!({"ignored": {"rejected": {
+            "condition": "currency_mismatch", "expected": "eur", "got": "usd"
+        }}})
+    );
+}
+
+#[test]
+fn every_effect_round_trips_through_json() {
+    let effects = vec![
+        Effect::PaymentFailed {
+            code: Some("card_declined".into()),
+            message: None,
+        },
+        Effect::AppointmentCancelled {
+            reason: CancelReason::CheckoutExpired,
+        },
+        Effect::PaidAfterSlotReleased {
+            amount: eur(1),
+            released_by: CancelReason::Refunded,
+        },
+        Effect::SubscriptionStatusChanged {
+            from: subscription::Status::PastDue,
+            to: subscription::Status::Active,
+        },
+        Effect::NotifyPaymentRecovered,
+        Effect::SlotReleased,
+    ];
+    for effect in effects {
+        let text = serde_json::to_string(&effect).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Effect>(&text).unwrap(),
+            effect,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn the_decision_accessors() {
+    let decision: Decision<u8> = Decision::Applied {
+        next: 1,
+        effects: vec![Effect::SlotReleased],
+    };
+    assert_eq!(
+        (decision.next(), decision.effects(), decision.ignored()),
+        (Some(&1), &[Effect::SlotReleased][..], None)
+    );
+    let ignored: Decision<u8> = Decision::Ignored(Ignored::Stale);
+    assert_eq!(
+        (ignored.next(), ignored.effects(), ignored.ignored()),
+        (None, &[][..], Some(&Ignored::Stale))
+    );
+}
