@@ -289,3 +289,66 @@ pub(crate) fn fact(f: fact::Fact) -> wit::Fact {
         links: wit::Links { invoice_id: l.invoice_id, appointment_id: l.appointment_id, customer_id: l.customer_id },
     }
 }
+
+/// WIT fact to core fact, for `machines.apply`. The error is the first invalid currency code.
+pub(crate) fn core_fact(f: wit::Fact) -> Result<fact::Fact, String> {
+    use wit::FactKind as W;
+    fn m(x: Money) -> Result<money::Money, String> {
+        match money::Currency::parse(&x.currency) {
+            Ok(c) => Ok(money::Money::new(x.minor, c)),
+            Err(_) => Err(x.currency),
+        }
+    }
+    let opt = |x: Option<Money>| x.map(m).transpose();
+    let next = |a: wit::NextAction| event::NextAction { kind: a.kind, redirect_url: a.redirect_url };
+    let kind = match f.kind {
+        W::PaymentSucceeded(x) => FactKind::PaymentSucceeded { amount: m(x)? },
+        W::PaymentFailed(x) => FactKind::PaymentFailed { amount: m(x.amount)?, code: x.code, message: x.message },
+        W::PaymentProcessing(x) => FactKind::PaymentProcessing { amount: m(x)? },
+        W::PaymentRequiresAction((x, a)) => FactKind::PaymentRequiresAction { amount: m(x)?, next_action: a.map(next) },
+        W::PaymentCanceled => FactKind::PaymentCanceled,
+        W::CheckoutCompletedPaid(x) => FactKind::CheckoutCompletedPaid { amount: opt(x)? },
+        W::CheckoutCompletedUnpaid => FactKind::CheckoutCompletedUnpaid,
+        W::CheckoutAsyncPaymentSucceeded(x) => FactKind::CheckoutAsyncPaymentSucceeded { amount: opt(x)? },
+        W::CheckoutAsyncPaymentFailed => FactKind::CheckoutAsyncPaymentFailed,
+        W::CheckoutExpired => FactKind::CheckoutExpired,
+        W::Refunded((c, r)) => FactKind::Refunded { captured: m(c)?, refunded: m(r)? },
+        W::RefundFailed((x, reason)) => FactKind::RefundFailed { amount: m(x)?, reason },
+        W::DisputeOpened((x, reason)) => FactKind::DisputeOpened { amount: m(x)?, reason },
+        W::DisputeWon => FactKind::DisputeWon,
+        W::DisputeLost(x) => FactKind::DisputeLost { amount: m(x)? },
+        W::EarlyFraudWarning(fraud_type) => FactKind::EarlyFraudWarning { fraud_type },
+        W::SubscriptionCreated((status, current_period_end)) => FactKind::SubscriptionCreated { status, current_period_end },
+        W::SubscriptionUpdated((status, current_period_end, cancel_at_period_end)) => {
+            FactKind::SubscriptionUpdated { status, current_period_end, cancel_at_period_end }
+        }
+        W::SubscriptionPastDue(current_period_end) => FactKind::SubscriptionPastDue { current_period_end },
+        W::SubscriptionCanceled => FactKind::SubscriptionCanceled,
+        W::InvoiceFinalized(x) => FactKind::InvoiceFinalized { amount_due: m(x)? },
+        W::InvoicePaid(x) => FactKind::InvoicePaid { amount_paid: m(x)? },
+        W::InvoicePaymentFailed((x, next_payment_attempt)) => {
+            FactKind::InvoicePaymentFailed { amount_due: m(x)?, next_payment_attempt }
+        }
+        W::PayoutPaid((x, arrival_date)) => FactKind::PayoutPaid { amount: m(x)?, arrival_date },
+        W::PayoutFailed(x) => FactKind::PayoutFailed { amount: m(x.amount)?, code: x.code, message: x.message },
+    };
+    let s = f.subject;
+    let l = f.links;
+    Ok(fact::Fact {
+        event_id: event::EventId::new(f.event_id),
+        occurred_at: f.occurred_at,
+        kind,
+        subject: fact::Subject {
+            payment_intent: s.payment_intent,
+            charge: s.charge,
+            checkout_session: s.checkout_session,
+            invoice: s.invoice,
+            subscription: s.subscription,
+            customer: s.customer,
+            refund: s.refund,
+            dispute: s.dispute,
+            payout: s.payout,
+        },
+        links: fact::Links { invoice_id: l.invoice_id, appointment_id: l.appointment_id, customer_id: l.customer_id },
+    })
+}

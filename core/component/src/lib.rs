@@ -16,12 +16,14 @@ wit_bindgen::generate!({
     world: "engine",
 });
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use exports::payhook::engine::amounts::Guest as Amounts;
+use exports::payhook::engine::machines::{Guest as Machines, Machine, MachineError};
 use exports::payhook::engine::webhook::{self as wit, Guest as Webhook};
 use exports::payhook::engine::types::{Money, MoneyError};
+use payhook_core::machine::document::{self, MachineKind};
 use payhook_core::{money, secret::WebhookSecret, signature, webhook};
 
 struct Engine;
@@ -84,6 +86,40 @@ impl Amounts for Engine {
     fn check_refund(amount: Money, refundable: i64) -> Result<(), MoneyError> {
         convert::core_money(&amount).and_then(|m| m.check_refund(refundable)).map_err(convert::money_error)
     }
+}
+
+impl Machines for Engine {
+    fn new_invoice(amount_due: Money) -> Result<String, MachineError> {
+        let amount = convert::core_money(&amount_due).map_err(|_| MachineError::InvalidCurrency(amount_due.currency))?;
+        Ok(document::new_invoice(amount))
+    }
+
+    fn new_appointment(currency: String) -> Result<String, MachineError> {
+        Ok(document::new_appointment(machine_currency(currency)?))
+    }
+
+    fn new_payment(id: String, currency: String) -> Result<String, MachineError> {
+        Ok(document::new_payment(&id, machine_currency(currency)?))
+    }
+
+    fn new_subscription() -> String {
+        document::new_subscription()
+    }
+
+    fn apply(machine: Machine, state: String, fact: wit::Fact) -> Result<String, MachineError> {
+        let fact = convert::core_fact(fact).map_err(MachineError::InvalidCurrency)?;
+        let kind = match machine {
+            Machine::Invoice => MachineKind::Invoice,
+            Machine::Appointment => MachineKind::Appointment,
+            Machine::Payment => MachineKind::Payment,
+            Machine::Subscription => MachineKind::Subscription,
+        };
+        document::apply(kind, &state, &fact).map_err(|e| MachineError::InvalidState(e.to_string()))
+    }
+}
+
+fn machine_currency(code: String) -> Result<money::Currency, MachineError> {
+    money::Currency::parse(&code).map_err(|_| MachineError::InvalidCurrency(code))
 }
 
 fn to_secrets(secrets: Vec<String>) -> Vec<WebhookSecret> {

@@ -26,6 +26,7 @@
 //! books [`Effect::LedgerEntry`] from one of them, or deduplicates on `(payment, kind, total)`.
 
 pub mod appointment;
+pub mod document;
 mod effect;
 pub mod invoice;
 pub mod payment;

@@ -2,6 +2,8 @@
 //! *and* the component, which must agree value for value, and against the official SDKs'
 //! verdicts except where payhook is deliberately stricter (see [`deviation`]).
 
+use payhook_core::machine::document::{self, MachineKind};
+use payhook_core::money::{Currency, Money};
 use payhook_core::secret::WebhookSecret;
 use payhook_core::signature::{self, SignatureError};
 use payhook_core::webhook::{self, WebhookError};
@@ -74,7 +76,7 @@ pub fn run_events(events: &[(String, String)], runtime: &Runtime) -> Vec<CaseRes
                 Ok(_) => match &native {
                     Err(e) => Some(format!("refused: {e}")),
                     Ok(d) if !d.event.event_type.is_known() => Some(format!("unknown event type {}", d.event.event_type)),
-                    Ok(_) => stored_mismatch(runtime, body),
+                    Ok(d) => stored_mismatch(runtime, body).or_else(|| decision_mismatch(runtime, &d.facts)),
                 },
             };
             CaseResult { name: format!("event:{name}"), failure, verdict: verdict_of(&native) }
@@ -88,6 +90,58 @@ fn stored_mismatch(runtime: &Runtime, body: &str) -> Option<String> {
         Err(e) => Some(format!("component failed on decode-stored: {e}")),
         Ok(c) if c != native => Some("native and component disagree on decode-stored".into()),
         Ok(_) => None,
+    }
+}
+
+/// Applies every fact to a new record of every machine, natively and in the component; the
+/// state and decision documents must be byte for byte the same.
+fn decision_mismatch(runtime: &Runtime, facts: &[payhook_core::fact::Fact]) -> Option<String> {
+    let mut session = match runtime.session() {
+        Ok(s) => s,
+        Err(e) => return Some(format!("component failed: {e}")),
+    };
+    for fact in facts {
+        let amount = fact_amount(fact);
+        for kind in MachineKind::ALL {
+            let native_state = match kind {
+                MachineKind::Invoice => document::new_invoice(amount),
+                MachineKind::Appointment => document::new_appointment(amount.currency),
+                MachineKind::Payment => document::new_payment("pi_conformance", amount.currency),
+                MachineKind::Subscription => document::new_subscription(),
+            };
+            match session.new_state(kind, amount, "pi_conformance") {
+                Ok(Ok(state)) if state == native_state => {}
+                other => return Some(format!("new {} state differs: {other:?}", kind.name())),
+            }
+            let native = document::apply(kind, &native_state, fact).map_err(|e| e.to_string());
+            match session.apply(kind, &native_state, fact) {
+                Ok(component) if component.clone().map_err(|e| e.to_string()) == native => {}
+                other => return Some(format!("{} decision differs: native {native:?}, component {other:?}", kind.name())),
+            }
+        }
+    }
+    None
+}
+
+/// The amount a fact names (or 20.00 USD when it names none), to size the new records.
+fn fact_amount(fact: &payhook_core::fact::Fact) -> Money {
+    use payhook_core::fact::FactKind as K;
+    match &fact.kind {
+        K::PaymentSucceeded { amount }
+        | K::PaymentFailed { amount, .. }
+        | K::PaymentProcessing { amount }
+        | K::PaymentRequiresAction { amount, .. }
+        | K::Refunded { captured: amount, .. }
+        | K::RefundFailed { amount, .. }
+        | K::DisputeOpened { amount, .. }
+        | K::DisputeLost { amount }
+        | K::InvoiceFinalized { amount_due: amount }
+        | K::InvoicePaid { amount_paid: amount }
+        | K::InvoicePaymentFailed { amount_due: amount, .. }
+        | K::PayoutPaid { amount, .. }
+        | K::PayoutFailed { amount, .. } => *amount,
+        K::CheckoutCompletedPaid { amount: Some(amount) } | K::CheckoutAsyncPaymentSucceeded { amount: Some(amount) } => *amount,
+        _ => Money::new(2000, Currency::USD),
     }
 }
 

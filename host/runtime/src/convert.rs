@@ -7,7 +7,10 @@ use payhook_core::money::{Currency, Money};
 use payhook_core::signature::SignatureError;
 use payhook_core::webhook::{Decoded, Delivery, WebhookError};
 
-use crate::RuntimeError;
+use payhook_core::machine::document::MachineKind;
+
+use crate::bindings::exports::payhook::engine::machines as wit_machines;
+use crate::{MachineError, RuntimeError};
 use crate::bindings::exports::payhook::engine::webhook as wit;
 use crate::bindings::exports::payhook::engine::types as wit_types;
 
@@ -271,4 +274,94 @@ fn fact(f: wit::Fact) -> Result<Fact> {
         },
         links: Links { invoice_id: l.invoice_id, appointment_id: l.appointment_id, customer_id: l.customer_id },
     })
+}
+
+pub(crate) fn machine(kind: MachineKind) -> wit_machines::Machine {
+    match kind {
+        MachineKind::Invoice => wit_machines::Machine::Invoice,
+        MachineKind::Appointment => wit_machines::Machine::Appointment,
+        MachineKind::Payment => wit_machines::Machine::Payment,
+        MachineKind::Subscription => wit_machines::Machine::Subscription,
+    }
+}
+
+pub(crate) fn machine_error(e: wit_machines::MachineError) -> MachineError {
+    match e {
+        wit_machines::MachineError::InvalidState(m) => MachineError::InvalidState(m),
+        wit_machines::MachineError::InvalidCurrency(c) => MachineError::InvalidCurrency(c),
+    }
+}
+
+pub(crate) fn to_wit_money(m: Money) -> wit_types::Money {
+    wit_types::Money { minor: m.minor, currency: m.currency.as_str().to_owned() }
+}
+
+/// Core fact to WIT fact, for `machines.apply`.
+pub(crate) fn to_wit_fact(f: &Fact) -> wit::Fact {
+    use wit::FactKind as W;
+    let m = |x: &Money| to_wit_money(*x);
+    let next = |a: &event::NextAction| wit::NextAction { kind: a.kind.clone(), redirect_url: a.redirect_url.clone() };
+    let failure = |x: &Money, code: &Option<String>, message: &Option<String>| wit::Failure {
+        amount: m(x),
+        code: code.clone(),
+        message: message.clone(),
+    };
+    let kind = match &f.kind {
+        FactKind::PaymentSucceeded { amount } => W::PaymentSucceeded(m(amount)),
+        FactKind::PaymentFailed { amount, code, message } => W::PaymentFailed(failure(amount, code, message)),
+        FactKind::PaymentProcessing { amount } => W::PaymentProcessing(m(amount)),
+        FactKind::PaymentRequiresAction { amount, next_action } => {
+            W::PaymentRequiresAction((m(amount), next_action.as_ref().map(next)))
+        }
+        FactKind::PaymentCanceled => W::PaymentCanceled,
+        FactKind::CheckoutCompletedPaid { amount } => W::CheckoutCompletedPaid(amount.as_ref().map(m)),
+        FactKind::CheckoutCompletedUnpaid => W::CheckoutCompletedUnpaid,
+        FactKind::CheckoutAsyncPaymentSucceeded { amount } => W::CheckoutAsyncPaymentSucceeded(amount.as_ref().map(m)),
+        FactKind::CheckoutAsyncPaymentFailed => W::CheckoutAsyncPaymentFailed,
+        FactKind::CheckoutExpired => W::CheckoutExpired,
+        FactKind::Refunded { captured, refunded } => W::Refunded((m(captured), m(refunded))),
+        FactKind::RefundFailed { amount, reason } => W::RefundFailed((m(amount), reason.clone())),
+        FactKind::DisputeOpened { amount, reason } => W::DisputeOpened((m(amount), reason.clone())),
+        FactKind::DisputeWon => W::DisputeWon,
+        FactKind::DisputeLost { amount } => W::DisputeLost(m(amount)),
+        FactKind::EarlyFraudWarning { fraud_type } => W::EarlyFraudWarning(fraud_type.clone()),
+        FactKind::SubscriptionCreated { status, current_period_end } => {
+            W::SubscriptionCreated((status.clone(), *current_period_end))
+        }
+        FactKind::SubscriptionUpdated { status, current_period_end, cancel_at_period_end } => {
+            W::SubscriptionUpdated((status.clone(), *current_period_end, *cancel_at_period_end))
+        }
+        FactKind::SubscriptionPastDue { current_period_end } => W::SubscriptionPastDue(*current_period_end),
+        FactKind::SubscriptionCanceled => W::SubscriptionCanceled,
+        FactKind::InvoiceFinalized { amount_due } => W::InvoiceFinalized(m(amount_due)),
+        FactKind::InvoicePaid { amount_paid } => W::InvoicePaid(m(amount_paid)),
+        FactKind::InvoicePaymentFailed { amount_due, next_payment_attempt } => {
+            W::InvoicePaymentFailed((m(amount_due), *next_payment_attempt))
+        }
+        FactKind::PayoutPaid { amount, arrival_date } => W::PayoutPaid((m(amount), *arrival_date)),
+        FactKind::PayoutFailed { amount, code, message } => W::PayoutFailed(failure(amount, code, message)),
+    };
+    let s = &f.subject;
+    let l = &f.links;
+    wit::Fact {
+        event_id: f.event_id.as_str().to_owned(),
+        occurred_at: f.occurred_at,
+        kind,
+        subject: wit::Subject {
+            payment_intent: s.payment_intent.clone(),
+            charge: s.charge.clone(),
+            checkout_session: s.checkout_session.clone(),
+            invoice: s.invoice.clone(),
+            subscription: s.subscription.clone(),
+            customer: s.customer.clone(),
+            refund: s.refund.clone(),
+            dispute: s.dispute.clone(),
+            payout: s.payout.clone(),
+        },
+        links: wit::Links {
+            invoice_id: l.invoice_id.clone(),
+            appointment_id: l.appointment_id.clone(),
+            customer_id: l.customer_id.clone(),
+        },
+    }
 }

@@ -24,6 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use payhook_core::fact::Fact;
+use payhook_core::machine::document::MachineKind;
 use payhook_core::money::Money;
 use payhook_core::secret::WebhookSecret;
 use payhook_core::signature::SignatureError;
@@ -50,6 +52,17 @@ impl From<&payhook_core::money::MoneyError> for AmountError {
     fn from(e: &payhook_core::money::MoneyError) -> Self {
         Self { code: e.code().to_owned(), message: e.to_string() }
     }
+}
+
+/// Why the component refused a machine call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MachineError {
+    /// The state document is not a state of that machine.
+    #[error("{0}")]
+    InvalidState(String),
+    /// A currency that is not a three-letter code.
+    #[error("invalid currency code {0:?}")]
+    InvalidCurrency(String),
 }
 
 /// The signature check's result: the signed timestamp and which secret matched.
@@ -263,6 +276,31 @@ impl<'r> Session<'r> {
     pub fn sign(&mut self, body: &[u8], secret: &WebhookSecret, timestamp: i64) -> Result<String, RuntimeError> {
         let body = utf8_body(body)?;
         self.call(|b, s| b.payhook_engine_webhook().call_sign(s, body, secret.expose(), timestamp))
+    }
+
+    /// Applies `fact` to a record's state document with machine `kind`; returns the decision
+    /// document (see [`payhook_core::machine::document`]).
+    pub fn apply(&mut self, kind: MachineKind, state: &str, fact: &Fact) -> Result<Result<String, MachineError>, RuntimeError> {
+        let fact = convert::to_wit_fact(fact);
+        let machine = convert::machine(kind);
+        let out = self.call(|b, s| b.payhook_engine_machines().call_apply(s, machine, state, &fact))?;
+        Ok(out.map_err(convert::machine_error))
+    }
+
+    /// A new state document for machine `kind`: an invoice of `amount` (its currency for the
+    /// others), a payment with Stripe id `payment_id`.
+    pub fn new_state(&mut self, kind: MachineKind, amount: Money, payment_id: &str) -> Result<Result<String, MachineError>, RuntimeError> {
+        let currency = amount.currency.as_str();
+        let out = match kind {
+            MachineKind::Invoice => {
+                let money = convert::to_wit_money(amount);
+                self.call(|b, s| b.payhook_engine_machines().call_new_invoice(s, &money))?
+            }
+            MachineKind::Appointment => self.call(|b, s| b.payhook_engine_machines().call_new_appointment(s, currency))?,
+            MachineKind::Payment => self.call(|b, s| b.payhook_engine_machines().call_new_payment(s, payment_id, currency))?,
+            MachineKind::Subscription => Ok(self.call(|b, s| b.payhook_engine_machines().call_new_subscription(s))?),
+        };
+        Ok(out.map_err(convert::machine_error))
     }
 
     /// See [`Runtime::parse_amount`].

@@ -151,3 +151,21 @@ fn secrets_never_show_in_debug_output_of_the_runtime() {
     let shown = format!("{rt:?}");
     assert!(!shown.contains("whsec"), "{shown}");
 }
+
+#[test]
+fn machine_decisions_match_the_native_engine_and_bad_states_are_refused() {
+    use payhook_core::machine::document::{self, MachineKind};
+    let rt = runtime(RuntimeConfig::default());
+    let body = fixture("payment_intent.succeeded.json");
+    let decoded = webhook::decode_stored(&body).unwrap();
+    let fact = &decoded.facts[0];
+    let usd = payhook_core::money::Currency::USD;
+    let mut session = rt.session().unwrap();
+    let state = session.new_state(MachineKind::Invoice, Money::new(2000, usd), "").unwrap().unwrap();
+    assert_eq!(state, document::new_invoice(Money::new(2000, usd)));
+    let native = document::apply(MachineKind::Invoice, &state, fact).unwrap();
+    assert_eq!(session.apply(MachineKind::Invoice, &state, fact).unwrap().unwrap(), native);
+    assert!(native.contains("\"invoice_paid\""), "{native}");
+    let err = session.apply(MachineKind::Payment, "{}", fact).unwrap().unwrap_err();
+    assert_eq!(err, MachineError::InvalidState(document::apply(MachineKind::Payment, "{}", fact).unwrap_err().to_string()));
+}

@@ -1,0 +1,147 @@
+//! The machines as JSON documents, for hosts that store a record's state as JSON and for the
+//! component's `machines` interface: a state goes in as the JSON its `State` serialises to, and
+//! the [`Decision`] comes back as JSON.
+
+use alloc::string::{String, ToString};
+
+use super::{Decision, appointment, invoice, payment, subscription};
+use crate::fact::Fact;
+use crate::money::{Currency, Money};
+
+/// Which state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MachineKind {
+    /// [`invoice`]
+    Invoice,
+    /// [`appointment`]
+    Appointment,
+    /// [`payment`]
+    Payment,
+    /// [`subscription`]
+    Subscription,
+}
+
+impl MachineKind {
+    /// Every machine.
+    pub const ALL: [MachineKind; 4] =
+        [MachineKind::Invoice, MachineKind::Appointment, MachineKind::Payment, MachineKind::Subscription];
+
+    /// Its name, e.g. `invoice`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MachineKind::Invoice => "invoice",
+            MachineKind::Appointment => "appointment",
+            MachineKind::Payment => "payment",
+            MachineKind::Subscription => "subscription",
+        }
+    }
+}
+
+/// Why a state document was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    /// The JSON is not a state of this machine.
+    #[error("not a valid {machine} state: {message}")]
+    InvalidState {
+        /// The machine.
+        machine: &'static str,
+        /// What the JSON parser reported.
+        message: String,
+    },
+}
+
+/// Applies `fact` to the state document `state` of machine `kind`; returns the decision as JSON:
+/// `{"applied":{"next":<state>,"effects":[…]}}` or `{"ignored":…}`.
+pub fn apply(kind: MachineKind, state: &str, fact: &Fact) -> Result<String, DocumentError> {
+    match kind {
+        MachineKind::Invoice => run(kind, state, fact, invoice::apply),
+        MachineKind::Appointment => run(kind, state, fact, appointment::apply),
+        MachineKind::Payment => run(kind, state, fact, payment::apply),
+        MachineKind::Subscription => run(kind, state, fact, subscription::apply),
+    }
+}
+
+/// A finalized invoice of `amount_due`, as a state document.
+pub fn new_invoice(amount_due: Money) -> String {
+    to_json(&invoice::State::open(amount_due))
+}
+
+/// A new held appointment in `currency`, as a state document.
+pub fn new_appointment(currency: Currency) -> String {
+    to_json(&appointment::State::new(currency))
+}
+
+/// A new payment `id` in `currency`, as a state document.
+pub fn new_payment(id: &str, currency: Currency) -> String {
+    to_json(&payment::State::new(super::PaymentId::new(id), currency))
+}
+
+/// A new subscription, as a state document.
+pub fn new_subscription() -> String {
+    to_json(&subscription::State::new())
+}
+
+fn run<S: serde::Serialize + serde::de::DeserializeOwned>(
+    kind: MachineKind,
+    state: &str,
+    fact: &Fact,
+    apply: fn(&S, &Fact) -> Decision<S>,
+) -> Result<String, DocumentError> {
+    let state: S = serde_json::from_str(state)
+        .map_err(|e| DocumentError::InvalidState { machine: kind.name(), message: e.to_string() })?;
+    Ok(to_json(&apply(&state, fact)))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // The machines' types are plain structs, enums, strings and integers with string map keys:
+    // serialising them cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventId;
+    use crate::fact::{FactKind, Links, Subject};
+
+    fn paid(minor: i64) -> Fact {
+        Fact {
+            event_id: EventId::new("evt_1"),
+            occurred_at: 10,
+            kind: FactKind::PaymentSucceeded { amount: Money::new(minor, Currency::EUR) },
+            subject: Subject { payment_intent: Some("pi_1".into()), ..Subject::default() },
+            links: Links { invoice_id: Some("inv_1".into()), ..Links::default() },
+        }
+    }
+
+    #[test]
+    fn documents_give_the_same_decision_as_the_typed_machines() {
+        let state = invoice::State::open(Money::new(2000, Currency::EUR));
+        let typed = invoice::apply(&state, &paid(2000));
+        let json = apply(MachineKind::Invoice, &new_invoice(Money::new(2000, Currency::EUR)), &paid(2000)).unwrap();
+        let decoded: Decision<invoice::State> = serde_json::from_str(&json).unwrap();
+        assert_eq!(decoded, typed);
+        assert!(json.starts_with("{\"applied\":{\"next\":"), "{json}");
+    }
+
+    #[test]
+    fn a_state_of_another_machine_is_refused_with_its_name() {
+        let err = apply(MachineKind::Payment, &new_subscription(), &paid(1)).unwrap_err();
+        assert!(err.to_string().starts_with("not a valid payment state: unknown variant `incomplete`"), "{err}");
+        let err = apply(MachineKind::Invoice, "not json", &paid(1)).unwrap_err();
+        assert!(err.to_string().starts_with("not a valid invoice state: expected ident"), "{err}");
+    }
+
+    #[test]
+    fn every_new_state_applies() {
+        for kind in MachineKind::ALL {
+            let state = match kind {
+                MachineKind::Invoice => new_invoice(Money::new(2000, Currency::EUR)),
+                MachineKind::Appointment => new_appointment(Currency::EUR),
+                MachineKind::Payment => new_payment("pi_1", Currency::EUR),
+                MachineKind::Subscription => new_subscription(),
+            };
+            assert!(apply(kind, &state, &paid(2000)).is_ok(), "{}", kind.name());
+        }
+    }
+}

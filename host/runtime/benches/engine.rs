@@ -1,0 +1,84 @@
+//! verify + decode + decide on the 3 KB `payment_intent.succeeded` envelope: natively, in the
+//! component reusing one instance, and in a fresh sandboxed instance per call; plus loading the
+//! component from wasm and from precompiled code. Run: `cargo bench -p payhook-runtime`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use payhook_core::secret::WebhookSecret;
+use payhook_core::signature::header_for;
+use payhook_core::webhook;
+use payhook_core::machine::document::{self, MachineKind};
+use payhook_core::money::{Currency, Money};
+use payhook_runtime::{ENGINE_WASM, Runtime, RuntimeConfig, Session};
+
+const BODY: &str = include_str!("../../../tests/fixtures/stripe-events/events/payment_intent.succeeded.json");
+const T: i64 = 1_767_261_603;
+
+fn inputs() -> (String, Vec<WebhookSecret>) {
+    let secret = WebhookSecret::new("whsec_bench_5f2b1c9e8a7d4e6f0a1b2c3d4e5f6a7b");
+    (header_for(BODY.as_bytes(), &secret, T), vec![secret])
+}
+
+/// verify + decode + facts, then each fact applied to a new invoice record (state as JSON).
+fn per_event(c: &mut Criterion) {
+    let (header, secrets) = inputs();
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let invoice = document::new_invoice(Money::new(2000, Currency::USD));
+    let native = || {
+        let d = webhook::receive(Some(&header), black_box(BODY.as_bytes()), &secrets, T + 5, 300).unwrap();
+        d.facts.iter().map(|f| document::apply(MachineKind::Invoice, &invoice, f).unwrap()).collect::<Vec<_>>()
+    };
+    let in_component = |session: &mut Session<'_>| {
+        let d = session.receive(Some(&header), black_box(BODY.as_bytes()), &secrets, T + 5, 300).unwrap().unwrap();
+        d.facts.iter().map(|f| session.apply(MachineKind::Invoice, &invoice, f).unwrap().unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(native(), in_component(&mut runtime.session().unwrap()), "native and component must agree");
+    assert!(native()[0].contains("invoice_paid"), "the bench must exercise a real decision");
+
+    let mut g = c.benchmark_group("verify_decode_decide_3kb");
+    g.bench_function("native", |b| b.iter(|| black_box(native())));
+    let mut session = runtime.session().unwrap();
+    g.bench_function("component_reused_instance", |b| b.iter(|| black_box(in_component(&mut session))));
+    g.bench_function("component_fresh_instance", |b| {
+        b.iter(|| black_box(in_component(&mut runtime.session().unwrap())))
+    });
+    g.bench_function("instantiate_only", |b| b.iter(|| black_box(runtime.session().unwrap())));
+    g.bench_function("native_verify_only", |b| {
+        b.iter(|| black_box(payhook_core::signature::verify(Some(&header), BODY.as_bytes(), &secrets, T + 5, Default::default()).unwrap()))
+    });
+    g.bench_function("component_verify_only_reused", |b| {
+        b.iter(|| black_box(session.verify(Some(&header), BODY.as_bytes(), &secrets, T + 5, 300).unwrap().unwrap()))
+    });
+    g.finish();
+}
+
+fn loading(c: &mut Criterion) {
+    let mut g = c.benchmark_group("load_component");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    let engine = wasmtime::Engine::new(&{
+        let mut c = wasmtime::Config::new();
+        c.wasm_component_model(true).epoch_interruption(true);
+        c
+    })
+    .unwrap();
+    g.bench_function("compile_from_wasm", |b| {
+        b.iter(|| black_box(wasmtime::component::Component::new(&engine, ENGINE_WASM).unwrap()))
+    });
+    let precompiled = engine.precompile_component(ENGINE_WASM).unwrap();
+    g.sample_size(100).measurement_time(Duration::from_secs(5));
+    g.bench_function("from_precompiled", |b| {
+        // SAFETY: produced by precompile_component on this engine just above.
+        b.iter(|| black_box(unsafe { wasmtime::component::Component::deserialize(&engine, &precompiled) }.unwrap()))
+    });
+    let dir = std::env::temp_dir().join(format!("payhook-bench-cache-{}", std::process::id()));
+    let config = RuntimeConfig { cache_dir: Some(dir.clone()), ..RuntimeConfig::default() };
+    drop(Runtime::new(config.clone()).unwrap());
+    g.bench_function("runtime_new_with_warm_cache", |b| b.iter(|| black_box(Runtime::new(config.clone()).unwrap())));
+    g.finish();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+criterion_group!(benches, per_event, loading);
+criterion_main!(benches);
