@@ -19,6 +19,68 @@ pub struct CaseResult {
     pub failure: Option<String>,
     /// The verdict both engines gave (`ok` or the error's SDK kind).
     pub verdict: String,
+    /// The result in a host-neutral form (WIT case names, decision documents), for comparing
+    /// other hosts' runs case by case; see [`CaseResult::to_json`].
+    pub outcome: Value,
+}
+
+impl CaseResult {
+    /// One JSON line: `{"case", "passed", "outcome"}`.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({ "case": self.name, "passed": self.failure.is_none(), "outcome": self.outcome })
+    }
+}
+
+/// The WIT case of an error: `signature/<case>` or `decode/<case>`, as every host sees it.
+pub fn error_tag(e: &WebhookError) -> String {
+    use payhook_core::event::DecodeError as D;
+    use SignatureError as S;
+    let (group, case) = match e {
+        WebhookError::Signature(e) => ("signature", match e {
+            S::MissingHeader => "missing-header",
+            S::HeaderTooLarge { .. } => "header-too-large",
+            S::ElementWithoutEquals { .. } => "element-without-equals",
+            S::MissingTimestamp => "missing-timestamp",
+            S::DuplicateTimestamp => "duplicate-timestamp",
+            S::InvalidTimestamp => "invalid-timestamp",
+            S::NoV1Signature => "no-v1-signature",
+            S::TooManySignatures { .. } => "too-many-signatures",
+            S::NoSecret => "no-secret",
+            S::BlankSecret { .. } => "blank-secret",
+            S::TooManySecrets { .. } => "too-many-secrets",
+            S::InvalidTolerance { .. } => "invalid-tolerance",
+            S::BodyTooLarge { .. } => "body-too-large",
+            S::SignatureMismatch => "signature-mismatch",
+            S::TimestampTooOld { .. } => "timestamp-too-old",
+            S::TimestampInFuture { .. } => "timestamp-in-future",
+        }),
+        WebhookError::Decode(e) => ("decode", match e {
+            D::InvalidUtf8 { .. } => "invalid-utf8",
+            D::InvalidJson { .. } => "invalid-json",
+            D::NestingTooDeep => "nesting-too-deep",
+            D::WrongType { .. } => "wrong-type",
+            D::MissingField { .. } => "missing-field",
+            D::NotAnEvent { .. } => "not-an-event",
+            D::ThinEventNotification { .. } => "thin-event-notification",
+            D::InvalidCurrency { .. } => "invalid-currency",
+            D::InvalidAmount { .. } => "invalid-amount",
+        }),
+    };
+    format!("{group}/{case}")
+}
+
+fn outcome_of(result: &Result<webhook::Delivery, WebhookError>, decisions: Vec<Vec<String>>) -> Value {
+    match result {
+        Err(e) => serde_json::json!({ "error": error_tag(e) }),
+        Ok(d) => serde_json::json!({
+            "timestamp": d.timestamp,
+            "secret_index": d.secret_index,
+            "event_id": d.event.id.as_str(),
+            "event_type": d.event.event_type.as_str(),
+            "facts": d.facts.iter().map(|f| f.kind.name().replace('_', "-")).collect::<Vec<_>>(),
+            "decisions": decisions,
+        }),
+    }
 }
 
 /// Why a vectors file could not be read.
@@ -79,7 +141,8 @@ pub fn run_events(events: &[(String, String)], runtime: &Runtime) -> Vec<CaseRes
                     Ok(d) => stored_mismatch(runtime, body).or_else(|| decision_mismatch(runtime, &d.facts)),
                 },
             };
-            CaseResult { name: format!("event:{name}"), failure, verdict: verdict_of(&native) }
+            let decisions = native.as_ref().map(|d| native_decisions(&d.facts)).unwrap_or_default();
+            CaseResult { name: format!("event:{name}"), failure, verdict: verdict_of(&native), outcome: outcome_of(&native, decisions) }
         })
         .collect()
 }
@@ -103,12 +166,7 @@ fn decision_mismatch(runtime: &Runtime, facts: &[payhook_core::fact::Fact]) -> O
     for fact in facts {
         let amount = fact_amount(fact);
         for kind in MachineKind::ALL {
-            let native_state = match kind {
-                MachineKind::Invoice => document::new_invoice(amount),
-                MachineKind::Appointment => document::new_appointment(amount.currency),
-                MachineKind::Payment => document::new_payment("pi_conformance", amount.currency),
-                MachineKind::Subscription => document::new_subscription(),
-            };
+            let native_state = new_state(kind, fact);
             match session.new_state(kind, amount, "pi_conformance") {
                 Ok(Ok(state)) if state == native_state => {}
                 other => return Some(format!("new {} state differs: {other:?}", kind.name())),
@@ -121,6 +179,26 @@ fn decision_mismatch(runtime: &Runtime, facts: &[payhook_core::fact::Fact]) -> O
         }
     }
     None
+}
+
+/// For each fact, the decision documents of a new record of each machine, in
+/// [`MachineKind::ALL`] order (invoice, appointment, payment, subscription).
+fn native_decisions(facts: &[payhook_core::fact::Fact]) -> Vec<Vec<String>> {
+    facts
+        .iter()
+        .map(|fact| MachineKind::ALL.iter().map(|&kind| document::apply(kind, &new_state(kind, fact), fact).unwrap_or_else(|e| e.to_string())).collect())
+        .collect()
+}
+
+/// The new record each machine starts from for `fact`, as the component builds it too.
+fn new_state(kind: MachineKind, fact: &payhook_core::fact::Fact) -> String {
+    let amount = fact_amount(fact);
+    match kind {
+        MachineKind::Invoice => document::new_invoice(amount),
+        MachineKind::Appointment => document::new_appointment(amount.currency),
+        MachineKind::Payment => document::new_payment("pi_conformance", amount.currency),
+        MachineKind::Subscription => document::new_subscription(),
+    }
 }
 
 /// The amount a fact names (or 20.00 USD when it names none), to size the new records.
@@ -199,7 +277,7 @@ impl<'a> Vector<'a> {
             (_, Ok(c)) if c != native_verify => Some(format!("native and component disagree on verify: {native_verify:?} vs {c:?}")),
             _ => self.judge(&native, &native_verify),
         };
-        CaseResult { name: format!("vector:{}", self.id), failure, verdict: verdict_of(&native) }
+        CaseResult { name: format!("vector:{}", self.id), failure, verdict: verdict_of(&native), outcome: outcome_of(&native, Vec::new()) }
     }
 
     /// Compares the verdicts with the SDKs' (or with the documented deviation).

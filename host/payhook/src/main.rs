@@ -3,6 +3,7 @@
 mod conformance;
 mod fixtures;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,22 +32,38 @@ enum Command {
         /// Print every case, not only failures.
         #[arg(long, short)]
         verbose: bool,
+        /// Print one JSON object per case (`case`, `passed`, `outcome`) instead of text, then
+        /// the summary line; other hosts compare their runs against this.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes the engine component (`payhook_engine.wasm`) embedded in this binary to FILE,
+    /// for hosts in other languages.
+    ExportWasm {
+        /// Where to write it.
+        file: PathBuf,
     },
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Conformance { vectors, events, verbose } => match run_conformance(vectors, events, verbose) {
-            Ok(code) => code,
-            Err(message) => {
-                eprintln!("error: {message}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Conformance { vectors, events, verbose, json } => finish(run_conformance(vectors, events, verbose, json)),
+        Command::ExportWasm { file } => finish(
+            std::fs::write(&file, payhook_runtime::ENGINE_WASM)
+                .map(|_| ExitCode::SUCCESS)
+                .map_err(|e| format!("writing {}: {e}", file.display())),
+        ),
     }
 }
 
-fn run_conformance(vectors: Option<PathBuf>, events: Option<PathBuf>, verbose: bool) -> Result<ExitCode, String> {
+fn finish(result: Result<ExitCode, String>) -> ExitCode {
+    result.unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(2)
+    })
+}
+
+fn run_conformance(vectors: Option<PathBuf>, events: Option<PathBuf>, verbose: bool, json: bool) -> Result<ExitCode, String> {
     let runtime = Runtime::new(RuntimeConfig::default()).map_err(|e| e.to_string())?;
     let vectors_text = match &vectors {
         Some(path) => std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?,
@@ -59,15 +76,23 @@ fn run_conformance(vectors: Option<PathBuf>, events: Option<PathBuf>, verbose: b
     let mut results = conformance::run_vectors(&vectors_text, &runtime).map_err(|e| e.to_string())?;
     results.extend(conformance::run_events(&events, &runtime));
     let failed = results.iter().filter(|r| r.failure.is_some()).count();
-    for r in &results {
-        match &r.failure {
-            Some(why) => println!("FAIL {} ({}): {why}", r.name, r.verdict),
-            None if verbose => println!("ok   {} ({})", r.name, r.verdict),
-            None => {}
+    let mut out = std::io::stdout().lock();
+    let written = (|| -> std::io::Result<()> {
+        for r in &results {
+            match &r.failure {
+                _ if json => writeln!(out, "{}", r.to_json())?,
+                Some(why) => writeln!(out, "FAIL {} ({}): {why}", r.name, r.verdict)?,
+                None if verbose => writeln!(out, "ok   {} ({})", r.name, r.verdict)?,
+                None => {}
+            }
         }
+        writeln!(out, "{} passed, {} failed", results.len() - failed, failed)
+    })();
+    match written {
+        // A reader that stopped early (`| head`) is not an error of ours.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("writing the report: {e}")),
+        _ => Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
     }
-    println!("{} passed, {} failed", results.len() - failed, failed);
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn read_events(dir: &std::path::Path) -> Result<Vec<(String, String)>, String> {

@@ -21,6 +21,27 @@ fn every_embedded_case_passes() {
     assert_eq!(code, 0);
 }
 
+/// Every case's outcome must equal the golden file that the other hosts (Node, Python) are
+/// held to; `PAYHOOK_BLESS=1 cargo test -p payhook --test conformance` rewrites it.
+#[test]
+fn outcomes_match_the_golden_file_other_hosts_share() {
+    let (code, out) = payhook(&["conformance", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.pop(), Some("109 passed, 0 failed"));
+    let actual = lines.join("\n") + "\n";
+    let golden = fixtures().join("conformance/expected.jsonl");
+    if std::env::var_os("PAYHOOK_BLESS").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).expect("golden file; run with PAYHOOK_BLESS=1 to create it");
+    for (i, (a, e)) in actual.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(a, e, "case #{i} differs from tests/fixtures/conformance/expected.jsonl (PAYHOOK_BLESS=1 rewrites it)");
+    }
+    assert_eq!(actual.lines().count(), expected.lines().count());
+}
+
 #[test]
 fn files_given_as_arguments_are_checked_too() {
     let vectors = fixtures().join("stripe-vectors/vectors.json");
