@@ -32,3 +32,4 @@ pub mod money;
 pub mod secret;
 pub mod signature;
 pub mod webhook;
+pub mod wit_fact;

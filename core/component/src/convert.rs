@@ -4,9 +4,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::exports::payhook::engine::webhook as wit;
-use crate::exports::payhook::engine::types::{Money, MoneyError};
+use crate::exports::payhook::engine::types::{self as wit_types, Money, MoneyError};
 use payhook_core::event::{self, StripeObject};
-use payhook_core::fact::{self, FactKind};
 use payhook_core::money;
 use payhook_core::signature::SignatureError;
 use payhook_core::webhook;
@@ -27,12 +26,12 @@ pub(crate) fn delivery(d: webhook::Delivery) -> wit::Delivery {
     wit::Delivery {
         verified: wit::Verified { timestamp: d.timestamp, secret_index: d.secret_index as u32 },
         event: event(d.event),
-        facts: d.facts.into_iter().map(fact).collect(),
+        facts: d.facts.iter().map(fact_to_wit).collect(),
     }
 }
 
 pub(crate) fn decoded(d: webhook::Decoded) -> wit::Decoded {
-    wit::Decoded { event: event(d.event), facts: d.facts.into_iter().map(fact).collect() }
+    wit::Decoded { event: event(d.event), facts: d.facts.iter().map(fact_to_wit).collect() }
 }
 
 pub(crate) fn webhook_error(e: webhook::WebhookError) -> wit::WebhookError {
@@ -230,125 +229,4 @@ fn next_action(a: event::NextAction) -> wit::NextAction {
     wit::NextAction { kind: a.kind, redirect_url: a.redirect_url }
 }
 
-fn failure(amount: money::Money, code: Option<String>, message: Option<String>) -> wit::Failure {
-    wit::Failure { amount: money(amount), code, message }
-}
-
-pub(crate) fn fact(f: fact::Fact) -> wit::Fact {
-    use wit::FactKind as W;
-    let kind = match f.kind {
-        FactKind::PaymentSucceeded { amount } => W::PaymentSucceeded(money(amount)),
-        FactKind::PaymentFailed { amount, code, message } => W::PaymentFailed(failure(amount, code, message)),
-        FactKind::PaymentProcessing { amount } => W::PaymentProcessing(money(amount)),
-        FactKind::PaymentRequiresAction { amount, next_action: a } => {
-            W::PaymentRequiresAction((money(amount), a.map(next_action)))
-        }
-        FactKind::PaymentCanceled => W::PaymentCanceled,
-        FactKind::CheckoutCompletedPaid { amount } => W::CheckoutCompletedPaid(amount.map(money)),
-        FactKind::CheckoutCompletedUnpaid => W::CheckoutCompletedUnpaid,
-        FactKind::CheckoutAsyncPaymentSucceeded { amount } => W::CheckoutAsyncPaymentSucceeded(amount.map(money)),
-        FactKind::CheckoutAsyncPaymentFailed => W::CheckoutAsyncPaymentFailed,
-        FactKind::CheckoutExpired => W::CheckoutExpired,
-        FactKind::Refunded { captured, refunded } => W::Refunded((money(captured), money(refunded))),
-        FactKind::RefundFailed { amount, reason } => W::RefundFailed((money(amount), reason)),
-        FactKind::DisputeOpened { amount, reason } => W::DisputeOpened((money(amount), reason)),
-        FactKind::DisputeWon => W::DisputeWon,
-        FactKind::DisputeLost { amount } => W::DisputeLost(money(amount)),
-        FactKind::EarlyFraudWarning { fraud_type } => W::EarlyFraudWarning(fraud_type),
-        FactKind::SubscriptionCreated { status, current_period_end } => W::SubscriptionCreated((status, current_period_end)),
-        FactKind::SubscriptionUpdated { status, current_period_end, cancel_at_period_end } => {
-            W::SubscriptionUpdated((status, current_period_end, cancel_at_period_end))
-        }
-        FactKind::SubscriptionPastDue { current_period_end } => W::SubscriptionPastDue(current_period_end),
-        FactKind::SubscriptionCanceled => W::SubscriptionCanceled,
-        FactKind::InvoiceFinalized { amount_due } => W::InvoiceFinalized(money(amount_due)),
-        FactKind::InvoicePaid { amount_paid } => W::InvoicePaid(money(amount_paid)),
-        FactKind::InvoicePaymentFailed { amount_due, next_payment_attempt } => {
-            W::InvoicePaymentFailed((money(amount_due), next_payment_attempt))
-        }
-        FactKind::PayoutPaid { amount, arrival_date } => W::PayoutPaid((money(amount), arrival_date)),
-        FactKind::PayoutFailed { amount, code, message } => W::PayoutFailed(failure(amount, code, message)),
-    };
-    let s = f.subject;
-    let l = f.links;
-    wit::Fact {
-        event_id: f.event_id.as_str().to_string(),
-        occurred_at: f.occurred_at,
-        kind,
-        subject: wit::Subject {
-            payment_intent: s.payment_intent,
-            charge: s.charge,
-            checkout_session: s.checkout_session,
-            invoice: s.invoice,
-            subscription: s.subscription,
-            customer: s.customer,
-            refund: s.refund,
-            dispute: s.dispute,
-            payout: s.payout,
-        },
-        links: wit::Links { invoice_id: l.invoice_id, appointment_id: l.appointment_id, customer_id: l.customer_id },
-    }
-}
-
-/// WIT fact to core fact, for `machines.apply`. The error is the first invalid currency code.
-pub(crate) fn core_fact(f: wit::Fact) -> Result<fact::Fact, String> {
-    use wit::FactKind as W;
-    fn m(x: Money) -> Result<money::Money, String> {
-        match money::Currency::parse(&x.currency) {
-            Ok(c) => Ok(money::Money::new(x.minor, c)),
-            Err(_) => Err(x.currency),
-        }
-    }
-    let opt = |x: Option<Money>| x.map(m).transpose();
-    let next = |a: wit::NextAction| event::NextAction { kind: a.kind, redirect_url: a.redirect_url };
-    let kind = match f.kind {
-        W::PaymentSucceeded(x) => FactKind::PaymentSucceeded { amount: m(x)? },
-        W::PaymentFailed(x) => FactKind::PaymentFailed { amount: m(x.amount)?, code: x.code, message: x.message },
-        W::PaymentProcessing(x) => FactKind::PaymentProcessing { amount: m(x)? },
-        W::PaymentRequiresAction((x, a)) => FactKind::PaymentRequiresAction { amount: m(x)?, next_action: a.map(next) },
-        W::PaymentCanceled => FactKind::PaymentCanceled,
-        W::CheckoutCompletedPaid(x) => FactKind::CheckoutCompletedPaid { amount: opt(x)? },
-        W::CheckoutCompletedUnpaid => FactKind::CheckoutCompletedUnpaid,
-        W::CheckoutAsyncPaymentSucceeded(x) => FactKind::CheckoutAsyncPaymentSucceeded { amount: opt(x)? },
-        W::CheckoutAsyncPaymentFailed => FactKind::CheckoutAsyncPaymentFailed,
-        W::CheckoutExpired => FactKind::CheckoutExpired,
-        W::Refunded((c, r)) => FactKind::Refunded { captured: m(c)?, refunded: m(r)? },
-        W::RefundFailed((x, reason)) => FactKind::RefundFailed { amount: m(x)?, reason },
-        W::DisputeOpened((x, reason)) => FactKind::DisputeOpened { amount: m(x)?, reason },
-        W::DisputeWon => FactKind::DisputeWon,
-        W::DisputeLost(x) => FactKind::DisputeLost { amount: m(x)? },
-        W::EarlyFraudWarning(fraud_type) => FactKind::EarlyFraudWarning { fraud_type },
-        W::SubscriptionCreated((status, current_period_end)) => FactKind::SubscriptionCreated { status, current_period_end },
-        W::SubscriptionUpdated((status, current_period_end, cancel_at_period_end)) => {
-            FactKind::SubscriptionUpdated { status, current_period_end, cancel_at_period_end }
-        }
-        W::SubscriptionPastDue(current_period_end) => FactKind::SubscriptionPastDue { current_period_end },
-        W::SubscriptionCanceled => FactKind::SubscriptionCanceled,
-        W::InvoiceFinalized(x) => FactKind::InvoiceFinalized { amount_due: m(x)? },
-        W::InvoicePaid(x) => FactKind::InvoicePaid { amount_paid: m(x)? },
-        W::InvoicePaymentFailed((x, next_payment_attempt)) => {
-            FactKind::InvoicePaymentFailed { amount_due: m(x)?, next_payment_attempt }
-        }
-        W::PayoutPaid((x, arrival_date)) => FactKind::PayoutPaid { amount: m(x)?, arrival_date },
-        W::PayoutFailed(x) => FactKind::PayoutFailed { amount: m(x.amount)?, code: x.code, message: x.message },
-    };
-    let s = f.subject;
-    let l = f.links;
-    Ok(fact::Fact {
-        event_id: event::EventId::new(f.event_id),
-        occurred_at: f.occurred_at,
-        kind,
-        subject: fact::Subject {
-            payment_intent: s.payment_intent,
-            charge: s.charge,
-            checkout_session: s.checkout_session,
-            invoice: s.invoice,
-            subscription: s.subscription,
-            customer: s.customer,
-            refund: s.refund,
-            dispute: s.dispute,
-            payout: s.payout,
-        },
-        links: fact::Links { invoice_id: l.invoice_id, appointment_id: l.appointment_id, customer_id: l.customer_id },
-    })
-}
+payhook_core::wit_fact_conversions!();

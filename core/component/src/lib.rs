@@ -107,7 +107,7 @@ impl Machines for Engine {
     }
 
     fn apply(machine: Machine, state: String, fact: wit::Fact) -> Result<String, MachineError> {
-        let fact = convert::core_fact(fact).map_err(MachineError::InvalidCurrency)?;
+        let fact = convert::fact_from_wit(fact).map_err(MachineError::InvalidCurrency)?;
         let kind = match machine {
             Machine::Invoice => MachineKind::Invoice,
             Machine::Appointment => MachineKind::Appointment,

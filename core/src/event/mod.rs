@@ -61,9 +61,11 @@ macro_rules! known_event_types {
                 match self { $(KnownEventType::$variant => $text,)* }
             }
 
-            /// The documented type with this wire name, if there is one.
+            /// The documented type with this wire name, if there is one. A binary search over
+            /// [`Self::ALL`], which is in byte order (a test checks it): small and fast in wasm,
+            /// where a 275-arm string match costs over 20 KB of code.
             pub fn from_wire(text: &str) -> Option<Self> {
-                match text { $($text => Some(KnownEventType::$variant),)* _ => None }
+                Self::ALL.binary_search_by(|k| k.as_str().cmp(text)).ok().map(|i| Self::ALL[i])
             }
         }
     };

@@ -107,6 +107,7 @@ fn the_known_list_matches_the_fixture_and_unknown_types_round_trip() {
     assert_eq!(listed.len(), 275);
     let ours: Vec<&str> = KnownEventType::ALL.iter().map(|k| k.as_str()).collect();
     assert_eq!(listed, ours);
+    assert!(ours.windows(2).all(|w| w[0] < w[1]), "ALL must stay sorted for from_wire's binary search");
     for name in listed {
         assert!(EventType::parse(name).is_known(), "{name}");
     }

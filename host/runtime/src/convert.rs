@@ -2,7 +2,7 @@
 //! the engine runs. A value that does not convert means a broken component build.
 
 use payhook_core::event::{self, DecodeError, EventId, EventType, StripeObject};
-use payhook_core::fact::{Fact, FactKind, Links, Subject};
+use payhook_core::fact::Fact;
 use payhook_core::money::{Currency, Money};
 use payhook_core::signature::SignatureError;
 use payhook_core::webhook::{Decoded, Delivery, WebhookError};
@@ -219,61 +219,10 @@ fn next_action(a: wit::NextAction) -> event::NextAction {
     event::NextAction { kind: a.kind, redirect_url: a.redirect_url }
 }
 
+payhook_core::wit_fact_conversions!();
+
 fn fact(f: wit::Fact) -> Result<Fact> {
-    use wit::FactKind as W;
-    let opt = |m: Option<wit_types::Money>| m.map(money).transpose();
-    let kind = match f.kind {
-        W::PaymentSucceeded(m) => FactKind::PaymentSucceeded { amount: money(m)? },
-        W::PaymentFailed(x) => FactKind::PaymentFailed { amount: money(x.amount)?, code: x.code, message: x.message },
-        W::PaymentProcessing(m) => FactKind::PaymentProcessing { amount: money(m)? },
-        W::PaymentRequiresAction((m, a)) => {
-            FactKind::PaymentRequiresAction { amount: money(m)?, next_action: a.map(next_action) }
-        }
-        W::PaymentCanceled => FactKind::PaymentCanceled,
-        W::CheckoutCompletedPaid(m) => FactKind::CheckoutCompletedPaid { amount: opt(m)? },
-        W::CheckoutCompletedUnpaid => FactKind::CheckoutCompletedUnpaid,
-        W::CheckoutAsyncPaymentSucceeded(m) => FactKind::CheckoutAsyncPaymentSucceeded { amount: opt(m)? },
-        W::CheckoutAsyncPaymentFailed => FactKind::CheckoutAsyncPaymentFailed,
-        W::CheckoutExpired => FactKind::CheckoutExpired,
-        W::Refunded((c, r)) => FactKind::Refunded { captured: money(c)?, refunded: money(r)? },
-        W::RefundFailed((m, reason)) => FactKind::RefundFailed { amount: money(m)?, reason },
-        W::DisputeOpened((m, reason)) => FactKind::DisputeOpened { amount: money(m)?, reason },
-        W::DisputeWon => FactKind::DisputeWon,
-        W::DisputeLost(m) => FactKind::DisputeLost { amount: money(m)? },
-        W::EarlyFraudWarning(fraud_type) => FactKind::EarlyFraudWarning { fraud_type },
-        W::SubscriptionCreated((status, current_period_end)) => FactKind::SubscriptionCreated { status, current_period_end },
-        W::SubscriptionUpdated((status, current_period_end, cancel_at_period_end)) => {
-            FactKind::SubscriptionUpdated { status, current_period_end, cancel_at_period_end }
-        }
-        W::SubscriptionPastDue(current_period_end) => FactKind::SubscriptionPastDue { current_period_end },
-        W::SubscriptionCanceled => FactKind::SubscriptionCanceled,
-        W::InvoiceFinalized(m) => FactKind::InvoiceFinalized { amount_due: money(m)? },
-        W::InvoicePaid(m) => FactKind::InvoicePaid { amount_paid: money(m)? },
-        W::InvoicePaymentFailed((m, next_payment_attempt)) => {
-            FactKind::InvoicePaymentFailed { amount_due: money(m)?, next_payment_attempt }
-        }
-        W::PayoutPaid((m, arrival_date)) => FactKind::PayoutPaid { amount: money(m)?, arrival_date },
-        W::PayoutFailed(x) => FactKind::PayoutFailed { amount: money(x.amount)?, code: x.code, message: x.message },
-    };
-    let s = f.subject;
-    let l = f.links;
-    Ok(Fact {
-        event_id: EventId::new(f.event_id),
-        occurred_at: f.occurred_at,
-        kind,
-        subject: Subject {
-            payment_intent: s.payment_intent,
-            charge: s.charge,
-            checkout_session: s.checkout_session,
-            invoice: s.invoice,
-            subscription: s.subscription,
-            customer: s.customer,
-            refund: s.refund,
-            dispute: s.dispute,
-            payout: s.payout,
-        },
-        links: Links { invoice_id: l.invoice_id, appointment_id: l.appointment_id, customer_id: l.customer_id },
-    })
+    fact_from_wit(f).map_err(|code| RuntimeError::InvalidResult(format!("currency {code:?} in a fact")))
 }
 
 pub(crate) fn machine(kind: MachineKind) -> wit_machines::Machine {
@@ -293,75 +242,5 @@ pub(crate) fn machine_error(e: wit_machines::MachineError) -> MachineError {
 }
 
 pub(crate) fn to_wit_money(m: Money) -> wit_types::Money {
-    wit_types::Money { minor: m.minor, currency: m.currency.as_str().to_owned() }
-}
-
-/// Core fact to WIT fact, for `machines.apply`.
-pub(crate) fn to_wit_fact(f: &Fact) -> wit::Fact {
-    use wit::FactKind as W;
-    let m = |x: &Money| to_wit_money(*x);
-    let next = |a: &event::NextAction| wit::NextAction { kind: a.kind.clone(), redirect_url: a.redirect_url.clone() };
-    let failure = |x: &Money, code: &Option<String>, message: &Option<String>| wit::Failure {
-        amount: m(x),
-        code: code.clone(),
-        message: message.clone(),
-    };
-    let kind = match &f.kind {
-        FactKind::PaymentSucceeded { amount } => W::PaymentSucceeded(m(amount)),
-        FactKind::PaymentFailed { amount, code, message } => W::PaymentFailed(failure(amount, code, message)),
-        FactKind::PaymentProcessing { amount } => W::PaymentProcessing(m(amount)),
-        FactKind::PaymentRequiresAction { amount, next_action } => {
-            W::PaymentRequiresAction((m(amount), next_action.as_ref().map(next)))
-        }
-        FactKind::PaymentCanceled => W::PaymentCanceled,
-        FactKind::CheckoutCompletedPaid { amount } => W::CheckoutCompletedPaid(amount.as_ref().map(m)),
-        FactKind::CheckoutCompletedUnpaid => W::CheckoutCompletedUnpaid,
-        FactKind::CheckoutAsyncPaymentSucceeded { amount } => W::CheckoutAsyncPaymentSucceeded(amount.as_ref().map(m)),
-        FactKind::CheckoutAsyncPaymentFailed => W::CheckoutAsyncPaymentFailed,
-        FactKind::CheckoutExpired => W::CheckoutExpired,
-        FactKind::Refunded { captured, refunded } => W::Refunded((m(captured), m(refunded))),
-        FactKind::RefundFailed { amount, reason } => W::RefundFailed((m(amount), reason.clone())),
-        FactKind::DisputeOpened { amount, reason } => W::DisputeOpened((m(amount), reason.clone())),
-        FactKind::DisputeWon => W::DisputeWon,
-        FactKind::DisputeLost { amount } => W::DisputeLost(m(amount)),
-        FactKind::EarlyFraudWarning { fraud_type } => W::EarlyFraudWarning(fraud_type.clone()),
-        FactKind::SubscriptionCreated { status, current_period_end } => {
-            W::SubscriptionCreated((status.clone(), *current_period_end))
-        }
-        FactKind::SubscriptionUpdated { status, current_period_end, cancel_at_period_end } => {
-            W::SubscriptionUpdated((status.clone(), *current_period_end, *cancel_at_period_end))
-        }
-        FactKind::SubscriptionPastDue { current_period_end } => W::SubscriptionPastDue(*current_period_end),
-        FactKind::SubscriptionCanceled => W::SubscriptionCanceled,
-        FactKind::InvoiceFinalized { amount_due } => W::InvoiceFinalized(m(amount_due)),
-        FactKind::InvoicePaid { amount_paid } => W::InvoicePaid(m(amount_paid)),
-        FactKind::InvoicePaymentFailed { amount_due, next_payment_attempt } => {
-            W::InvoicePaymentFailed((m(amount_due), *next_payment_attempt))
-        }
-        FactKind::PayoutPaid { amount, arrival_date } => W::PayoutPaid((m(amount), *arrival_date)),
-        FactKind::PayoutFailed { amount, code, message } => W::PayoutFailed(failure(amount, code, message)),
-    };
-    let s = &f.subject;
-    let l = &f.links;
-    wit::Fact {
-        event_id: f.event_id.as_str().to_owned(),
-        occurred_at: f.occurred_at,
-        kind,
-        subject: wit::Subject {
-            payment_intent: s.payment_intent.clone(),
-            charge: s.charge.clone(),
-            checkout_session: s.checkout_session.clone(),
-            invoice: s.invoice.clone(),
-            subscription: s.subscription.clone(),
-            customer: s.customer.clone(),
-            refund: s.refund.clone(),
-            dispute: s.dispute.clone(),
-            payout: s.payout.clone(),
-        },
-        links: wit::Links {
-            invoice_id: l.invoice_id.clone(),
-            appointment_id: l.appointment_id.clone(),
-            customer_id: l.customer_id.clone(),
-        },
-    }
+    money_to_wit(&m)
 }

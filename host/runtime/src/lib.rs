@@ -281,7 +281,7 @@ impl<'r> Session<'r> {
     /// Applies `fact` to a record's state document with machine `kind`; returns the decision
     /// document (see [`payhook_core::machine::document`]).
     pub fn apply(&mut self, kind: MachineKind, state: &str, fact: &Fact) -> Result<Result<String, MachineError>, RuntimeError> {
-        let fact = convert::to_wit_fact(fact);
+        let fact = convert::fact_to_wit(fact);
         let machine = convert::machine(kind);
         let out = self.call(|b, s| b.payhook_engine_machines().call_apply(s, machine, state, &fact))?;
         Ok(out.map_err(convert::machine_error))
