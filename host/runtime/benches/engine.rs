@@ -51,6 +51,15 @@ fn per_event(c: &mut Criterion) {
     g.bench_function("component_verify_only_reused", |b| {
         b.iter(|| black_box(session.verify(Some(&header), BODY.as_bytes(), &secrets, T + 5, 300).unwrap().unwrap()))
     });
+    let fact = webhook::decode_stored(BODY.as_bytes()).unwrap().facts.remove(0);
+    g.bench_function("native_decode_only", |b| b.iter(|| black_box(webhook::decode_stored(black_box(BODY.as_bytes())).unwrap())));
+    g.bench_function("component_decode_only_reused", |b| {
+        b.iter(|| black_box(session.decode_stored(black_box(BODY.as_bytes())).unwrap().unwrap()))
+    });
+    g.bench_function("native_decide_only", |b| b.iter(|| black_box(document::apply(MachineKind::Invoice, &invoice, &fact).unwrap())));
+    g.bench_function("component_decide_only_reused", |b| {
+        b.iter(|| black_box(session.apply(MachineKind::Invoice, &invoice, &fact).unwrap().unwrap()))
+    });
     g.finish();
 }
 
