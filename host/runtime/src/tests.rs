@@ -169,3 +169,28 @@ fn machine_decisions_match_the_native_engine_and_bad_states_are_refused() {
     let err = session.apply(MachineKind::Payment, "{}", fact).unwrap().unwrap_err();
     assert_eq!(err, MachineError::InvalidState(document::apply(MachineKind::Payment, "{}", fact).unwrap_err().to_string()));
 }
+
+#[test]
+fn every_wit_item_is_documented() {
+    // Each interface, world, type, field, case and function line must follow a `///` line.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit/engine");
+    let mut undocumented = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for (i, line) in lines.iter().enumerate() {
+            let is_item = !line.is_empty()
+                && !line.starts_with("//")
+                && !line.starts_with("package ")
+                && !line.starts_with("use ")
+                && !line.starts_with("export ")
+                && !line.starts_with("import ")
+                && *line != "}";
+            if is_item && (i == 0 || !lines[i - 1].starts_with("///")) {
+                undocumented.push(format!("{}:{}: {line}", path.file_name().unwrap().to_string_lossy(), i + 1));
+            }
+        }
+    }
+    assert!(undocumented.is_empty(), "undocumented WIT items:\n{}", undocumented.join("\n"));
+}
