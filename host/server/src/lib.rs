@@ -9,6 +9,9 @@
 //!   tenant and field bound in as associated data; a versioned text form for a database column.
 //! - [`master_key`]: the master key from `PAYHOOK_MASTER_KEY`, or from a key file beside the
 //!   database created with mode 0600 on first start.
+//! - [`connection`]: a tenant's Stripe connection (mode, keys, webhook signing secrets with
+//!   overlapping rolls, default currency, enabled), checked so that a test key never serves a
+//!   live connection and every refusal says how to fix it.
 //!
 //! # What this crate does *not* do yet
 //!
@@ -19,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod connection;
 pub mod master_key;
 pub mod seal;
 pub mod secret;
