@@ -10,7 +10,7 @@ import { Engine } from '../src/index.js';
 const { values } = parseArgs({
   options: {
     iterations: { type: 'string', default: '20000' },
-    'fresh-iterations': { type: 'string', default: '100' },
+    'fresh-iterations': { type: 'string', default: '1000' },
   },
 });
 const N = Number(values.iterations);
