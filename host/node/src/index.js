@@ -228,12 +228,12 @@ function mapped(e, fromWit) {
 }
 
 function webhookArgs(header, body, secrets, now, tolerance) {
-  const text = bodyText(body);
-  const bytes = typeof body === 'string' ? Buffer.byteLength(text, 'utf8') : body.byteLength;
+  const bytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body?.byteLength;
   if (bytes > MAX_BODY_BYTES) {
     // Refused before it is copied into the sandbox; the engine would refuse it too.
     throw SignatureError.fromWit({ tag: 'body-too-large', val: { actual: BigInt(bytes), max: BigInt(MAX_BODY_BYTES) } });
   }
+  const text = bodyText(body);
   const list = typeof secrets === 'string' ? [secrets] : Array.from(secrets ?? []);
   return [
     header ?? undefined,

@@ -63,6 +63,7 @@ describe('verify', () => {
     const e = catching(() => verify(HEADER, 'x'.repeat(MAX_BODY_BYTES + 1), SECRET, { now: NOW }));
     assert.equal(e.code, 'body-too-large');
     assert.deepEqual(e.detail, { actual: BigInt(MAX_BODY_BYTES + 1), max: BigInt(MAX_BODY_BYTES) });
+    assert.equal(catching(() => verify(HEADER, Buffer.alloc(MAX_BODY_BYTES + 1, 0xff), SECRET, { now: NOW })).code, 'body-too-large');
   });
 
   it('refuses bytes that are not UTF-8 with the valid prefix length', () => {

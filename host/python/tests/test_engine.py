@@ -41,6 +41,7 @@ def test_verify_returns_the_timestamp_and_which_secret_matched(engine):
         (lambda e: e.verify(HEADER, BODY, SECRET, now=NOW, tolerance=0), "invalid-tolerance"),
         (lambda e: e.verify(HEADER, BODY, [], now=NOW), "no-secret"),
         (lambda e: e.receive(HEADER, "x" * (MAX_BODY_BYTES + 1), SECRET, now=NOW), "body-too-large"),
+        (lambda e: e.verify(HEADER, b"\xff" * (MAX_BODY_BYTES + 1), SECRET, now=NOW), "body-too-large"),
     ],
 )
 def test_signature_errors_name_the_wit_case(engine, call, code):

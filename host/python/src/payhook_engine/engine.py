@@ -232,11 +232,14 @@ class Engine:
 
 
 def _webhook_args(header: Optional[str], body: Body, secrets: Union[str, Iterable[str]], now: Optional[int], tolerance: int) -> tuple[Any, ...]:
-    text = _body_text(body)
-    size = len(body) if not isinstance(body, str) else (len(text) if text.isascii() else len(text.encode("utf-8")))
+    if isinstance(body, str):
+        size = len(body) if body.isascii() else len(body.encode("utf-8"))
+    else:
+        size = memoryview(body).nbytes if isinstance(body, (bytes, bytearray, memoryview)) else 0
     if size > MAX_BODY_BYTES:
         # Refused before it is copied into the sandbox; the engine would refuse it too.
         raise SignatureError.from_wit(Case("body-too-large", Record(actual=size, max=MAX_BODY_BYTES)))
+    text = _body_text(body)
     candidates = [secrets] if isinstance(secrets, str) else list(secrets)
     return (header, text, candidates, int(time.time()) if now is None else now, tolerance)
 
