@@ -1,9 +1,12 @@
-//! `payhook`: the conformance suite (and, as it grows, the reference server and admin CLI).
+//! `payhook`: the reference server, its admin CLI and the conformance suite.
 
+mod admin;
 mod conformance;
 mod fixtures;
+mod trigger;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,14 +14,47 @@ use clap::{Parser, Subcommand};
 use payhook_runtime::{Runtime, RuntimeConfig};
 
 #[derive(Parser)]
-#[command(name = "payhook", version, about = "The payhook Stripe payments engine: conformance suite and tools")]
+#[command(name = "payhook", version, about = "The payhook Stripe payments engine: reference server, admin CLI and conformance suite")]
 struct Cli {
+    /// The database: sqlite://PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(long, global = true, env = "PAYHOOK_DATABASE", default_value = "sqlite://payhook.db")]
+    database: String,
+    /// The URL Stripe reaches the server at, for the webhook URLs shown (default: the
+    /// server's own address, http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "PAYHOOK_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Print JSON, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the server: webhooks at /webhooks/stripe/{tenant}/{mode}, the admin API at /api/v1.
+    Serve {
+        /// Where to listen (loopback by default; put a TLS proxy in front for Stripe).
+        #[arg(long, env = "PAYHOOK_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Only receive and store; leave processing to other nodes.
+        #[arg(long)]
+        no_process: bool,
+    },
+    /// Tenants and their Stripe connections.
+    #[command(subcommand)]
+    Tenant(admin::TenantCommand),
+    /// The webhook event log.
+    #[command(subcommand)]
+    Events(admin::EventsCommand),
+    /// Invoices.
+    #[command(subcommand)]
+    Invoice(admin::RecordCommand),
+    /// Appointments (bookings).
+    #[command(subcommand)]
+    Appointment(admin::RecordCommand),
+    /// Signs a sample event with a tenant's signing secret and posts it to the server.
+    Trigger(trigger::Trigger),
     /// Runs every signature vector and event envelope through the native engine and the
     /// component, checks that they agree and that verdicts match the official SDKs' (except the
     /// documented deviations). Ends with `N passed, N failed`; exits 1 if any case failed.
@@ -46,7 +82,27 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logging();
+    let location = match payhook_server::db::Location::parse(&cli.database) {
+        Ok(l) => l,
+        Err(e) => return finish(Err(e.to_string())),
+    };
+    let ctx = admin::Ctx {
+        database: location.clone(),
+        public_url: cli.public_url.clone().unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Serve { addr, no_process } => {
+            let config = payhook_server::server::ServeConfig { addr, database: location, public_url: cli.public_url, process: !no_process };
+            finish(runtime().and_then(|rt| rt.block_on(payhook_server::server::serve(config)).map(|_| ExitCode::SUCCESS).map_err(|e| e.to_string())))
+        }
+        Command::Tenant(c) => finish(admin::tenant(&ctx, c).map(|_| ExitCode::SUCCESS)),
+        Command::Events(c) => finish(admin::events(&ctx, c).map(|_| ExitCode::SUCCESS)),
+        Command::Invoice(c) => finish(admin::record(&ctx, payhook_server::records::RecordKind::Invoice, c).map(|_| ExitCode::SUCCESS)),
+        Command::Appointment(c) => finish(admin::record(&ctx, payhook_server::records::RecordKind::Appointment, c).map(|_| ExitCode::SUCCESS)),
+        Command::Trigger(t) => finish(runtime().and_then(|rt| rt.block_on(trigger::run(&ctx, t))).map(|_| ExitCode::SUCCESS)),
         Command::Conformance { vectors, events, verbose, json } => finish(run_conformance(vectors, events, verbose, json)),
         Command::ExportWasm { file } => finish(
             std::fs::write(&file, payhook_runtime::ENGINE_WASM)
@@ -54,6 +110,17 @@ fn main() -> ExitCode {
                 .map_err(|e| format!("writing {}: {e}", file.display())),
         ),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 fn finish(result: Result<ExitCode, String>) -> ExitCode {

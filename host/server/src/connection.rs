@@ -358,6 +358,11 @@ pub struct RolledSecret {
 }
 
 impl RolledSecret {
+    /// A rolled secret read back from storage: `secret` verifies while `now < expires_at`.
+    pub fn new(secret: WebhookSecret, expires_at: i64) -> Self {
+        Self { secret, expires_at }
+    }
+
     /// The secret.
     pub fn secret(&self) -> &WebhookSecret {
         &self.secret
@@ -429,6 +434,15 @@ impl ValidConnection {
     /// Whether the connection takes payments and processes webhooks.
     pub fn is_enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// Restores the rolled signing secrets of a connection read back from storage (newest
+    /// first), as [`ValidConnection::roll_webhook_secret`] left them. At most [`MAX_SECRETS`] − 1
+    /// are kept, the newest.
+    pub fn with_rolled_secrets(mut self, mut rolled: Vec<RolledSecret>) -> Self {
+        rolled.truncate(MAX_SECRETS - 1);
+        self.rolled = rolled;
+        self
     }
 
     /// Enables or disables the connection.

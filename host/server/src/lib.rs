@@ -13,16 +13,30 @@
 //!   overlapping rolls, default currency, enabled), checked so that a test key never serves a
 //!   live connection and every refusal says how to fix it.
 //!
-//! # What this crate does *not* do yet
+//! On these sit the server itself:
 //!
-//! It has no HTTP layer, no database and no worker: the domain records, the store (SQLite and
-//! PostgreSQL), the webhook inbox and the axum router arrive in later changes, built on these
-//! modules. Nothing here reads the clock (times are arguments); the only I/O is the key file and
-//! the operating system's random number generator.
+//! - [`db`]: SQLite (default) or PostgreSQL behind one small interface, migrated at start-up.
+//! - [`tenants`]: tenants and their connections, every secret sealed.
+//! - [`inbox`]: the webhook inbox, stored with group commit before the 2xx.
+//! - [`process`]: the worker that runs stored events through the engine, exactly once.
+//! - [`records`]: invoices, appointments, payments, subscriptions and the ledger.
+//! - [`http`]: the axum router (webhooks, `/api/v1`, `/healthz`, `/metrics`).
+//! - [`server`]: `payhook serve`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin_token;
 pub mod connection;
+pub mod db;
+pub mod engine;
+pub mod http;
+pub mod ids;
+pub mod inbox;
 pub mod master_key;
+pub mod metrics;
+pub mod process;
+pub mod records;
 pub mod seal;
 pub mod secret;
+pub mod server;
+pub mod tenants;

@@ -1,0 +1,159 @@
+//! The schema, created or brought up to date at start-up. One list of migrations; each is
+//! written for both backends where their dialects differ (row ids).
+
+use super::{Backend, Conn, DbError, transaction};
+
+/// The newest schema version this build knows.
+pub const VERSION: i64 = 1;
+
+/// Tables every version has; `{SEQ}` is the backend's auto-incrementing row id.
+const V1: &str = r#"
+CREATE TABLE tenants (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+-- One Stripe connection per tenant and mode. Every secret column holds a sealed value
+-- (v1.<nonce>.<ciphertext>, AES-256-GCM, tenant and field as associated data); the *_hint
+-- columns hold the masked form shown to people.
+CREATE TABLE connections (
+    tenant_id        TEXT NOT NULL REFERENCES tenants(id),
+    mode             TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    secret_key       TEXT,
+    secret_key_hint  TEXT,
+    publishable_key  TEXT,
+    publishable_key_hint TEXT,
+    webhook_secrets  TEXT NOT NULL,
+    default_currency TEXT,
+    enabled          BIGINT NOT NULL,
+    disconnected_at  BIGINT,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, mode)
+);
+-- The webhook inbox: every delivery that got a 2xx, exactly once per (tenant, event id).
+CREATE TABLE events (
+    seq             {SEQ},
+    tenant_id       TEXT NOT NULL,
+    mode            TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    type            TEXT NOT NULL,
+    livemode        BIGINT NOT NULL,
+    created         BIGINT NOT NULL,
+    api_version     TEXT,
+    body            TEXT NOT NULL,
+    received_at     BIGINT NOT NULL,
+    status          TEXT NOT NULL,
+    reason          TEXT,
+    attempts        BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    last_error      TEXT,
+    processed_at    BIGINT,
+    decision        TEXT,
+    UNIQUE (tenant_id, event_id)
+);
+CREATE INDEX events_due ON events (status, next_attempt_at);
+CREATE INDEX events_by_tenant ON events (tenant_id, seq);
+CREATE TABLE invoices (
+    id              TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL REFERENCES tenants(id),
+    amount          BIGINT NOT NULL,
+    currency        TEXT NOT NULL,
+    customer        TEXT,
+    description     TEXT,
+    metadata        TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    amount_paid     BIGINT NOT NULL,
+    amount_refunded BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL
+);
+CREATE INDEX invoices_by_tenant ON invoices (tenant_id, created_at);
+CREATE TABLE appointments (
+    id              TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL REFERENCES tenants(id),
+    amount          BIGINT NOT NULL,
+    currency        TEXT NOT NULL,
+    customer        TEXT,
+    starts_at       BIGINT,
+    metadata        TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    amount_paid     BIGINT NOT NULL,
+    amount_refunded BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL
+);
+CREATE INDEX appointments_by_tenant ON appointments (tenant_id, created_at);
+-- Payments as Stripe knows them (a PaymentIntent, or a charge or Checkout Session without one).
+CREATE TABLE payments (
+    tenant_id       TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    currency        TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    captured        BIGINT NOT NULL,
+    refunded        BIGINT NOT NULL,
+    dispute_status  TEXT,
+    invoice_id      TEXT,
+    appointment_id  TEXT,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE TABLE subscriptions (
+    tenant_id       TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    current_period_end BIGINT,
+    cancel_at_period_end BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+-- The accounting record: one entry per settled payment or refund, never twice.
+CREATE TABLE ledger_entries (
+    seq             {SEQ},
+    tenant_id       TEXT NOT NULL,
+    payment_id      TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    amount          BIGINT NOT NULL,
+    currency        TEXT NOT NULL,
+    total           BIGINT NOT NULL,
+    event_id        TEXT NOT NULL,
+    invoice_id      TEXT,
+    created_at      BIGINT NOT NULL,
+    UNIQUE (tenant_id, payment_id, kind, total)
+);
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+"#;
+
+/// Creates the schema, or checks that the database's is one this build can use.
+pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
+    conn.batch("CREATE TABLE IF NOT EXISTS payhook_schema (version BIGINT NOT NULL)")?;
+    transaction(conn, |tx| {
+        if tx.backend() == Backend::Postgres {
+            // Two nodes starting at once must not both create the tables.
+            tx.batch("LOCK TABLE payhook_schema IN EXCLUSIVE MODE")?;
+        }
+        let found = tx.query_opt("SELECT MAX(version) FROM payhook_schema", &[])?.and_then(|r| r.opt_int(0)).unwrap_or(0);
+        if found > VERSION {
+            return Err(DbError::SchemaTooNew { found, supported: VERSION });
+        }
+        if found < 1 {
+            let seq = match tx.backend() {
+                Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+                Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            };
+            tx.batch(&V1.replace("{SEQ}", seq))?;
+            tx.execute("INSERT INTO payhook_schema (version) VALUES ($1)", &[1.into()])?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,300 @@
+//! The worker: stored events through the engine, decisions into records, exactly once.
+//!
+//! A batch of due events is taken in one transaction (on PostgreSQL with `FOR UPDATE SKIP
+//! LOCKED`, so several nodes never take the same event). Each event runs in a savepoint: its
+//! facts are applied to the records they name by the engine component's machines, the new
+//! states and ledger entries are written, and the event is marked `processed` (or `ignored`,
+//! with the reason) in the same transaction. An event that fails rolls back to its savepoint
+//! alone and is marked `failed` with the error and a retry time (exponential backoff with
+//! jitter); after [`MAX_ATTEMPTS`] it is `dead` and waits for a replay.
+//!
+//! Routing, per fact: the payment it concerns (by PaymentIntent, charge, Checkout Session or
+//! Stripe invoice id), the host's invoice and appointment named in metadata (`invoice_id`,
+//! `appointment_id`), and the subscription. Ledger entries are booked from the payment machine
+//! only, once per `(payment, kind, total)`.
+
+use payhook_core::fact::{Fact, FactKind};
+use payhook_core::machine::document::MachineKind;
+use payhook_core::machine::{Decision, Effect, Ignored, PaymentId};
+use payhook_core::money::{Currency, Money};
+use payhook_runtime::RuntimeError;
+use serde_json::{Value as Json, json};
+
+use crate::db::{Backend, Conn, DbError, savepoint, transaction};
+use crate::engine;
+use crate::ids::{now_millis, now_secs};
+use crate::inbox::status;
+use crate::metrics::Metrics;
+use crate::records::{self, LedgerEntry, RecordKind};
+
+/// How many times an event is tried before it is dead.
+pub const MAX_ATTEMPTS: i64 = 8;
+/// The first retry comes after about this long; each further one waits twice as long.
+pub const FIRST_RETRY_MS: i64 = 1_000;
+/// No retry waits longer than this.
+pub const MAX_RETRY_MS: i64 = 60 * 60 * 1000;
+
+/// Why processing an event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The engine component trapped or timed out.
+    #[error("engine: {0}")]
+    Engine(#[from] RuntimeError),
+    /// The stored body no longer decodes (it did when it arrived).
+    #[error("the stored event does not decode: {0}")]
+    Decode(String),
+    /// A record's state document is not one the engine accepts.
+    #[error("{0}")]
+    InvalidState(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl ProcessError {
+    /// Errors that will not go away by trying again.
+    fn is_permanent(&self) -> bool {
+        matches!(self, ProcessError::Decode(_) | ProcessError::InvalidState(_))
+    }
+}
+
+/// What processing one event decided.
+struct Outcome {
+    applied: bool,
+    reason: Option<String>,
+    decisions: Vec<Json>,
+}
+
+/// Processes up to `limit` due events; returns how many it took.
+pub fn run_batch(conn: &mut dyn Conn, limit: usize, max_attempts: i64, metrics: &Metrics) -> Result<usize, DbError> {
+    let now = now_millis();
+    transaction(conn, |tx| {
+        let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let rows = tx.query(
+            &format!(
+                "SELECT seq, tenant_id, event_id, body, attempts FROM events \
+                 WHERE status IN ('received', 'failed') AND next_attempt_at <= $1 ORDER BY seq LIMIT $2{lock}"
+            ),
+            &[now.into(), (limit as i64).into()],
+        )?;
+        for r in &rows {
+            let (seq, tenant, event_id, body) = (r.int(0), r.text(1), r.text(2), r.text(3));
+            let attempts = r.int(4) + 1;
+            match savepoint(tx, |sp| process_event(sp, &tenant, &body)) {
+                Ok(outcome) => {
+                    let status = if outcome.applied { status::PROCESSED } else { status::IGNORED };
+                    metrics.count_processed(status);
+                    tx.execute(
+                        "UPDATE events SET status = $1, reason = $2, decision = $3, attempts = $4, last_error = NULL, processed_at = $5 WHERE seq = $6",
+                        &[
+                            status.into(),
+                            outcome.reason.into(),
+                            Json::Array(outcome.decisions).to_string().into(),
+                            attempts.into(),
+                            now_millis().into(),
+                            seq.into(),
+                        ],
+                    )?;
+                }
+                // The database itself is failing: give the whole batch back untouched.
+                Err(ProcessError::Db(e)) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    let dead = e.is_permanent() || attempts >= max_attempts;
+                    let status = if dead { status::DEAD } else { status::FAILED };
+                    metrics.count_processed(status);
+                    tracing::warn!(tenant = %tenant, event = %event_id, attempts, error = %e, status, "processing an event failed");
+                    tx.execute(
+                        "UPDATE events SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE seq = $5",
+                        &[status.into(), attempts.into(), e.to_string().into(), (now + retry_delay_ms(attempts)).into(), seq.into()],
+                    )?;
+                }
+            }
+        }
+        Ok(rows.len())
+    })
+}
+
+/// The wait before attempt `attempts + 1`: doubling from [`FIRST_RETRY_MS`], capped at
+/// [`MAX_RETRY_MS`], with up to 25% random jitter so that a burst of failures does not retry in
+/// lockstep.
+pub fn retry_delay_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(1, 30) - 1;
+    let base = FIRST_RETRY_MS.saturating_mul(1 << exp).min(MAX_RETRY_MS);
+    let mut b = [0u8; 2];
+    let jitter = match getrandom::fill(&mut b) {
+        Ok(()) => i64::from(u16::from_le_bytes(b)) * (base / 4) / i64::from(u16::MAX),
+        Err(_) => 0,
+    };
+    base + jitter
+}
+
+fn process_event(conn: &mut dyn Conn, tenant: &str, body: &str) -> Result<Outcome, ProcessError> {
+    let decoded = engine::with_session(|s| s.decode_stored(body.as_bytes()))?.map_err(|e| ProcessError::Decode(e.to_string()))?;
+    if decoded.facts.is_empty() {
+        let reason = format!("a {} event establishes no payment fact", decoded.event.event_type.as_str());
+        return Ok(Outcome { applied: false, reason: Some(reason), decisions: Vec::new() });
+    }
+    let now = now_secs();
+    let mut outcome = Outcome { applied: false, reason: None, decisions: Vec::new() };
+    for fact in &decoded.facts {
+        apply_fact(conn, tenant, fact, now, &mut outcome)?;
+    }
+    if !outcome.applied && outcome.reason.is_none() {
+        outcome.reason = Some(summarize_ignored(&outcome.decisions));
+    }
+    Ok(outcome)
+}
+
+fn apply_fact(conn: &mut dyn Conn, tenant: &str, fact: &Fact, now: i64, out: &mut Outcome) -> Result<(), ProcessError> {
+    let links = &fact.links;
+    let mut record_currency = None;
+    for (kind, id) in [(RecordKind::Invoice, &links.invoice_id), (RecordKind::Appointment, &links.appointment_id)] {
+        let Some(id) = id else { continue };
+        let Some(state) = records::state_for_update(conn, kind, tenant, id)? else {
+            out.decisions.push(json!({"fact": fact.kind.name(), "record": format!("{} {id}", kind.name()), "not_found": true}));
+            continue;
+        };
+        record_currency = record_currency.or_else(|| state_currency(&state));
+        let machine = if kind == RecordKind::Invoice { MachineKind::Invoice } else { MachineKind::Appointment };
+        if let Some(next) = decide(fact, machine, &state, &format!("{} {id}", kind.name()), out)? {
+            records::save_state(conn, kind, id, &next, now)?;
+        }
+    }
+    if let Some(payment) = PaymentId::of(&fact.subject) {
+        let id = payment.as_str();
+        let state = match records::payment_state_for_update(conn, tenant, id)? {
+            Some(state) => Some(state),
+            None => match fact_currency(&fact.kind).or(record_currency) {
+                Some(currency) => Some(payhook_core::machine::document::new_payment(id, currency)),
+                None => None,
+            },
+        };
+        if let Some(state) = state {
+            let label = format!("payment {id}");
+            let before = out.decisions.len();
+            if let Some(next) = decide(fact, MachineKind::Payment, &state, &label, out)? {
+                records::save_payment(conn, tenant, id, &next, (&links.invoice_id, &links.appointment_id), now)?;
+                book_ledger(conn, tenant, fact, &out.decisions[before..], now)?;
+            }
+        }
+    }
+    if let Some(sub) = &fact.subject.subscription {
+        let state = records::subscription_state_for_update(conn, tenant, sub)?
+            .unwrap_or_else(payhook_core::machine::document::new_subscription);
+        if let Some(next) = decide(fact, MachineKind::Subscription, &state, &format!("subscription {sub}"), out)? {
+            records::save_subscription(conn, tenant, sub, &next, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the machine in the engine component; records the decision; returns the next state
+/// when the fact changed the record.
+fn decide(fact: &Fact, machine: MachineKind, state: &str, label: &str, out: &mut Outcome) -> Result<Option<String>, ProcessError> {
+    let document = engine::with_session(|s| s.apply(machine, state, fact))?
+        .map_err(|e| ProcessError::InvalidState(format!("{label}: {e}")))?;
+    let decision: Decision<Json> = serde_json::from_str(&document)
+        .map_err(|e| ProcessError::InvalidState(format!("{label}: the engine's decision does not parse: {e}")))?;
+    let next = match &decision {
+        Decision::Applied { next, .. } => Some(next.to_string()),
+        Decision::Ignored(Ignored::NotApplicable) => return Ok(None),
+        Decision::Ignored(_) => None,
+    };
+    out.applied |= next.is_some();
+    out.decisions.push(json!({"fact": fact.kind.name(), "record": label, "decision": serde_json::to_value(&decision).unwrap_or(Json::Null)}));
+    Ok(next)
+}
+
+fn book_ledger(conn: &mut dyn Conn, tenant: &str, fact: &Fact, decisions: &[Json], now: i64) -> Result<(), ProcessError> {
+    for d in decisions {
+        let Ok(Decision::Applied { effects, .. }) = serde_json::from_value::<Decision<Json>>(d["decision"].clone()) else { continue };
+        for effect in effects {
+            if let Effect::LedgerEntry { kind, payment, amount, total } = effect {
+                let kind = serde_json::to_value(kind).ok().and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default();
+                records::book(
+                    conn,
+                    tenant,
+                    &LedgerEntry {
+                        payment_id: payment.as_str().to_owned(),
+                        kind,
+                        amount: amount.minor,
+                        currency: amount.currency.as_str().to_owned(),
+                        total: total.minor,
+                        event_id: fact.event_id.as_str().to_owned(),
+                        invoice_id: fact.links.invoice_id.clone(),
+                        created_at: now,
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn summarize_ignored(decisions: &[Json]) -> String {
+    if decisions.is_empty() {
+        return "no record of this tenant matches the event (no known invoice, appointment, payment or subscription)".to_owned();
+    }
+    let parts: Vec<String> = decisions
+        .iter()
+        .map(|d| {
+            let record = d["record"].as_str().unwrap_or("record");
+            if d["not_found"].as_bool() == Some(true) {
+                format!("{record}: not found")
+            } else {
+                let why = d["decision"]["ignored"].clone();
+                let why = why.as_str().map(str::to_owned).unwrap_or_else(|| why.to_string());
+                format!("{record}: {why}")
+            }
+        })
+        .collect();
+    parts.join("; ")
+}
+
+fn state_currency(state: &str) -> Option<Currency> {
+    serde_json::from_str::<Json>(state).ok()?.get("currency")?.as_str().and_then(|c| Currency::parse(c).ok())
+}
+
+fn fact_currency(kind: &FactKind) -> Option<Currency> {
+    let money: Option<&Money> = match kind {
+        FactKind::PaymentSucceeded { amount }
+        | FactKind::PaymentFailed { amount, .. }
+        | FactKind::PaymentProcessing { amount }
+        | FactKind::PaymentRequiresAction { amount, .. }
+        | FactKind::RefundFailed { amount, .. }
+        | FactKind::DisputeOpened { amount, .. }
+        | FactKind::DisputeLost { amount }
+        | FactKind::PayoutPaid { amount, .. }
+        | FactKind::PayoutFailed { amount, .. } => Some(amount),
+        FactKind::CheckoutCompletedPaid { amount } | FactKind::CheckoutAsyncPaymentSucceeded { amount } => amount.as_ref(),
+        FactKind::Refunded { captured, .. } => Some(captured),
+        FactKind::InvoiceFinalized { amount_due } | FactKind::InvoicePaymentFailed { amount_due, .. } => Some(amount_due),
+        FactKind::InvoicePaid { amount_paid } => Some(amount_paid),
+        FactKind::PaymentCanceled
+        | FactKind::CheckoutCompletedUnpaid
+        | FactKind::CheckoutAsyncPaymentFailed
+        | FactKind::CheckoutExpired
+        | FactKind::DisputeWon
+        | FactKind::EarlyFraudWarning { .. }
+        | FactKind::SubscriptionCreated { .. }
+        | FactKind::SubscriptionUpdated { .. }
+        | FactKind::SubscriptionPastDue { .. }
+        | FactKind::SubscriptionCanceled => None,
+    };
+    money.map(|m| m.currency)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_bounded_jitter() {
+        for attempts in 1..=20 {
+            let d = retry_delay_ms(attempts);
+            let base = (FIRST_RETRY_MS << (attempts - 1).min(30)).min(MAX_RETRY_MS);
+            assert!(d >= base && d <= base + base / 4, "attempt {attempts}: {d}");
+        }
+        assert!(retry_delay_ms(30) <= MAX_RETRY_MS + MAX_RETRY_MS / 4);
+    }
+}

@@ -1,0 +1,506 @@
+//! The domain records the engine's machines run on: invoices and appointments (the host's own),
+//! payments and subscriptions (Stripe's, keyed by Stripe id), and ledger entries.
+//!
+//! Each record keeps its machine state as the JSON document the engine reads and writes; the
+//! columns beside it (status, amounts) are derived from that document whenever it changes, so
+//! lists and filters never parse JSON.
+
+use payhook_core::machine::{appointment, invoice, payment, subscription};
+use payhook_core::money::Money;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::db::{Conn, DbError, Row};
+use crate::ids::{is_plausible, new_id};
+
+/// The most metadata one record may carry (as JSON text), as in Stripe's 50 keys × 500 chars.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+/// An invoice or an appointment, as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// `inv_…` or `apt_…`
+    pub id: String,
+    /// The tenant it belongs to.
+    pub tenant_id: String,
+    /// The amount due, in minor units.
+    pub amount: i64,
+    /// e.g. `eur`.
+    pub currency: String,
+    /// The amount due as a decimal string, e.g. `20.00`.
+    pub amount_display: String,
+    /// The host's customer reference.
+    pub customer: Option<String>,
+    /// The engine's status, e.g. `open`, `paid` (invoices), `held`, `confirmed` (appointments).
+    pub status: String,
+    /// Received, in minor units (not net of refunds).
+    pub amount_paid: i64,
+    /// Refunded, in minor units.
+    pub amount_refunded: i64,
+    /// Free-form key/values.
+    pub metadata: Json,
+    /// The machine state document.
+    pub state: Json,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// When the appointment starts (unix seconds), for appointments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<i64>,
+}
+
+/// Which of the host's record kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// `invoices`
+    Invoice,
+    /// `appointments`
+    Appointment,
+}
+
+impl RecordKind {
+    fn table(self) -> &'static str {
+        match self {
+            RecordKind::Invoice => "invoices",
+            RecordKind::Appointment => "appointments",
+        }
+    }
+    fn prefix(self) -> &'static str {
+        match self {
+            RecordKind::Invoice => "inv",
+            RecordKind::Appointment => "apt",
+        }
+    }
+    /// `invoice` or `appointment`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Invoice => "invoice",
+            RecordKind::Appointment => "appointment",
+        }
+    }
+}
+
+/// What a new invoice or appointment needs.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    /// The amount due.
+    pub amount: Money,
+    /// The host's customer reference.
+    pub customer: Option<String>,
+    /// Free-form description (invoices).
+    pub description: Option<String>,
+    /// When the appointment starts (appointments).
+    pub starts_at: Option<i64>,
+    /// A JSON object of strings.
+    pub metadata: Json,
+}
+
+/// Why a record was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Metadata must be a JSON object of strings, and small.
+    #[error("metadata must be a JSON object of string values of at most {max} bytes in all")]
+    InvalidMetadata {
+        /// The limit.
+        max: usize,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Creates an invoice (open for `amount`) or an appointment (holding its slot), with the state
+/// document `state` from the engine.
+pub fn create(conn: &mut dyn Conn, kind: RecordKind, tenant_id: &str, new: &NewRecord, state: &str, now: i64) -> Result<Record, RecordError> {
+    let metadata = check_metadata(&new.metadata)?;
+    let id = new_id(kind.prefix());
+    let summary = summarize(kind, state);
+    match kind {
+        RecordKind::Invoice => conn.execute(
+            "INSERT INTO invoices (id, tenant_id, amount, currency, customer, description, metadata, state, status, amount_paid, amount_refunded, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            &[
+                id.as_str().into(),
+                tenant_id.into(),
+                new.amount.minor.into(),
+                new.amount.currency.as_str().into(),
+                new.customer.clone().into(),
+                new.description.clone().into(),
+                metadata.into(),
+                state.into(),
+                summary.status.into(),
+                summary.paid.into(),
+                summary.refunded.into(),
+                now.into(),
+                now.into(),
+            ],
+        )?,
+        RecordKind::Appointment => conn.execute(
+            "INSERT INTO appointments (id, tenant_id, amount, currency, customer, starts_at, metadata, state, status, amount_paid, amount_refunded, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            &[
+                id.as_str().into(),
+                tenant_id.into(),
+                new.amount.minor.into(),
+                new.amount.currency.as_str().into(),
+                new.customer.clone().into(),
+                new.starts_at.into(),
+                metadata.into(),
+                state.into(),
+                summary.status.into(),
+                summary.paid.into(),
+                summary.refunded.into(),
+                now.into(),
+                now.into(),
+            ],
+        )?,
+    };
+    get(conn, kind, &id)?.ok_or_else(|| DbError::Query(format!("{} {id} vanished after insert", kind.name())).into())
+}
+
+/// One invoice or appointment, by id.
+pub fn get(conn: &mut dyn Conn, kind: RecordKind, id: &str) -> Result<Option<Record>, DbError> {
+    if !is_plausible(id) {
+        return Ok(None);
+    }
+    let sql = format!("SELECT {} FROM {} WHERE id = $1", columns(kind), kind.table());
+    Ok(conn.query_opt(&sql, &[id.into()])?.map(|r| record(kind, &r)))
+}
+
+/// A tenant's invoices or appointments, newest first, optionally with one status.
+pub fn list(conn: &mut dyn Conn, kind: RecordKind, tenant_id: &str, status: Option<&str>, limit: i64) -> Result<Vec<Record>, DbError> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND ($2 = '' OR status = $3) ORDER BY created_at DESC, id DESC LIMIT $4",
+        columns(kind),
+        kind.table()
+    );
+    let status = status.unwrap_or("");
+    let rows = conn.query(&sql, &[tenant_id.into(), status.into(), status.into(), limit.into()])?;
+    Ok(rows.iter().map(|r| record(kind, r)).collect())
+}
+
+/// The state document of a tenant's record, for the worker.
+pub fn state_for_update(conn: &mut dyn Conn, kind: RecordKind, tenant_id: &str, id: &str) -> Result<Option<String>, DbError> {
+    if !is_plausible(id) {
+        return Ok(None);
+    }
+    let lock = if conn.backend() == crate::db::Backend::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT state FROM {} WHERE id = $1 AND tenant_id = $2{lock}", kind.table());
+    Ok(conn.query_opt(&sql, &[id.into(), tenant_id.into()])?.map(|r| r.text(0)))
+}
+
+/// Stores a record's next state and the columns derived from it.
+pub fn save_state(conn: &mut dyn Conn, kind: RecordKind, id: &str, state: &str, now: i64) -> Result<(), DbError> {
+    let s = summarize(kind, state);
+    let sql = format!(
+        "UPDATE {} SET state = $1, status = $2, amount_paid = $3, amount_refunded = $4, updated_at = $5 WHERE id = $6",
+        kind.table()
+    );
+    conn.execute(&sql, &[state.into(), s.status.into(), s.paid.into(), s.refunded.into(), now.into(), id.into()])?;
+    Ok(())
+}
+
+fn columns(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Invoice => "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, NULL",
+        RecordKind::Appointment => "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, starts_at",
+    }
+}
+
+fn record(kind: RecordKind, r: &Row) -> Record {
+    let currency = r.text(3);
+    let amount = r.int(2);
+    let amount_display = payhook_core::money::Currency::parse(&currency)
+        .map(|c| Money { minor: amount, currency: c }.to_decimal_string())
+        .unwrap_or_else(|_| amount.to_string());
+    let _ = kind;
+    Record {
+        id: r.text(0),
+        tenant_id: r.text(1),
+        amount,
+        currency,
+        amount_display,
+        customer: r.opt_text(4),
+        status: r.text(5),
+        amount_paid: r.int(6),
+        amount_refunded: r.int(7),
+        metadata: serde_json::from_str(&r.text(8)).unwrap_or(Json::Null),
+        state: serde_json::from_str(&r.text(9)).unwrap_or(Json::Null),
+        created_at: r.int(10),
+        updated_at: r.int(11),
+        starts_at: r.opt_int(12),
+    }
+}
+
+fn check_metadata(metadata: &Json) -> Result<String, RecordError> {
+    let err = RecordError::InvalidMetadata { max: MAX_METADATA_BYTES };
+    let object = match metadata {
+        Json::Null => return Ok("{}".to_owned()),
+        Json::Object(o) => o,
+        _ => return Err(err),
+    };
+    if !object.values().all(Json::is_string) {
+        return Err(err);
+    }
+    let text = metadata.to_string();
+    if text.len() > MAX_METADATA_BYTES {
+        return Err(err);
+    }
+    Ok(text)
+}
+
+/// The columns derived from a state document.
+pub(crate) struct Summary {
+    pub status: String,
+    pub paid: i64,
+    pub refunded: i64,
+}
+
+fn status_name<T: Serialize>(status: &T) -> String {
+    match serde_json::to_value(status) {
+        Ok(Json::String(s)) => s,
+        _ => "unknown".to_owned(),
+    }
+}
+
+pub(crate) fn summarize(kind: RecordKind, state: &str) -> Summary {
+    let unknown = Summary { status: "unknown".to_owned(), paid: 0, refunded: 0 };
+    match kind {
+        RecordKind::Invoice => match serde_json::from_str::<invoice::State>(state) {
+            Ok(s) => Summary { status: status_name(&s.status), paid: s.settlement.paid_total(), refunded: s.settlement.refunded_total() },
+            Err(_) => unknown,
+        },
+        RecordKind::Appointment => match serde_json::from_str::<appointment::State>(state) {
+            Ok(s) => Summary { status: status_name(&s.status), paid: s.settlement.paid_total(), refunded: s.settlement.refunded_total() },
+            Err(_) => unknown,
+        },
+    }
+}
+
+/// A payment as Stripe knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentRecord {
+    /// `pi_…` (or `ch_…`, `cs_…` when there is no PaymentIntent).
+    pub id: String,
+    /// e.g. `eur`.
+    pub currency: String,
+    /// The engine's status, e.g. `succeeded`, `partially_refunded`.
+    pub status: String,
+    /// Captured, in minor units.
+    pub captured: i64,
+    /// Refunded (net of failed refunds), in minor units.
+    pub refunded: i64,
+    /// The dispute's status, if there is one.
+    pub dispute_status: Option<String>,
+    /// The invoice it settles, if any.
+    pub invoice_id: Option<String>,
+    /// The appointment it pays, if any.
+    pub appointment_id: Option<String>,
+    /// The machine state document.
+    pub state: Json,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// The state of a tenant's payment, for the worker.
+pub fn payment_state_for_update(conn: &mut dyn Conn, tenant_id: &str, id: &str) -> Result<Option<String>, DbError> {
+    let lock = if conn.backend() == crate::db::Backend::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT state FROM payments WHERE tenant_id = $1 AND id = $2{lock}");
+    Ok(conn.query_opt(&sql, &[tenant_id.into(), id.into()])?.map(|r| r.text(0)))
+}
+
+/// Inserts or updates a payment's state and derived columns.
+pub fn save_payment(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    id: &str,
+    state: &str,
+    links: (&Option<String>, &Option<String>),
+    now: i64,
+) -> Result<(), DbError> {
+    let Ok(s) = serde_json::from_str::<payment::State>(state) else {
+        return Err(DbError::Query(format!("the engine returned a payment state payhook cannot read for {id}")));
+    };
+    let status = status_name(&s.status);
+    let dispute = s.dispute.as_ref().map(|d| status_name(&d.status));
+    let (invoice, appointment) = links;
+    conn.execute(
+        "INSERT INTO payments (tenant_id, id, currency, state, status, captured, refunded, dispute_status, invoice_id, appointment_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET state = excluded.state, status = excluded.status, captured = excluded.captured, \
+         refunded = excluded.refunded, dispute_status = excluded.dispute_status, \
+         invoice_id = COALESCE(payments.invoice_id, excluded.invoice_id), \
+         appointment_id = COALESCE(payments.appointment_id, excluded.appointment_id), updated_at = excluded.updated_at",
+        &[
+            tenant_id.into(),
+            id.into(),
+            s.currency.as_str().into(),
+            state.into(),
+            status.into(),
+            s.captured.into(),
+            s.net_refunded().into(),
+            dispute.into(),
+            invoice.clone().into(),
+            appointment.clone().into(),
+            now.into(),
+            now.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A tenant's payments, most recently changed first, optionally with one status.
+pub fn list_payments(conn: &mut dyn Conn, tenant_id: &str, status: Option<&str>, limit: i64) -> Result<Vec<PaymentRecord>, DbError> {
+    let status = status.unwrap_or("");
+    let rows = conn.query(
+        "SELECT id, currency, status, captured, refunded, dispute_status, invoice_id, appointment_id, state, updated_at FROM payments \
+         WHERE tenant_id = $1 AND ($2 = '' OR status = $3) ORDER BY updated_at DESC, id LIMIT $4",
+        &[tenant_id.into(), status.into(), status.into(), limit.into()],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| PaymentRecord {
+            id: r.text(0),
+            currency: r.text(1),
+            status: r.text(2),
+            captured: r.int(3),
+            refunded: r.int(4),
+            dispute_status: r.opt_text(5),
+            invoice_id: r.opt_text(6),
+            appointment_id: r.opt_text(7),
+            state: serde_json::from_str(&r.text(8)).unwrap_or(Json::Null),
+            updated_at: r.int(9),
+        })
+        .collect())
+}
+
+/// A subscription as Stripe knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionRecord {
+    /// `sub_…`
+    pub id: String,
+    /// e.g. `active`, `past_due`.
+    pub status: String,
+    /// End of the current period (unix seconds).
+    pub current_period_end: Option<i64>,
+    /// Set to cancel at the end of its period.
+    pub cancel_at_period_end: bool,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// The state of a tenant's subscription, for the worker.
+pub fn subscription_state_for_update(conn: &mut dyn Conn, tenant_id: &str, id: &str) -> Result<Option<String>, DbError> {
+    let lock = if conn.backend() == crate::db::Backend::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT state FROM subscriptions WHERE tenant_id = $1 AND id = $2{lock}");
+    Ok(conn.query_opt(&sql, &[tenant_id.into(), id.into()])?.map(|r| r.text(0)))
+}
+
+/// Inserts or updates a subscription's state and derived columns.
+pub fn save_subscription(conn: &mut dyn Conn, tenant_id: &str, id: &str, state: &str, now: i64) -> Result<(), DbError> {
+    let Ok(s) = serde_json::from_str::<subscription::State>(state) else {
+        return Err(DbError::Query(format!("the engine returned a subscription state payhook cannot read for {id}")));
+    };
+    conn.execute(
+        "INSERT INTO subscriptions (tenant_id, id, state, status, current_period_end, cancel_at_period_end, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET state = excluded.state, status = excluded.status, \
+         current_period_end = excluded.current_period_end, cancel_at_period_end = excluded.cancel_at_period_end, updated_at = excluded.updated_at",
+        &[
+            tenant_id.into(),
+            id.into(),
+            state.into(),
+            status_name(&s.status).into(),
+            s.current_period_end.into(),
+            s.cancels_at_period_end().into(),
+            now.into(),
+            now.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A tenant's subscriptions, optionally with one status.
+pub fn list_subscriptions(conn: &mut dyn Conn, tenant_id: &str, status: Option<&str>, limit: i64) -> Result<Vec<SubscriptionRecord>, DbError> {
+    let status = status.unwrap_or("");
+    let rows = conn.query(
+        "SELECT id, status, current_period_end, cancel_at_period_end, updated_at FROM subscriptions \
+         WHERE tenant_id = $1 AND ($2 = '' OR status = $3) ORDER BY updated_at DESC, id LIMIT $4",
+        &[tenant_id.into(), status.into(), status.into(), limit.into()],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| SubscriptionRecord {
+            id: r.text(0),
+            status: r.text(1),
+            current_period_end: r.opt_int(2),
+            cancel_at_period_end: r.int(3) != 0,
+            updated_at: r.int(4),
+        })
+        .collect())
+}
+
+/// One accounting record.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerEntry {
+    /// The payment it moved on.
+    pub payment_id: String,
+    /// `payment`, `refund`, `refund_reversal` or `dispute_loss`.
+    pub kind: String,
+    /// Always positive; `kind` gives the direction.
+    pub amount: i64,
+    /// e.g. `eur`.
+    pub currency: String,
+    /// The running total of `kind` on the payment after it.
+    pub total: i64,
+    /// The event that booked it.
+    pub event_id: String,
+    /// The invoice it belongs to, if any.
+    pub invoice_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Books an entry; an entry with the same `(payment, kind, total)` is booked once only.
+/// Returns whether it was new.
+pub fn book(conn: &mut dyn Conn, tenant_id: &str, entry: &LedgerEntry) -> Result<bool, DbError> {
+    let n = conn.execute(
+        "INSERT INTO ledger_entries (tenant_id, payment_id, kind, amount, currency, total, event_id, invoice_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, payment_id, kind, total) DO NOTHING",
+        &[
+            tenant_id.into(),
+            entry.payment_id.as_str().into(),
+            entry.kind.as_str().into(),
+            entry.amount.into(),
+            entry.currency.as_str().into(),
+            entry.total.into(),
+            entry.event_id.as_str().into(),
+            entry.invoice_id.clone().into(),
+            entry.created_at.into(),
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+/// A tenant's ledger, oldest first.
+pub fn ledger(conn: &mut dyn Conn, tenant_id: &str, limit: i64) -> Result<Vec<LedgerEntry>, DbError> {
+    let rows = conn.query(
+        "SELECT payment_id, kind, amount, currency, total, event_id, invoice_id, created_at FROM ledger_entries \
+         WHERE tenant_id = $1 ORDER BY seq LIMIT $2",
+        &[tenant_id.into(), limit.into()],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| LedgerEntry {
+            payment_id: r.text(0),
+            kind: r.text(1),
+            amount: r.int(2),
+            currency: r.text(3),
+            total: r.int(4),
+            event_id: r.text(5),
+            invoice_id: r.opt_text(6),
+            created_at: r.int(7),
+        })
+        .collect())
+}

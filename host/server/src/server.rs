@@ -1,0 +1,137 @@
+//! `payhook serve`: opens the database, loads the keys, starts the writer and serves HTTP until
+//! interrupted (Ctrl-C or SIGTERM), then lets the writer finish its batch.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tokio::net::TcpListener;
+
+use crate::admin_token::{AdminToken, TokenSource, token_file_for};
+use crate::db::{Database, Location};
+use crate::http::{AppState, app};
+use crate::inbox::{Writer, WriterConfig};
+use crate::master_key::{KeySource, key_file_beside};
+use crate::seal::MasterKey;
+use crate::metrics::Metrics;
+use crate::seal::Sealer;
+
+/// How `payhook serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The database.
+    pub database: Location,
+    /// The URL Stripe reaches this server at, for the webhook URLs shown.
+    pub public_url: Option<String>,
+    /// Whether this node processes events (all do by default).
+    pub process: bool,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// See the message.
+    #[error("{0}")]
+    Startup(String),
+}
+
+/// What a server needs besides its address: the database and the keys.
+pub struct Opened {
+    /// The database.
+    pub db: Database,
+    /// The sealer made from the master key.
+    pub sealer: Sealer,
+}
+
+/// Opens the database and the master key, as every command that touches credentials does.
+pub fn open(location: &Location) -> Result<(Opened, KeySource), ServeError> {
+    let db = Database::open(location).map_err(|e| ServeError::Startup(e.to_string()))?;
+    let key_file = master_key_file(location);
+    let (key, source) = MasterKey::from_environment(&key_file).map_err(|e| ServeError::Startup(e.to_string()))?;
+    Ok((Opened { db, sealer: Sealer::new(&key) }, source))
+}
+
+/// The master key file for a database: beside a SQLite file; `payhook.key` in the working
+/// directory for PostgreSQL (where `PAYHOOK_MASTER_KEY` is the better choice).
+pub fn master_key_file(location: &Location) -> PathBuf {
+    match location.sqlite_path() {
+        Some(path) => key_file_beside(path),
+        None => PathBuf::from("payhook.key"),
+    }
+}
+
+/// The admin token for a database (see [`AdminToken::resolve`]).
+pub fn admin_token(location: &Location) -> Result<(AdminToken, TokenSource), ServeError> {
+    AdminToken::resolve(&token_file_for(location.sqlite_path())).map_err(|e| ServeError::Startup(e.to_string()))
+}
+
+/// The public URL to show when none is configured.
+pub fn default_public_url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+/// Serves until interrupted.
+pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let (opened, key_source) = open(&config.database)?;
+    let (token, token_source) = admin_token(&config.database)?;
+    // Compile (or load) the engine before the first delivery waits for it.
+    crate::engine::runtime().map_err(|e| ServeError::Startup(e.to_string()))?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| ServeError::Startup(format!("cannot listen on {}: {e}", config.addr)))?;
+    let addr = listener.local_addr().map_err(|e| ServeError::Startup(e.to_string()))?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| default_public_url(addr));
+    let metrics = Metrics::new();
+    let (writer, thread) = Writer::start(opened.db.clone(), WriterConfig { process: config.process, ..WriterConfig::default() }, metrics.clone());
+    let state = AppState::new(opened.db, opened.sealer, writer.clone(), metrics, token, &public_url);
+    tracing::info!(
+        %addr,
+        database = %config.database.display(),
+        master_key = %describe_key(&key_source),
+        admin_token = %describe_token(&token_source),
+        "payhook is listening"
+    );
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await;
+    writer.stop();
+    tokio::task::spawn_blocking(move || thread.join()).await.ok();
+    served.map_err(|e| ServeError::Startup(e.to_string()))
+}
+
+fn describe_key(source: &KeySource) -> String {
+    match source {
+        KeySource::Env => "from PAYHOOK_MASTER_KEY".to_owned(),
+        KeySource::ExistingFile(p) => format!("from {}", p.display()),
+        KeySource::CreatedFile(p) => format!("created {} (keep it safe: without it the stored keys cannot be opened)", p.display()),
+    }
+}
+
+fn describe_token(source: &TokenSource) -> String {
+    match source {
+        TokenSource::Env => "from PAYHOOK_ADMIN_TOKEN".to_owned(),
+        TokenSource::File(p) => format!("in {}", p.display()),
+        TokenSource::CreatedFile(p) => format!("created in {}", p.display()),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing the current batch");
+}
