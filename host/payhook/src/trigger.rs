@@ -72,15 +72,16 @@ pub async fn run(ctx: &Ctx, t: Trigger) -> Result<()> {
         .find(|(name, _)| name.trim_end_matches(".json") == event_type)
         .map(|(_, body)| *body)
         .ok_or_else(|| format!("no sample for {event_type:?}; `payhook trigger --list` shows the {} there are", samples().len()))?;
-    let record = match (&t.invoice, &t.appointment) {
-        (Some(id), _) => Some(admin::record_amount(ctx, RecordKind::Invoice, id)?),
-        (None, Some(id)) => Some(admin::record_amount(ctx, RecordKind::Appointment, id)?),
-        (None, None) => None,
-    };
+    // The store is synchronous (the PostgreSQL client runs its own runtime).
+    let record = tokio::task::block_in_place(|| match (&t.invoice, &t.appointment) {
+        (Some(id), _) => admin::record_amount(ctx, RecordKind::Invoice, id).map(Some),
+        (None, Some(id)) => admin::record_amount(ctx, RecordKind::Appointment, id).map(Some),
+        (None, None) => Ok(None),
+    })?;
     let amount = t.amount.or(record.as_ref().map(|r| r.0));
     let currency = t.currency.clone().or(record.map(|r| r.1));
     let body = build_event(sample, &t, t.mode, amount, currency.as_deref())?;
-    let secret = admin::current_signing_secret(ctx, &tenant, t.mode)?;
+    let secret = tokio::task::block_in_place(|| admin::current_signing_secret(ctx, &tenant, t.mode))?;
     let timestamp = now_secs();
     let header = payhook_server::engine::with_session(|s| s.sign(body.as_bytes(), &secret, timestamp)).map_err(|e| e.to_string())?;
     let url = format!("{}/webhooks/stripe/{tenant}/{}", t.server.trim_end_matches('/'), t.mode);

@@ -260,7 +260,8 @@ fn store_batch(conn: &mut dyn Conn, batch: &[Pending]) -> Result<Vec<Result<Stor
     }
 }
 
-fn insert(conn: &mut dyn Conn, d: &NewDelivery) -> Result<Stored, DbError> {
+/// Stores one delivery in the current transaction (the writer batches these).
+pub fn insert(conn: &mut dyn Conn, d: &NewDelivery) -> Result<Stored, DbError> {
     let now = now_millis();
     let mismatch = d.livemode != (d.mode == Mode::Live);
     let (status, reason) = if mismatch {

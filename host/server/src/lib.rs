@@ -1,7 +1,7 @@
 //! The payhook reference server, as a library: what `payhook serve` and the admin CLI are built
 //! from.
 //!
-//! This first part holds the foundations that everything after it trusts with credentials:
+//! The foundations, which everything else trusts with credentials:
 //!
 //! - [`secret`]: [`secret::Secret`], a plaintext secret that never prints itself, and the masked
 //!   form (`sk_test_…abcd`) that is the only way a key is shown.
@@ -40,3 +40,4 @@ pub mod seal;
 pub mod secret;
 pub mod server;
 pub mod tenants;
+pub mod testing;

@@ -73,10 +73,17 @@ pub fn default_public_url(addr: SocketAddr) -> String {
 
 /// Serves until interrupted.
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
-    let (opened, key_source) = open(&config.database)?;
-    let (token, token_source) = admin_token(&config.database)?;
-    // Compile (or load) the engine before the first delivery waits for it.
-    crate::engine::runtime().map_err(|e| ServeError::Startup(e.to_string()))?;
+    // Opening is blocking work (the PostgreSQL client runs its own runtime).
+    let location = config.database.clone();
+    let ((opened, key_source), (token, token_source)) = tokio::task::spawn_blocking(move || {
+        let opened = open(&location)?;
+        let token = admin_token(&location)?;
+        // Compile (or load) the engine before the first delivery waits for it.
+        crate::engine::runtime().map_err(|e| ServeError::Startup(e.to_string()))?;
+        Ok::<_, ServeError>((opened, token))
+    })
+    .await
+    .map_err(|e| ServeError::Startup(e.to_string()))??;
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|e| ServeError::Startup(format!("cannot listen on {}: {e}", config.addr)))?;

@@ -53,7 +53,7 @@ impl std::fmt::Debug for Manager {
 impl Manager {
     fn connect_client(&self) -> Result<PgConn, DbError> {
         let client = self.config.connect(NoTls).map_err(|e| DbError::Open(e.to_string()))?;
-        Ok(PgConn(client))
+        Ok(PgConn(Some(client)))
     }
 }
 
@@ -68,27 +68,48 @@ impl r2d2::ManageConnection for Manager {
         conn.batch("")
     }
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.0.is_closed()
+        conn.0.as_ref().is_none_or(Client::is_closed)
     }
 }
 
 /// One PostgreSQL connection.
-pub struct PgConn(Client);
+///
+/// The synchronous client runs a small runtime of its own, so it must not be used or dropped on
+/// a thread that drives async tasks; the store is only called from blocking threads, and a
+/// connection dropped on an async thread (a pool released at shutdown) is closed on a thread of
+/// its own.
+pub struct PgConn(Option<Client>);
+
+impl PgConn {
+    fn client(&mut self) -> Result<&mut Client, DbError> {
+        self.0.as_mut().ok_or_else(|| DbError::Unavailable("the connection is closed".into()))
+    }
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let _ = std::thread::Builder::new().name("payhook-pg-close".into()).spawn(move || drop(client));
+        }
+    }
+}
 
 impl Conn for PgConn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        self.0.execute(sql, &params).map_err(error)
+        self.client()?.execute(sql, &params).map_err(error)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let rows = self.0.query(sql, &params).map_err(error)?;
+        let rows = self.client()?.query(sql, &params).map_err(error)?;
         rows.iter().map(row).collect()
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.0.batch_execute(sql).map_err(error)
+        self.client()?.batch_execute(sql).map_err(error)
     }
 
     fn backend(&self) -> Backend {
