@@ -191,3 +191,19 @@ pub const CHARGE_REFUNDED: &str = include_str!("../../../../tests/fixtures/strip
 pub const CHECKOUT_COMPLETED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/checkout.session.completed.json");
 pub const CHECKOUT_EXPIRED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/checkout.session.expired.json");
 pub const PAYOUT_PAID: &str = include_str!("../../../../tests/fixtures/stripe-events/events/payout.paid.json");
+pub const CHARGE_REFUNDED_PARTIAL: &str = include_str!("../../../../tests/fixtures/stripe-events/events/charge.refunded--partial.json");
+
+/// A sample event with a fixed id and `created`, the given object fields changed and metadata
+/// set (for tests that replay the same events in many orders).
+pub fn fixed_event(sample: &str, id: &str, created: i64, changes: Value, metadata: Value) -> String {
+    let mut e: Value = serde_json::from_str(sample).unwrap();
+    e["id"] = json!(id);
+    e["created"] = json!(created);
+    if let Value::Object(map) = changes {
+        for (k, v) in map {
+            e["data"]["object"][k] = v;
+        }
+    }
+    e["data"]["object"]["metadata"] = metadata;
+    e.to_string()
+}
