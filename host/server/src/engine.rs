@@ -1,12 +1,11 @@
 //! The engine component, loaded once per process and run in a sandboxed instance per thread.
 //!
-//! Each thread keeps one [`Session`] and reuses it (a reused instance is about twice as fast as
-//! a fresh one); a session that trapped is dropped and the next call gets a fresh one, and every
-//! session is replaced after [`CALLS_PER_SESSION`] calls so that no instance's heap grows
+//! Idle [`Session`]s are kept in a small pool and reused (a reused instance is about twice as fast
+//! as a fresh one); a session that trapped is dropped and the next call gets a fresh one, and
+//! every session is replaced after [`CALLS_PER_SESSION`] calls so that no instance's heap grows
 //! without bound.
 
-use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use payhook_runtime::{Runtime, RuntimeConfig, RuntimeError, Session};
 
@@ -44,29 +43,30 @@ pub fn cache_dir() -> Option<std::path::PathBuf> {
 #[error("the engine component could not be loaded: {0}")]
 pub struct EngineUnavailable(pub String);
 
-thread_local! {
-    static SESSION: RefCell<Option<(Session<'static>, u32)>> = const { RefCell::new(None) };
-}
+/// At most this many idle instances are kept for reuse.
+pub const MAX_IDLE_SESSIONS: usize = 16;
 
-/// Runs `f` with this thread's engine session. A call that fails with a [`RuntimeError`] (a
-/// trap, a time-out) drops the session, so the next call starts from a fresh instance.
+/// Idle sessions with the number of calls each has served. A pool rather than one per thread:
+/// sessions are then dropped by ordinary code, never by a thread-local destructor at thread
+/// exit (where wasmtime's logging could meet a logger that is already gone).
+static IDLE: Mutex<Vec<(Session<'static>, u32)>> = Mutex::new(Vec::new());
+
+/// Runs `f` with an engine session from the pool (or a fresh one). A call that fails with a
+/// [`RuntimeError`] (a trap, a time-out) drops its session, so no instance that trapped is
+/// used again.
 pub fn with_session<T>(f: impl FnOnce(&mut Session<'static>) -> Result<T, RuntimeError>) -> Result<T, RuntimeError> {
     let runtime = runtime().map_err(|e| RuntimeError::Instantiate(e.0))?;
-    SESSION.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|(_, calls)| *calls >= CALLS_PER_SESSION) {
-            *slot = Some((runtime.session()?, 0));
-        }
-        let out = match slot.as_mut() {
-            Some((session, calls)) => {
-                *calls += 1;
-                f(session)
-            }
-            None => Err(RuntimeError::Poisoned),
-        };
-        if out.is_err() {
-            *slot = None;
-        }
-        out
-    })
+    let idle = IDLE.lock().ok().and_then(|mut idle| idle.pop());
+    let (mut session, calls) = match idle {
+        Some((session, calls)) if calls < CALLS_PER_SESSION => (session, calls),
+        _ => (runtime.session()?, 0),
+    };
+    let out = f(&mut session);
+    if out.is_ok()
+        && let Ok(mut idle) = IDLE.lock()
+        && idle.len() < MAX_IDLE_SESSIONS
+    {
+        idle.push((session, calls + 1));
+    }
+    out
 }

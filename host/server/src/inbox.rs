@@ -325,7 +325,7 @@ pub struct EventView {
     pub next_attempt_at: Option<i64>,
     /// The event's `created` (unix seconds).
     pub created: i64,
-    /// Its place in the inbox, for paging (`after`).
+    /// Its place in the inbox, for paging (`before`).
     pub seq: i64,
     /// The raw body (only when one event is shown).
     #[serde(skip_serializing_if = "Option::is_none")]

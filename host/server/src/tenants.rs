@@ -89,7 +89,7 @@ pub struct ConnectionView {
     pub name: String,
     /// The secret key, masked (`sk_test_…abcd`).
     pub secret_key: Option<String>,
-    /// The publishable key, masked.
+    /// The publishable key, in full: it is public by design (payment pages embed it).
     pub publishable_key: Option<String>,
     /// The signing secrets that verify, masked, current first.
     pub webhook_secrets: Vec<SigningSecretView>,

@@ -232,9 +232,7 @@ async fn list_events(State(s): State<AppState>, Path(id): Path<String>, query: R
     let filter = EventFilter { status: q.status, event_type: q.event_type, before: q.before, limit: q.limit.unwrap_or(50) };
     let events = s
         .db(move |c, _| {
-            if tenants::show(c, &id)?.is_none() {
-                return Err(AppError::NotFound(format!("no tenant {id:?}")));
-            }
+            require_tenant(c, &id)?;
             Ok(inbox::list(c, &id, &filter)?)
         })
         .await?;
@@ -337,16 +335,36 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
-async fn list_invoices(s: State<AppState>, p: Path<String>, q: Query<ListQuery>) -> ApiResult {
+type ListQueryResult = Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>;
+
+fn list_query(q: ListQueryResult) -> Result<ListQuery, AppError> {
+    q.map(|Query(q)| q).map_err(|e| AppError::bad("invalid_query", e.body_text()))
+}
+
+/// 404 unless the tenant exists.
+fn require_tenant(c: &mut crate::db::DbConn, id: &str) -> Result<(), AppError> {
+    match tenants::show(c, id)? {
+        Some(_) => Ok(()),
+        None => Err(AppError::NotFound(format!("no tenant {id:?}"))),
+    }
+}
+
+async fn list_invoices(s: State<AppState>, p: Path<String>, q: ListQueryResult) -> ApiResult {
     list_records(s, p, q, RecordKind::Invoice).await
 }
 
-async fn list_appointments(s: State<AppState>, p: Path<String>, q: Query<ListQuery>) -> ApiResult {
+async fn list_appointments(s: State<AppState>, p: Path<String>, q: ListQueryResult) -> ApiResult {
     list_records(s, p, q, RecordKind::Appointment).await
 }
 
-async fn list_records(State(s): State<AppState>, Path(tenant): Path<String>, Query(q): Query<ListQuery>, kind: RecordKind) -> ApiResult {
-    let list = s.db(move |c, _| Ok(records::list(c, kind, &tenant, q.status.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))?)).await?;
+async fn list_records(State(s): State<AppState>, Path(tenant): Path<String>, q: ListQueryResult, kind: RecordKind) -> ApiResult {
+    let q = list_query(q)?;
+    let list = s
+        .db(move |c, _| {
+            require_tenant(c, &tenant)?;
+            Ok(records::list(c, kind, &tenant, q.status.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))?)
+        })
+        .await?;
     ok(serde_json::to_value(list).unwrap_or(Value::Null))
 }
 
@@ -366,18 +384,36 @@ async fn show_record(State(s): State<AppState>, Path(id): Path<String>, kind: Re
     }
 }
 
-async fn list_payments(State(s): State<AppState>, Path(tenant): Path<String>, Query(q): Query<ListQuery>) -> ApiResult {
-    let list = s.db(move |c, _| Ok(records::list_payments(c, &tenant, q.status.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))?)).await?;
+async fn list_payments(State(s): State<AppState>, Path(tenant): Path<String>, q: ListQueryResult) -> ApiResult {
+    let q = list_query(q)?;
+    let list = s
+        .db(move |c, _| {
+            require_tenant(c, &tenant)?;
+            Ok(records::list_payments(c, &tenant, q.status.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))?)
+        })
+        .await?;
     ok(serde_json::to_value(list).unwrap_or(Value::Null))
 }
 
-async fn list_subscriptions(State(s): State<AppState>, Path(tenant): Path<String>, Query(q): Query<ListQuery>) -> ApiResult {
-    let list = s.db(move |c, _| Ok(records::list_subscriptions(c, &tenant, q.status.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))?)).await?;
+async fn list_subscriptions(State(s): State<AppState>, Path(tenant): Path<String>, q: ListQueryResult) -> ApiResult {
+    let q = list_query(q)?;
+    let list = s
+        .db(move |c, _| {
+            require_tenant(c, &tenant)?;
+            Ok(records::list_subscriptions(c, &tenant, q.status.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))?)
+        })
+        .await?;
     ok(serde_json::to_value(list).unwrap_or(Value::Null))
 }
 
-async fn ledger(State(s): State<AppState>, Path(tenant): Path<String>, Query(q): Query<ListQuery>) -> ApiResult {
-    let list = s.db(move |c, _| Ok(records::ledger(c, &tenant, q.limit.unwrap_or(500).clamp(1, 5000))?)).await?;
+async fn ledger(State(s): State<AppState>, Path(tenant): Path<String>, q: ListQueryResult) -> ApiResult {
+    let q = list_query(q)?;
+    let list = s
+        .db(move |c, _| {
+            require_tenant(c, &tenant)?;
+            Ok(records::ledger(c, &tenant, q.limit.unwrap_or(500).clamp(1, 5000))?)
+        })
+        .await?;
     ok(serde_json::to_value(list).unwrap_or(Value::Null))
 }
 

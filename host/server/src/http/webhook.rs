@@ -27,8 +27,15 @@ pub(super) async fn receive(
     State(state): State<AppState>,
     Path((tenant, mode)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Json_>, AppError> {
+    let body = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge(super::MAX_WEBHOOK_BODY)
+        } else {
+            AppError::bad("unreadable_body", e.body_text())
+        }
+    })?;
     let metrics = &state.0.metrics;
     let refused = |reason: &str| {
         metrics.count_rejected(reason);
