@@ -311,6 +311,15 @@ impl<'r> Session<'r> {
         }
     }
 
+    /// Checks that `amount` can be charged: at least the currency's minimum charge, within its
+    /// digit limit, and a multiple of 10 for three-decimal currencies.
+    pub fn check_chargeable(&mut self, amount: Money) -> Result<Result<(), AmountError>, RuntimeError> {
+        let money = convert::to_wit_money(amount);
+        Ok(self
+            .call(|b, s| b.payhook_engine_amounts().call_check_chargeable(s, &money))?
+            .map_err(|e| AmountError { code: e.code, message: e.message }))
+    }
+
     fn call<T>(
         &mut self,
         f: impl FnOnce(&bindings::Engine, &mut Store<HostState>) -> wasmtime::Result<T>,

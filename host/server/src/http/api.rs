@@ -306,10 +306,16 @@ async fn create_record(
     Ok((StatusCode::CREATED, Json(serde_json::to_value(record).unwrap_or(Value::Null))))
 }
 
-/// Parses a decimal amount with the engine's currency rules (minimums, digit limits,
-/// three-decimal rounding); the error says what is wrong.
+/// Parses a decimal amount that Stripe can charge, by the engine's currency rules (minimum
+/// charge, digit limits, three-decimal rounding); the error says what is wrong.
 pub fn parse_amount(text: &str, currency: &str) -> Result<Money, AppError> {
-    match engine::with_session(|s| s.parse_amount(text, currency)) {
+    let checked = engine::with_session(|s| {
+        Ok(match s.parse_amount(text, currency)? {
+            Ok(money) => s.check_chargeable(money)?.map(|()| money),
+            Err(e) => Err(e),
+        })
+    });
+    match checked {
         Ok(Ok(money)) => Ok(money),
         Ok(Err(e)) => Err(AppError::BadRequest { code: "invalid_amount", message: e.message }),
         Err(e) => Err(AppError::Internal(format!("the engine failed: {e}"))),
