@@ -110,17 +110,21 @@ impl Server {
         server
     }
 
+    /// A plain HTTP/1.1 GET; the whole answer, head and body, or "" when nothing answers.
+    fn get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(self.url.trim_start_matches("http://")) else { return String::new() };
+        let _ = s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes());
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    }
+
     fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(self.url.trim_start_matches("http://")) {
-                use std::io::{Read, Write};
-                let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-                let mut answer = String::new();
-                let _ = s.read_to_string(&mut answer);
-                if answer.starts_with("HTTP/1.1 200") {
-                    return;
-                }
+            if self.get("/healthz").starts_with("HTTP/1.1 200") {
+                return;
             }
             assert!(Instant::now() < deadline, "the server did not come up: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
             std::thread::sleep(Duration::from_millis(50));
@@ -134,9 +138,8 @@ impl Server {
     }
 
     fn metric(&self, name: &str, label: &str) -> i64 {
-        let text = std::process::Command::new("curl").args(["-s", &format!("{}/metrics", self.url)]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        let text = text.unwrap_or_default();
-        text.lines()
+        self.get("/metrics")
+            .lines()
             .find(|l| l.starts_with(name) && l.contains(label))
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
