@@ -275,6 +275,30 @@ fn cli_refusals_say_what_is_wrong() {
 }
 
 #[test]
+fn serve_refuses_a_bad_configuration_with_the_fix() {
+    let place = Place::sqlite();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+        (&["serve", "--addr", &addr], &[], "cannot listen on"),
+        (&["serve", "--addr", "localhost"], &[], "invalid socket address"),
+        (&["serve", "--addr", "127.0.0.1:0"], &[("PAYHOOK_ADMIN_TOKEN", "short")], "shorter than 16"),
+        (&["serve", "--addr", "127.0.0.1:0"], &[("PAYHOOK_MASTER_KEY", "not-a-key")], "PAYHOOK_MASTER_KEY"),
+    ];
+    for (args, env, expected) in cases {
+        let mut c = place.payhook();
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} {env:?} started");
+        assert!(stderr.contains(expected), "{args:?} {env:?}: {stderr}");
+        assert!(!stderr.contains("not-a-key"), "the refused key is not repeated: {stderr}");
+    }
+}
+
+#[test]
 fn every_command_has_help() {
     let place = Place::sqlite();
     let commands: [&[&str]; 14] = [

@@ -251,3 +251,53 @@ fn any_order_with_duplicates_and_replays_ends_in_the_same_state_on_postgres() {
     let db = Database::open(&pg.location()).unwrap();
     same_state_in_every_order(&db, 24);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_engine_cannot_read_sends_its_event_to_the_dead_letters_and_a_replay_recovers_it() {
+    for db in databases("processing_dead_letter") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        let invoice = s.invoice(&tenant, "20.00").await;
+        s.with_conn(|c| c.execute("UPDATE invoices SET state = $1 WHERE id = $2", &["{\"not\": \"a state\"}".into(), invoice.as_str().into()]).unwrap());
+        let paid = event(PI_SUCCEEDED, json!({"amount": 2000, "amount_received": 2000, "currency": "eur"}), json!({"invoice_id": invoice}));
+        let event_id = serde_json::from_str::<Value>(&paid).unwrap()["id"].as_str().unwrap().to_owned();
+        assert_eq!(s.deliver(&tenant, &paid).await.0, 200);
+        s.settle(&tenant).await;
+        let (_, e) = s.api(reqwest::Method::GET, &format!("/tenants/{tenant}/events/{event_id}"), None).await;
+        assert_eq!(e["status"], "dead", "{e}");
+        assert!(e["last_error"].as_str().unwrap().contains(&format!("invoice {invoice}")), "{e}");
+        // Nothing of the failed event was applied: its savepoint was rolled back.
+        assert_eq!(s.count("SELECT COUNT(*) FROM payments", &[]), 0);
+        assert_eq!(s.count("SELECT COUNT(*) FROM ledger_entries", &[]), 0);
+        let (_, dead) = s.api(reqwest::Method::GET, &format!("/tenants/{tenant}/events?status=dead"), None).await;
+        assert_eq!(dead.as_array().unwrap().len(), 1);
+        // The operator repairs the record and replays the event.
+        let fresh = payhook_core::machine::document::new_invoice(Money { minor: 2000, currency: Currency::parse("eur").unwrap() });
+        s.with_conn(|c| c.execute("UPDATE invoices SET state = $1 WHERE id = $2", &[fresh.into(), invoice.as_str().into()]).unwrap());
+        let (status, _) = s.api(reqwest::Method::POST, &format!("/tenants/{tenant}/events/{event_id}/replay"), None).await;
+        assert_eq!(status, 200);
+        s.settle(&tenant).await;
+        let (_, e) = s.api(reqwest::Method::GET, &format!("/tenants/{tenant}/events/{event_id}"), None).await;
+        assert_eq!((e["status"].as_str(), e["attempts"].as_i64()), (Some("processed"), Some(1)), "{e}");
+        let (_, inv) = s.api(reqwest::Method::GET, &format!("/invoices/{invoice}"), None).await;
+        assert_eq!(inv["status"], "paid", "{inv}");
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_events_keep_the_subscription_record() {
+    for db in databases("processing_subscription") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        let created = event(SUBSCRIPTION_CREATED, json!({"id": "sub_1", "status": "active"}), json!({}));
+        let deleted = event(SUBSCRIPTION_DELETED, json!({"id": "sub_1"}), json!({}));
+        assert_eq!(s.deliver(&tenant, &created).await.0, 200);
+        assert_eq!(s.deliver(&tenant, &deleted).await.0, 200);
+        s.settle(&tenant).await;
+        let (_, subs) = s.api(reqwest::Method::GET, &format!("/tenants/{tenant}/subscriptions"), None).await;
+        assert_eq!(subs[0]["id"], "sub_1", "{subs}");
+        assert_eq!(subs[0]["status"], "canceled", "{subs}");
+        s.stop().await;
+    }
+}

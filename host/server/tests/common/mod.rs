@@ -207,3 +207,5 @@ pub fn fixed_event(sample: &str, id: &str, created: i64, changes: Value, metadat
     e["data"]["object"]["metadata"] = metadata;
     e.to_string()
 }
+pub const SUBSCRIPTION_CREATED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/customer.subscription.created.json");
+pub const SUBSCRIPTION_DELETED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/customer.subscription.deleted.json");
