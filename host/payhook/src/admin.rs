@@ -129,7 +129,10 @@ pub struct ConnectionArgs {
 impl ConnectionArgs {
     fn input(&self, tenant_name: &str) -> ConnectionInput {
         ConnectionInput {
-            name: self.connection_name.clone().unwrap_or_else(|| tenant_name.to_owned()),
+            name: self
+                .connection_name
+                .clone()
+                .unwrap_or_else(|| tenant_name.to_owned()),
             mode: self.mode,
             secret_key: self.secret_key.clone().map(Secret::new),
             publishable_key: self.publishable_key.clone().map(Secret::new),
@@ -233,7 +236,10 @@ fn connect_db(ctx: &Ctx) -> Result<(DbConn, payhook_server::seal::Sealer)> {
 
 fn print(ctx: &Ctx, value: &Value, text: impl FnOnce() -> String) {
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
     } else {
         println!("{}", text());
     }
@@ -259,7 +265,10 @@ fn tenant_text(t: &TenantView, url: &str) -> String {
         for s in &c.webhook_secrets {
             match s.expires_at {
                 None => out.push_str(&format!("    signing secret  {}\n", s.secret)),
-                Some(at) => out.push_str(&format!("    signing secret  {} (rolled; verifies until {at})\n", s.secret)),
+                Some(at) => out.push_str(&format!(
+                    "    signing secret  {} (rolled; verifies until {at})\n",
+                    s.secret
+                )),
             }
         }
     }
@@ -306,23 +315,49 @@ pub fn tenant(ctx: &Ctx, command: TenantCommand) -> Result<()> {
         TenantCommand::Disconnect { id, mode } => tenants::disconnect(&mut conn, &id, mode, now),
     }
     .map_err(|e| e.to_string())?;
-    print(ctx, &tenant_json(&view, &ctx.public_url), || tenant_text(&view, &ctx.public_url));
+    print(ctx, &tenant_json(&view, &ctx.public_url), || {
+        tenant_text(&view, &ctx.public_url)
+    });
     Ok(())
 }
 
 pub fn events(ctx: &Ctx, command: EventsCommand) -> Result<()> {
     let (mut conn, _) = connect_db(ctx)?;
     match command {
-        EventsCommand::List { tenant, status, event_type, limit, before } => {
+        EventsCommand::List {
+            tenant,
+            status,
+            event_type,
+            limit,
+            before,
+        } => {
             if let Some(s) = &status
                 && !inbox::status::ALL.contains(&s.as_str())
             {
-                return Err(format!("unknown status {s:?}; use one of {}", inbox::status::ALL.join(", ")));
+                return Err(format!(
+                    "unknown status {s:?}; use one of {}",
+                    inbox::status::ALL.join(", ")
+                ));
             }
-            if tenants::show(&mut conn, &tenant).map_err(|e| e.to_string())?.is_none() {
-                return Err(format!("no tenant {tenant:?}; `payhook tenant list` shows them"));
+            if tenants::show(&mut conn, &tenant)
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                return Err(format!(
+                    "no tenant {tenant:?}; `payhook tenant list` shows them"
+                ));
             }
-            let list = inbox::list(&mut conn, &tenant, &EventFilter { status, event_type, before, limit }).map_err(|e| e.to_string())?;
+            let list = inbox::list(
+                &mut conn,
+                &tenant,
+                &EventFilter {
+                    status,
+                    event_type,
+                    before,
+                    limit,
+                },
+            )
+            .map_err(|e| e.to_string())?;
             let value = serde_json::to_value(&list).unwrap_or(Value::Null);
             print(ctx, &value, || {
                 if list.is_empty() {
@@ -330,8 +365,16 @@ pub fn events(ctx: &Ctx, command: EventsCommand) -> Result<()> {
                 }
                 list.iter()
                     .map(|e| {
-                        let why = e.reason.as_deref().or(e.last_error.as_deref()).map(|r| format!("  ({r})")).unwrap_or_default();
-                        format!("{:>6}  {}  {:<40} {:<9} attempts {}{why}", e.seq, e.event_id, e.event_type, e.status, e.attempts)
+                        let why = e
+                            .reason
+                            .as_deref()
+                            .or(e.last_error.as_deref())
+                            .map(|r| format!("  ({r})"))
+                            .unwrap_or_default();
+                        format!(
+                            "{:>6}  {}  {:<40} {:<9} attempts {}{why}",
+                            e.seq, e.event_id, e.event_type, e.status, e.attempts
+                        )
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
@@ -339,18 +382,28 @@ pub fn events(ctx: &Ctx, command: EventsCommand) -> Result<()> {
         }
         EventsCommand::Show { event_id, tenant } => {
             let tenant = which_tenant(&mut conn, &event_id, tenant)?;
-            let event = inbox::show(&mut conn, &tenant, &event_id).map_err(|e| e.to_string())?.ok_or_else(|| format!("no event {event_id:?}"))?;
+            let event = inbox::show(&mut conn, &tenant, &event_id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no event {event_id:?}"))?;
             let value = serde_json::to_value(&event).unwrap_or(Value::Null);
-            print(ctx, &value, || serde_json::to_string_pretty(&value).unwrap_or_default());
+            print(ctx, &value, || {
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            });
         }
         EventsCommand::Replay { event_id, tenant } => {
             let tenant = which_tenant(&mut conn, &event_id, tenant)?;
             if !inbox::replay(&mut conn, &tenant, &event_id).map_err(|e| e.to_string())? {
                 return Err(format!("no event {event_id:?}"));
             }
-            print(ctx, &json!({"replayed": true, "event_id": event_id, "tenant_id": tenant}), || {
-                format!("{event_id} is queued again; a running server processes it within a second")
-            });
+            print(
+                ctx,
+                &json!({"replayed": true, "event_id": event_id, "tenant_id": tenant}),
+                || {
+                    format!(
+                        "{event_id} is queued again; a running server processes it within a second"
+                    )
+                },
+            );
         }
     }
     Ok(())
@@ -364,15 +417,28 @@ fn which_tenant(conn: &mut DbConn, event_id: &str, tenant: Option<String>) -> Re
     match found.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(format!("no event {event_id:?}")),
-        _ => Err(format!("{} tenants hold an event {event_id:?}; name one with --tenant", found.len())),
+        _ => Err(format!(
+            "{} tenants hold an event {event_id:?}; name one with --tenant",
+            found.len()
+        )),
     }
 }
 
 pub fn record(ctx: &Ctx, kind: RecordKind, command: RecordCommand) -> Result<()> {
     let (mut conn, _) = connect_db(ctx)?;
     let record = match command {
-        RecordCommand::Create { tenant, amount, currency, customer, description, starts_at, metadata } => {
-            let view = tenants::show(&mut conn, &tenant).map_err(|e| e.to_string())?.ok_or_else(|| format!("no tenant {tenant:?}; `payhook tenant list` shows them"))?;
+        RecordCommand::Create {
+            tenant,
+            amount,
+            currency,
+            customer,
+            description,
+            starts_at,
+            metadata,
+        } => {
+            let view = tenants::show(&mut conn, &tenant)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no tenant {tenant:?}; `payhook tenant list` shows them"))?;
             let currency = currency
                 .or_else(|| view.connections.iter().find_map(|c| c.default_currency.clone()))
                 .ok_or("give --currency (e.g. eur), or set a default currency on the tenant's connection")?;
@@ -380,19 +446,46 @@ pub fn record(ctx: &Ctx, kind: RecordKind, command: RecordCommand) -> Result<()>
             let state = new_state(kind, money).map_err(|e| e.to_string())?;
             let mut meta = serde_json::Map::new();
             for pair in metadata {
-                let (k, v) = pair.split_once('=').ok_or_else(|| format!("metadata {pair:?} is not KEY=VALUE"))?;
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("metadata {pair:?} is not KEY=VALUE"))?;
                 meta.insert(k.to_owned(), Value::String(v.to_owned()));
             }
-            let new = NewRecord { amount: money, customer, description, starts_at, metadata: Value::Object(meta) };
-            records::create(&mut conn, kind, &tenant, &new, &state, now_secs()).map_err(|e| e.to_string())?
+            let new = NewRecord {
+                amount: money,
+                customer,
+                description,
+                starts_at,
+                metadata: Value::Object(meta),
+            };
+            records::create(&mut conn, kind, &tenant, &new, &state, now_secs())
+                .map_err(|e| e.to_string())?
         }
-        RecordCommand::Show { id } => records::get(&mut conn, kind, &id).map_err(|e| e.to_string())?.ok_or_else(|| format!("no {} {id:?}", kind.name()))?,
-        RecordCommand::List { tenant, status, limit } => {
-            let list = records::list(&mut conn, kind, &tenant, status.as_deref(), limit.clamp(1, 500)).map_err(|e| e.to_string())?;
+        RecordCommand::Show { id } => records::get(&mut conn, kind, &id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no {} {id:?}", kind.name()))?,
+        RecordCommand::List {
+            tenant,
+            status,
+            limit,
+        } => {
+            let list = records::list(
+                &mut conn,
+                kind,
+                &tenant,
+                status.as_deref(),
+                limit.clamp(1, 500),
+            )
+            .map_err(|e| e.to_string())?;
             let value = serde_json::to_value(&list).unwrap_or(Value::Null);
             print(ctx, &value, || {
                 list.iter()
-                    .map(|r| format!("{}  {} {}  {:<18} paid {}", r.id, r.amount_display, r.currency, r.status, r.amount_paid))
+                    .map(|r| {
+                        format!(
+                            "{}  {} {}  {:<18} paid {}",
+                            r.id, r.amount_display, r.currency, r.status, r.amount_paid
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -403,7 +496,12 @@ pub fn record(ctx: &Ctx, kind: RecordKind, command: RecordCommand) -> Result<()>
     print(ctx, &value, || {
         format!(
             "{}  {} {}  status {}  paid {} refunded {} (minor units)",
-            record.id, record.amount_display, record.currency, record.status, record.amount_paid, record.amount_refunded
+            record.id,
+            record.amount_display,
+            record.currency,
+            record.status,
+            record.amount_paid,
+            record.amount_refunded
         )
     });
     Ok(())
@@ -414,7 +512,11 @@ pub fn current_signing_secret(ctx: &Ctx, tenant: &str, mode: Mode) -> Result<Web
     let (mut conn, sealer) = connect_db(ctx)?;
     let secrets = tenants::signing_secrets(&mut conn, &sealer, tenant, mode, now_secs())
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no tenant {tenant:?} with a {mode} connection; `payhook tenant list` shows them"))?;
+        .ok_or_else(|| {
+            format!(
+                "no tenant {tenant:?} with a {mode} connection; `payhook tenant list` shows them"
+            )
+        })?;
     secrets.into_iter().next().ok_or_else(|| {
         format!("the {mode} connection of {tenant} has no webhook signing secret; add one with `payhook tenant roll-webhook-secret {tenant} --mode {mode} --webhook-secret whsec_…`")
     })
@@ -423,6 +525,8 @@ pub fn current_signing_secret(ctx: &Ctx, tenant: &str, mode: Mode) -> Result<Web
 /// The amount and currency of an invoice or appointment, for `trigger`.
 pub fn record_amount(ctx: &Ctx, kind: RecordKind, id: &str) -> Result<(i64, String)> {
     let (mut conn, _) = connect_db(ctx)?;
-    let r = records::get(&mut conn, kind, id).map_err(|e| e.to_string())?.ok_or_else(|| format!("no {} {id:?}", kind.name()))?;
+    let r = records::get(&mut conn, kind, id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no {} {id:?}", kind.name()))?;
     Ok((r.amount, r.currency))
 }

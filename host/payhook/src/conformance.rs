@@ -33,43 +33,52 @@ impl CaseResult {
 
 /// The WIT case of an error: `signature/<case>` or `decode/<case>`, as every host sees it.
 pub fn error_tag(e: &WebhookError) -> String {
-    use payhook_core::event::DecodeError as D;
     use SignatureError as S;
+    use payhook_core::event::DecodeError as D;
     let (group, case) = match e {
-        WebhookError::Signature(e) => ("signature", match e {
-            S::MissingHeader => "missing-header",
-            S::HeaderTooLarge { .. } => "header-too-large",
-            S::ElementWithoutEquals { .. } => "element-without-equals",
-            S::MissingTimestamp => "missing-timestamp",
-            S::DuplicateTimestamp => "duplicate-timestamp",
-            S::InvalidTimestamp => "invalid-timestamp",
-            S::NoV1Signature => "no-v1-signature",
-            S::TooManySignatures { .. } => "too-many-signatures",
-            S::NoSecret => "no-secret",
-            S::BlankSecret { .. } => "blank-secret",
-            S::TooManySecrets { .. } => "too-many-secrets",
-            S::InvalidTolerance { .. } => "invalid-tolerance",
-            S::BodyTooLarge { .. } => "body-too-large",
-            S::SignatureMismatch => "signature-mismatch",
-            S::TimestampTooOld { .. } => "timestamp-too-old",
-            S::TimestampInFuture { .. } => "timestamp-in-future",
-        }),
-        WebhookError::Decode(e) => ("decode", match e {
-            D::InvalidUtf8 { .. } => "invalid-utf8",
-            D::InvalidJson { .. } => "invalid-json",
-            D::NestingTooDeep => "nesting-too-deep",
-            D::WrongType { .. } => "wrong-type",
-            D::MissingField { .. } => "missing-field",
-            D::NotAnEvent { .. } => "not-an-event",
-            D::ThinEventNotification { .. } => "thin-event-notification",
-            D::InvalidCurrency { .. } => "invalid-currency",
-            D::InvalidAmount { .. } => "invalid-amount",
-        }),
+        WebhookError::Signature(e) => (
+            "signature",
+            match e {
+                S::MissingHeader => "missing-header",
+                S::HeaderTooLarge { .. } => "header-too-large",
+                S::ElementWithoutEquals { .. } => "element-without-equals",
+                S::MissingTimestamp => "missing-timestamp",
+                S::DuplicateTimestamp => "duplicate-timestamp",
+                S::InvalidTimestamp => "invalid-timestamp",
+                S::NoV1Signature => "no-v1-signature",
+                S::TooManySignatures { .. } => "too-many-signatures",
+                S::NoSecret => "no-secret",
+                S::BlankSecret { .. } => "blank-secret",
+                S::TooManySecrets { .. } => "too-many-secrets",
+                S::InvalidTolerance { .. } => "invalid-tolerance",
+                S::BodyTooLarge { .. } => "body-too-large",
+                S::SignatureMismatch => "signature-mismatch",
+                S::TimestampTooOld { .. } => "timestamp-too-old",
+                S::TimestampInFuture { .. } => "timestamp-in-future",
+            },
+        ),
+        WebhookError::Decode(e) => (
+            "decode",
+            match e {
+                D::InvalidUtf8 { .. } => "invalid-utf8",
+                D::InvalidJson { .. } => "invalid-json",
+                D::NestingTooDeep => "nesting-too-deep",
+                D::WrongType { .. } => "wrong-type",
+                D::MissingField { .. } => "missing-field",
+                D::NotAnEvent { .. } => "not-an-event",
+                D::ThinEventNotification { .. } => "thin-event-notification",
+                D::InvalidCurrency { .. } => "invalid-currency",
+                D::InvalidAmount { .. } => "invalid-amount",
+            },
+        ),
     };
     format!("{group}/{case}")
 }
 
-fn outcome_of(result: &Result<webhook::Delivery, WebhookError>, decisions: Vec<Vec<String>>) -> Value {
+fn outcome_of(
+    result: &Result<webhook::Delivery, WebhookError>,
+    decisions: Vec<Vec<String>>,
+) -> Value {
     match result {
         Err(e) => serde_json::json!({ "error": error_tag(e) }),
         Ok(d) => serde_json::json!({
@@ -114,11 +123,20 @@ pub struct Deviation {
 /// Runs every case of a vectors file (format `stripe-signature-vectors/1`).
 pub fn run_vectors(text: &str, runtime: &Runtime) -> Result<Vec<CaseResult>, ConformanceError> {
     let doc: Value = serde_json::from_str(text)?;
-    let mut cases: Vec<&Value> = doc.get("vectors").and_then(Value::as_array).ok_or(ConformanceError::Shape("vectors"))?.iter().collect();
+    let mut cases: Vec<&Value> = doc
+        .get("vectors")
+        .and_then(Value::as_array)
+        .ok_or(ConformanceError::Shape("vectors"))?
+        .iter()
+        .collect();
     if let Some(divergent) = doc.get("divergent").and_then(Value::as_array) {
         cases.extend(divergent);
     }
-    cases.iter().enumerate().map(|(index, case)| Vector::parse(index, case).map(|v| v.run(runtime))).collect()
+    cases
+        .iter()
+        .enumerate()
+        .map(|(index, case)| Vector::parse(index, case).map(|v| v.run(runtime)))
+        .collect()
 }
 
 /// Runs every event envelope: signed, received natively and by the component, which must agree
@@ -174,7 +192,12 @@ fn decision_mismatch(runtime: &Runtime, facts: &[payhook_core::fact::Fact]) -> O
             let native = document::apply(kind, &native_state, fact).map_err(|e| e.to_string());
             match session.apply(kind, &native_state, fact) {
                 Ok(component) if component.clone().map_err(|e| e.to_string()) == native => {}
-                other => return Some(format!("{} decision differs: native {native:?}, component {other:?}", kind.name())),
+                other => {
+                    return Some(format!(
+                        "{} decision differs: native {native:?}, component {other:?}",
+                        kind.name()
+                    ));
+                }
             }
         }
     }
@@ -186,7 +209,15 @@ fn decision_mismatch(runtime: &Runtime, facts: &[payhook_core::fact::Fact]) -> O
 fn native_decisions(facts: &[payhook_core::fact::Fact]) -> Vec<Vec<String>> {
     facts
         .iter()
-        .map(|fact| MachineKind::ALL.iter().map(|&kind| document::apply(kind, &new_state(kind, fact), fact).unwrap_or_else(|e| e.to_string())).collect())
+        .map(|fact| {
+            MachineKind::ALL
+                .iter()
+                .map(|&kind| {
+                    document::apply(kind, &new_state(kind, fact), fact)
+                        .unwrap_or_else(|e| e.to_string())
+                })
+                .collect()
+        })
         .collect()
 }
 
@@ -209,16 +240,27 @@ fn fact_amount(fact: &payhook_core::fact::Fact) -> Money {
         | K::PaymentFailed { amount, .. }
         | K::PaymentProcessing { amount }
         | K::PaymentRequiresAction { amount, .. }
-        | K::Refunded { captured: amount, .. }
+        | K::Refunded {
+            captured: amount, ..
+        }
         | K::RefundFailed { amount, .. }
         | K::DisputeOpened { amount, .. }
         | K::DisputeLost { amount }
         | K::InvoiceFinalized { amount_due: amount }
-        | K::InvoicePaid { amount_paid: amount }
-        | K::InvoicePaymentFailed { amount_due: amount, .. }
+        | K::InvoicePaid {
+            amount_paid: amount,
+        }
+        | K::InvoicePaymentFailed {
+            amount_due: amount, ..
+        }
         | K::PayoutPaid { amount, .. }
         | K::PayoutFailed { amount, .. } => *amount,
-        K::CheckoutCompletedPaid { amount: Some(amount) } | K::CheckoutAsyncPaymentSucceeded { amount: Some(amount) } => *amount,
+        K::CheckoutCompletedPaid {
+            amount: Some(amount),
+        }
+        | K::CheckoutAsyncPaymentSucceeded {
+            amount: Some(amount),
+        } => *amount,
         _ => Money::new(2000, Currency::USD),
     }
 }
@@ -246,8 +288,16 @@ struct Vector<'a> {
 
 impl<'a> Vector<'a> {
     fn parse(index: usize, v: &'a Value) -> Result<Self, ConformanceError> {
-        let s = |field: &'static str| v.get(field).and_then(Value::as_str).ok_or(ConformanceError::Field { index, field });
-        let n = |field: &'static str| v.get(field).and_then(Value::as_i64).ok_or(ConformanceError::Field { index, field });
+        let s = |field: &'static str| {
+            v.get(field)
+                .and_then(Value::as_str)
+                .ok_or(ConformanceError::Field { index, field })
+        };
+        let n = |field: &'static str| {
+            v.get(field)
+                .and_then(Value::as_i64)
+                .ok_or(ConformanceError::Field { index, field })
+        };
         let expected = s("expected")?;
         let divergent = expected == "divergent";
         Ok(Self {
@@ -259,7 +309,11 @@ impl<'a> Vector<'a> {
             now: n("now")?,
             tolerance: n("tolerance")?,
             expected,
-            expected_verify: if divergent { "divergent" } else { s("expected_verify_header")? },
+            expected_verify: if divergent {
+                "divergent"
+            } else {
+                s("expected_verify_header")?
+            },
             error_kind: v.get("error_kind").and_then(Value::as_str),
         })
     }
@@ -270,23 +324,48 @@ impl<'a> Vector<'a> {
         let native = webhook::receive(self.header, body, &secrets, self.now, self.tolerance);
         let native_verify = signature::Tolerance::seconds(self.tolerance)
             .and_then(|t| signature::verify(self.header, body, &secrets, self.now, t))
-            .map(|p| Verified { timestamp: p.timestamp().unwrap_or_default(), secret_index: p.secret_index().unwrap_or_default() });
-        let failure = match (runtime.receive(self.header, body, &secrets, self.now, self.tolerance), runtime.verify(self.header, body, &secrets, self.now, self.tolerance)) {
+            .map(|p| Verified {
+                timestamp: p.timestamp().unwrap_or_default(),
+                secret_index: p.secret_index().unwrap_or_default(),
+            });
+        let failure = match (
+            runtime.receive(self.header, body, &secrets, self.now, self.tolerance),
+            runtime.verify(self.header, body, &secrets, self.now, self.tolerance),
+        ) {
             (Err(e), _) | (_, Err(e)) => Some(format!("component failed: {e}")),
-            (Ok(c), _) if c != native => Some(format!("native and component disagree:\n  native:    {native:?}\n  component: {c:?}")),
-            (_, Ok(c)) if c != native_verify => Some(format!("native and component disagree on verify: {native_verify:?} vs {c:?}")),
+            (Ok(c), _) if c != native => Some(format!(
+                "native and component disagree:\n  native:    {native:?}\n  component: {c:?}"
+            )),
+            (_, Ok(c)) if c != native_verify => Some(format!(
+                "native and component disagree on verify: {native_verify:?} vs {c:?}"
+            )),
             _ => self.judge(&native, &native_verify),
         };
-        CaseResult { name: format!("vector:{}", self.id), failure, verdict: verdict_of(&native), outcome: outcome_of(&native, Vec::new()) }
+        CaseResult {
+            name: format!("vector:{}", self.id),
+            failure,
+            verdict: verdict_of(&native),
+            outcome: outcome_of(&native, Vec::new()),
+        }
     }
 
     /// Compares the verdicts with the SDKs' (or with the documented deviation).
-    fn judge<T, U>(&self, receive: &Result<T, WebhookError>, verify: &Result<U, SignatureError>) -> Option<String> {
+    fn judge<T, U>(
+        &self,
+        receive: &Result<T, WebhookError>,
+        verify: &Result<U, SignatureError>,
+    ) -> Option<String> {
         let accepted_by_sdks = self.expected == "ok" || self.expected == "divergent";
-        if accepted_by_sdks && let Some(d) = deviation(self.header, self.timestamp, self.now, self.tolerance) {
+        if accepted_by_sdks
+            && let Some(d) = deviation(self.header, self.timestamp, self.now, self.tolerance)
+        {
             return match receive {
                 Err(WebhookError::Signature(e)) if (d.expected)(e) => None,
-                other => Some(format!("documented deviation ({}) expected its error, got {}", d.reason, verdict_of(other))),
+                other => Some(format!(
+                    "documented deviation ({}) expected its error, got {}",
+                    d.reason,
+                    verdict_of(other)
+                )),
             };
         }
         if self.expected == "divergent" {
@@ -297,16 +376,26 @@ impl<'a> Vector<'a> {
         }
         let got = if receive.is_ok() { "ok" } else { "error" };
         if got != self.expected {
-            return Some(format!("expected {} like the SDKs, got {}", self.expected, verdict_of(receive)));
+            return Some(format!(
+                "expected {} like the SDKs, got {}",
+                self.expected,
+                verdict_of(receive)
+            ));
         }
         let got_verify = if verify.is_ok() { "ok" } else { "error" };
         if got_verify != self.expected_verify {
-            return Some(format!("verify-only: expected {}, got {got_verify}", self.expected_verify));
+            return Some(format!(
+                "verify-only: expected {}, got {got_verify}",
+                self.expected_verify
+            ));
         }
         if let (Some(kind), Err(e)) = (self.error_kind, receive)
             && e.sdk_kind() != kind
         {
-            return Some(format!("expected the SDKs' error kind {kind}, got {} ({e})", e.sdk_kind()));
+            return Some(format!(
+                "expected the SDKs' error kind {kind}, got {} ({e})",
+                e.sdk_kind()
+            ));
         }
         None
     }
@@ -315,7 +404,12 @@ impl<'a> Vector<'a> {
 /// The deliberate deviations from the SDKs (also listed in the README), decided from the
 /// inputs alone: a tolerance of 0 or below, a `t` that is duplicated, not all digits or has no
 /// `=`, and a timestamp further in the future than the tolerance.
-pub fn deviation(header: Option<&str>, timestamp: i64, now: i64, tolerance: i64) -> Option<Deviation> {
+pub fn deviation(
+    header: Option<&str>,
+    timestamp: i64,
+    now: i64,
+    tolerance: i64,
+) -> Option<Deviation> {
     if tolerance <= 0 {
         return Some(Deviation {
             reason: "a tolerance of 0 or below is a configuration error, not \"no age check\"",

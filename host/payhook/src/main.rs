@@ -14,10 +14,19 @@ use clap::{Parser, Subcommand};
 use payhook_runtime::{Runtime, RuntimeConfig};
 
 #[derive(Parser)]
-#[command(name = "payhook", version, about = "The payhook Stripe payments engine: reference server, admin CLI and conformance suite")]
+#[command(
+    name = "payhook",
+    version,
+    about = "The payhook Stripe payments engine: reference server, admin CLI and conformance suite"
+)]
 struct Cli {
     /// The database: sqlite://PATH or postgres://USER@HOST:PORT/DB.
-    #[arg(long, global = true, env = "PAYHOOK_DATABASE", default_value = "sqlite://payhook.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "PAYHOOK_DATABASE",
+        default_value = "sqlite://payhook.db"
+    )]
     database: String,
     /// The URL Stripe reaches the server at, for the webhook URLs shown (default: the
     /// server's own address, http://127.0.0.1:8080).
@@ -90,20 +99,47 @@ fn main() -> ExitCode {
     };
     let ctx = admin::Ctx {
         database: location.clone(),
-        public_url: cli.public_url.clone().unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
+        public_url: cli
+            .public_url
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
         json: cli.json,
     };
     match cli.command {
         Command::Serve { addr, no_process } => {
-            let config = payhook_server::server::ServeConfig { addr, database: location, public_url: cli.public_url, process: !no_process };
-            finish(runtime().and_then(|rt| rt.block_on(payhook_server::server::serve(config)).map(|_| ExitCode::SUCCESS).map_err(|e| e.to_string())))
+            let config = payhook_server::server::ServeConfig {
+                addr,
+                database: location,
+                public_url: cli.public_url,
+                process: !no_process,
+            };
+            finish(runtime().and_then(|rt| {
+                rt.block_on(payhook_server::server::serve(config))
+                    .map(|_| ExitCode::SUCCESS)
+                    .map_err(|e| e.to_string())
+            }))
         }
         Command::Tenant(c) => finish(admin::tenant(&ctx, c).map(|_| ExitCode::SUCCESS)),
         Command::Events(c) => finish(admin::events(&ctx, c).map(|_| ExitCode::SUCCESS)),
-        Command::Invoice(c) => finish(admin::record(&ctx, payhook_server::records::RecordKind::Invoice, c).map(|_| ExitCode::SUCCESS)),
-        Command::Appointment(c) => finish(admin::record(&ctx, payhook_server::records::RecordKind::Appointment, c).map(|_| ExitCode::SUCCESS)),
-        Command::Trigger(t) => finish(runtime().and_then(|rt| rt.block_on(trigger::run(&ctx, t))).map(|_| ExitCode::SUCCESS)),
-        Command::Conformance { vectors, events, verbose, json } => finish(run_conformance(vectors, events, verbose, json)),
+        Command::Invoice(c) => finish(
+            admin::record(&ctx, payhook_server::records::RecordKind::Invoice, c)
+                .map(|_| ExitCode::SUCCESS),
+        ),
+        Command::Appointment(c) => finish(
+            admin::record(&ctx, payhook_server::records::RecordKind::Appointment, c)
+                .map(|_| ExitCode::SUCCESS),
+        ),
+        Command::Trigger(t) => finish(
+            runtime()
+                .and_then(|rt| rt.block_on(trigger::run(&ctx, t)))
+                .map(|_| ExitCode::SUCCESS),
+        ),
+        Command::Conformance {
+            vectors,
+            events,
+            verbose,
+            json,
+        } => finish(run_conformance(vectors, events, verbose, json)),
         Command::ExportWasm { file } => finish(
             std::fs::write(&file, payhook_runtime::ENGINE_WASM)
                 .map(|_| ExitCode::SUCCESS)
@@ -113,14 +149,22 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn finish(result: Result<ExitCode, String>) -> ExitCode {
@@ -130,17 +174,28 @@ fn finish(result: Result<ExitCode, String>) -> ExitCode {
     })
 }
 
-fn run_conformance(vectors: Option<PathBuf>, events: Option<PathBuf>, verbose: bool, json: bool) -> Result<ExitCode, String> {
+fn run_conformance(
+    vectors: Option<PathBuf>,
+    events: Option<PathBuf>,
+    verbose: bool,
+    json: bool,
+) -> Result<ExitCode, String> {
     let runtime = Runtime::new(RuntimeConfig::default()).map_err(|e| e.to_string())?;
     let vectors_text = match &vectors {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?,
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?
+        }
         None => fixtures::VECTORS.to_owned(),
     };
     let events = match &events {
         Some(dir) => read_events(dir)?,
-        None => fixtures::EVENTS.iter().map(|(n, b)| (n.to_string(), b.to_string())).collect(),
+        None => fixtures::EVENTS
+            .iter()
+            .map(|(n, b)| (n.to_string(), b.to_string()))
+            .collect(),
     };
-    let mut results = conformance::run_vectors(&vectors_text, &runtime).map_err(|e| e.to_string())?;
+    let mut results =
+        conformance::run_vectors(&vectors_text, &runtime).map_err(|e| e.to_string())?;
     results.extend(conformance::run_events(&events, &runtime));
     let failed = results.iter().filter(|r| r.failure.is_some()).count();
     let mut out = std::io::stdout().lock();
@@ -157,8 +212,14 @@ fn run_conformance(vectors: Option<PathBuf>, events: Option<PathBuf>, verbose: b
     })();
     match written {
         // A reader that stopped early (`| head`) is not an error of ours.
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("writing the report: {e}")),
-        _ => Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("writing the report: {e}"))
+        }
+        _ => Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
     }
 }
 
@@ -168,8 +229,15 @@ fn read_events(dir: &std::path::Path) -> Result<Vec<(String, String)>, String> {
     for entry in entries {
         let path = entry.map_err(|e| e.to_string())?.path();
         if path.extension().is_some_and(|x| x == "json") {
-            let body = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-            events.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), body));
+            let body = std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            events.push((
+                path.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                body,
+            ));
         }
     }
     events.sort();

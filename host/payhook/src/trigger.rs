@@ -54,7 +54,10 @@ type Result<T> = std::result::Result<T, String>;
 
 /// The sample names (`payment_intent.succeeded`, `charge.refunded--partial`, …).
 pub fn samples() -> Vec<&'static str> {
-    fixtures::EVENTS.iter().map(|(name, _)| name.trim_end_matches(".json")).collect()
+    fixtures::EVENTS
+        .iter()
+        .map(|(name, _)| name.trim_end_matches(".json"))
+        .collect()
 }
 
 pub async fn run(ctx: &Ctx, t: Trigger) -> Result<()> {
@@ -71,7 +74,12 @@ pub async fn run(ctx: &Ctx, t: Trigger) -> Result<()> {
         .iter()
         .find(|(name, _)| name.trim_end_matches(".json") == event_type)
         .map(|(_, body)| *body)
-        .ok_or_else(|| format!("no sample for {event_type:?}; `payhook trigger --list` shows the {} there are", samples().len()))?;
+        .ok_or_else(|| {
+            format!(
+                "no sample for {event_type:?}; `payhook trigger --list` shows the {} there are",
+                samples().len()
+            )
+        })?;
     // The store is synchronous (the PostgreSQL client runs its own runtime).
     let record = tokio::task::block_in_place(|| match (&t.invoice, &t.appointment) {
         (Some(id), _) => admin::record_amount(ctx, RecordKind::Invoice, id).map(Some),
@@ -81,11 +89,21 @@ pub async fn run(ctx: &Ctx, t: Trigger) -> Result<()> {
     let amount = t.amount.or(record.as_ref().map(|r| r.0));
     let currency = t.currency.clone().or(record.map(|r| r.1));
     let body = build_event(sample, &t, t.mode, amount, currency.as_deref())?;
-    let secret = tokio::task::block_in_place(|| admin::current_signing_secret(ctx, &tenant, t.mode))?;
+    let secret =
+        tokio::task::block_in_place(|| admin::current_signing_secret(ctx, &tenant, t.mode))?;
     let timestamp = now_secs();
-    let header = payhook_server::engine::with_session(|s| s.sign(body.as_bytes(), &secret, timestamp)).map_err(|e| e.to_string())?;
-    let url = format!("{}/webhooks/stripe/{tenant}/{}", t.server.trim_end_matches('/'), t.mode);
-    let event_id = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["id"].as_str().map(str::to_owned)).unwrap_or_default();
+    let header =
+        payhook_server::engine::with_session(|s| s.sign(body.as_bytes(), &secret, timestamp))
+            .map_err(|e| e.to_string())?;
+    let url = format!(
+        "{}/webhooks/stripe/{tenant}/{}",
+        t.server.trim_end_matches('/'),
+        t.mode
+    );
+    let event_id = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_owned))
+        .unwrap_or_default();
     let response = reqwest::Client::new()
         .post(&url)
         .header("Stripe-Signature", header)
@@ -103,12 +121,23 @@ pub async fn run(ctx: &Ctx, t: Trigger) -> Result<()> {
     } else {
         println!("{event_id} ({event_type}) → {url}: {status}");
     }
-    if status.is_success() { Ok(()) } else { Err(format!("the server answered {status}: {answer}")) }
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the server answered {status}: {answer}"))
+    }
 }
 
 /// The sample with a fresh id and time, the mode, and the record, payment and amount asked for.
-fn build_event(sample: &str, t: &Trigger, mode: Mode, amount: Option<i64>, currency: Option<&str>) -> Result<String> {
-    let mut event: Value = serde_json::from_str(sample).map_err(|e| format!("the embedded sample does not parse: {e}"))?;
+fn build_event(
+    sample: &str,
+    t: &Trigger,
+    mode: Mode,
+    amount: Option<i64>,
+    currency: Option<&str>,
+) -> Result<String> {
+    let mut event: Value = serde_json::from_str(sample)
+        .map_err(|e| format!("the embedded sample does not parse: {e}"))?;
     event["id"] = Value::String(new_id("evt"));
     event["created"] = json!(now_secs());
     event["livemode"] = Value::Bool(mode == Mode::Live);
@@ -121,7 +150,11 @@ fn build_event(sample: &str, t: &Trigger, mode: Mode, amount: Option<i64>, curre
         if object.get("payment_intent").is_some() {
             object["payment_intent"] = Value::String(payment.clone());
         }
-        if let Some(prefix) = object["id"].as_str().and_then(|id| id.split('_').next()).map(str::to_owned) {
+        if let Some(prefix) = object["id"]
+            .as_str()
+            .and_then(|id| id.split('_').next())
+            .map(str::to_owned)
+        {
             object["id"] = Value::String(new_id(&prefix));
         }
     }
@@ -135,12 +168,25 @@ fn build_event(sample: &str, t: &Trigger, mode: Mode, amount: Option<i64>, curre
         object["metadata"]["appointment_id"] = Value::String(id.clone());
     }
     if let Some(amount) = amount {
-        for field in ["amount", "amount_received", "amount_total", "amount_captured", "amount_due", "amount_paid"] {
-            if object.get(field).is_some_and(|v| v.as_i64().is_some_and(|v| v > 0)) {
+        for field in [
+            "amount",
+            "amount_received",
+            "amount_total",
+            "amount_captured",
+            "amount_due",
+            "amount_paid",
+        ] {
+            if object
+                .get(field)
+                .is_some_and(|v| v.as_i64().is_some_and(|v| v > 0))
+            {
                 object[field] = json!(amount);
             }
         }
-        if object.get("amount_refunded").is_some_and(|v| v.as_i64().is_some_and(|v| v > 0)) {
+        if object
+            .get("amount_refunded")
+            .is_some_and(|v| v.as_i64().is_some_and(|v| v > 0))
+        {
             // A full refund stays full; a partial one stays half.
             let full = event_is_full_refund(t);
             object["amount_refunded"] = json!(if full { amount } else { amount / 2 });
@@ -155,5 +201,8 @@ fn build_event(sample: &str, t: &Trigger, mode: Mode, amount: Option<i64>, curre
 }
 
 fn event_is_full_refund(t: &Trigger) -> bool {
-    !t.event_type.as_deref().unwrap_or_default().contains("partial")
+    !t.event_type
+        .as_deref()
+        .unwrap_or_default()
+        .contains("partial")
 }

@@ -18,7 +18,9 @@ pub const MIN_TOKEN_CHARS: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum AdminTokenError {
     /// The variable is set but too short to guard anything.
-    #[error("PAYHOOK_ADMIN_TOKEN is shorter than {MIN_TOKEN_CHARS} characters; use a long random value (e.g. `openssl rand -hex 32`)")]
+    #[error(
+        "PAYHOOK_ADMIN_TOKEN is shorter than {MIN_TOKEN_CHARS} characters; use a long random value (e.g. `openssl rand -hex 32`)"
+    )]
     TooShort,
     /// The token file could not be read or created.
     #[error("admin token file {path}: {reason}")]
@@ -66,16 +68,31 @@ impl AdminToken {
             }
             return Ok((AdminToken::new(value), TokenSource::Env));
         }
-        let file_error = |e: std::io::Error| AdminTokenError::File { path: path.to_owned(), reason: e.to_string() };
+        let file_error = |e: std::io::Error| AdminTokenError::File {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
         match std::fs::read_to_string(path) {
             Ok(text) if !text.trim().is_empty() => {
-                check_private(path).map_err(|reason| AdminTokenError::File { path: path.to_owned(), reason })?;
-                Ok((AdminToken::new(text.trim()), TokenSource::File(path.to_owned())))
+                check_private(path).map_err(|reason| AdminTokenError::File {
+                    path: path.to_owned(),
+                    reason,
+                })?;
+                Ok((
+                    AdminToken::new(text.trim()),
+                    TokenSource::File(path.to_owned()),
+                ))
             }
-            Ok(_) => Err(AdminTokenError::File { path: path.to_owned(), reason: "the file is empty; delete it to have a new token made".into() }),
+            Ok(_) => Err(AdminTokenError::File {
+                path: path.to_owned(),
+                reason: "the file is empty; delete it to have a new token made".into(),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes).map_err(|e| AdminTokenError::File { path: path.to_owned(), reason: e.to_string() })?;
+                getrandom::fill(&mut bytes).map_err(|e| AdminTokenError::File {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?;
                 let token = hex::encode(bytes);
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
@@ -83,8 +100,13 @@ impl AdminToken {
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
                 match options.open(path) {
                     Ok(mut file) => {
-                        file.write_all(token.as_bytes()).and_then(|_| file.sync_all()).map_err(file_error)?;
-                        Ok((AdminToken::new(token), TokenSource::CreatedFile(path.to_owned())))
+                        file.write_all(token.as_bytes())
+                            .and_then(|_| file.sync_all())
+                            .map_err(file_error)?;
+                        Ok((
+                            AdminToken::new(token),
+                            TokenSource::CreatedFile(path.to_owned()),
+                        ))
                     }
                     // Another process made it first: use theirs.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::resolve(path),
@@ -111,9 +133,16 @@ impl AdminToken {
 #[cfg(unix)]
 fn check_private(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode() & 0o777;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| e.to_string())?
+        .permissions()
+        .mode()
+        & 0o777;
     if mode & 0o077 != 0 {
-        return Err(format!("its mode is {mode:o}, readable by others; run `chmod 600 {}`", path.display()));
+        return Err(format!(
+            "its mode is {mode:o}, readable by others; run `chmod 600 {}`",
+            path.display()
+        ));
     }
     Ok(())
 }
@@ -128,7 +157,10 @@ fn check_private(_path: &Path) -> Result<(), String> {
 pub fn token_file_for(database: Option<&Path>) -> PathBuf {
     match database {
         Some(db) => {
-            let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "payhook".into());
+            let mut name = db
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_else(|| "payhook".into());
             name.push(".admin-token");
             db.with_file_name(name)
         }
@@ -156,7 +188,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             let err = AdminToken::resolve(&path).unwrap_err().to_string();
             assert!(err.contains("chmod 600"), "{err}");

@@ -149,7 +149,9 @@ pub enum ConnectionError {
         max: usize,
     },
     /// The connection name holds a control character (a line break, a tab).
-    #[error("the connection name contains a control character such as a line break: use one line of plain text")]
+    #[error(
+        "the connection name contains a control character such as a line break: use one line of plain text"
+    )]
     NameHasControlCharacter,
     /// The default currency is not a currency code.
     #[error("the default currency is not valid: {0}")]
@@ -243,7 +245,9 @@ impl FromStr for Mode {
         match s.to_ascii_lowercase().as_str() {
             "test" => Ok(Mode::Test),
             "live" => Ok(Mode::Live),
-            _ => Err(ConnectionError::UnknownMode { given: s.chars().take(8).collect() }),
+            _ => Err(ConnectionError::UnknownMode {
+                given: s.chars().take(8).collect(),
+            }),
         }
     }
 }
@@ -326,7 +330,8 @@ impl ConnectionInput {
     /// webhook signing secret, currency.
     pub fn validate(&self) -> Result<ValidConnection, ConnectionError> {
         let name = check_name(&self.name)?;
-        let (secret_key, secret_key_kind) = key::check_secret_key(self.secret_key.as_ref(), self.mode)?;
+        let (secret_key, secret_key_kind) =
+            key::check_secret_key(self.secret_key.as_ref(), self.mode)?;
         let publishable_key = key::check_publishable_key(self.publishable_key.as_ref(), self.mode)?;
         let webhook_secret = match &self.webhook_secret {
             Some(secret) => key::check_signing_secret(secret)?,
@@ -462,7 +467,12 @@ impl ValidConnection {
     /// Rolled secrets that have expired by `now` are dropped. Refused when `new` is not a
     /// `whsec_` secret, is the current or a rolled one, when `overlap` exceeds
     /// [`MAX_ROLL_OVERLAP`], or when more than [`MAX_SECRETS`] secrets would be active.
-    pub fn roll_webhook_secret(&mut self, new: &WebhookSecret, now: i64, overlap: Duration) -> Result<(), ConnectionError> {
+    pub fn roll_webhook_secret(
+        &mut self,
+        new: &WebhookSecret,
+        now: i64,
+        overlap: Duration,
+    ) -> Result<(), ConnectionError> {
         if overlap > MAX_ROLL_OVERLAP {
             return Err(ConnectionError::RollOverlapTooLong {
                 seconds: overlap.as_secs(),
@@ -470,19 +480,34 @@ impl ValidConnection {
             });
         }
         let new = key::check_signing_secret(new)?.ok_or(ConnectionError::WebhookSecretMissing)?;
-        let reused = self.webhook_secret.as_ref() == Some(&new) || self.rolled.iter().any(|r| r.secret == new);
+        let reused = self.webhook_secret.as_ref() == Some(&new)
+            || self.rolled.iter().any(|r| r.secret == new);
         if reused {
             return Err(ConnectionError::WebhookSecretReused);
         }
-        let mut rolled: Vec<RolledSecret> = self.rolled.iter().filter(|r| r.expires_at > now).cloned().collect();
+        let mut rolled: Vec<RolledSecret> = self
+            .rolled
+            .iter()
+            .filter(|r| r.expires_at > now)
+            .cloned()
+            .collect();
         // `overlap` is at most MAX_ROLL_OVERLAP, so it fits an i64.
         let expires_at = now.saturating_add(i64::try_from(overlap.as_secs()).unwrap_or(i64::MAX));
         if let Some(old) = self.webhook_secret.clone().filter(|_| expires_at > now) {
-            rolled.insert(0, RolledSecret { secret: old, expires_at });
+            rolled.insert(
+                0,
+                RolledSecret {
+                    secret: old,
+                    expires_at,
+                },
+            );
         }
         if 1 + rolled.len() > MAX_SECRETS {
             let oldest_expiry = rolled.iter().map(|r| r.expires_at).min().unwrap_or(now);
-            return Err(ConnectionError::TooManyActiveWebhookSecrets { max: MAX_SECRETS, oldest_expiry });
+            return Err(ConnectionError::TooManyActiveWebhookSecrets {
+                max: MAX_SECRETS,
+                oldest_expiry,
+            });
         }
         self.webhook_secret = Some(new);
         self.rolled = rolled;
@@ -492,8 +517,17 @@ impl ValidConnection {
     /// The signing secrets to verify a delivery received at `now` against: the current one, then
     /// the rolled ones that have not expired, newest first; at most [`MAX_SECRETS`].
     pub fn active_signing_secrets(&self, now: i64) -> Vec<WebhookSecret> {
-        let rolled = self.rolled.iter().filter(|r| r.expires_at > now).map(|r| &r.secret);
-        self.webhook_secret.iter().chain(rolled).take(MAX_SECRETS).cloned().collect()
+        let rolled = self
+            .rolled
+            .iter()
+            .filter(|r| r.expires_at > now)
+            .map(|r| &r.secret);
+        self.webhook_secret
+            .iter()
+            .chain(rolled)
+            .take(MAX_SECRETS)
+            .cloned()
+            .collect()
     }
 }
 
@@ -504,7 +538,10 @@ fn check_name(name: &str) -> Result<String, ConnectionError> {
     }
     let chars = name.chars().count();
     if chars > MAX_NAME_CHARS {
-        return Err(ConnectionError::NameTooLong { chars, max: MAX_NAME_CHARS });
+        return Err(ConnectionError::NameTooLong {
+            chars,
+            max: MAX_NAME_CHARS,
+        });
     }
     if name.chars().any(char::is_control) {
         return Err(ConnectionError::NameHasControlCharacter);

@@ -18,10 +18,18 @@ static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 pub fn runtime() -> Result<&'static Runtime, EngineUnavailable> {
     RUNTIME
         .get_or_init(|| {
-            let config = RuntimeConfig { cache_dir: cache_dir(), ..RuntimeConfig::default() };
+            let config = RuntimeConfig {
+                cache_dir: cache_dir(),
+                ..RuntimeConfig::default()
+            };
             // An unwritable cache costs start-up time, never the start itself.
             Runtime::new(config.clone())
-                .or_else(|_| Runtime::new(RuntimeConfig { cache_dir: None, ..config }))
+                .or_else(|_| {
+                    Runtime::new(RuntimeConfig {
+                        cache_dir: None,
+                        ..config
+                    })
+                })
                 .map_err(|e| e.to_string())
         })
         .as_ref()
@@ -32,7 +40,11 @@ pub fn runtime() -> Result<&'static Runtime, EngineUnavailable> {
 /// `$XDG_CACHE_HOME/payhook`, else `$HOME/.cache/payhook`; none (compile at every start) when
 /// neither is set. Loading from the cache takes about a millisecond instead of most of a second.
 pub fn cache_dir() -> Option<std::path::PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
     var("PAYHOOK_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("payhook")))
         .or_else(|| var("HOME").map(|d| d.join(".cache").join("payhook")))
@@ -54,7 +66,9 @@ static IDLE: Mutex<Vec<(Session<'static>, u32)>> = Mutex::new(Vec::new());
 /// Runs `f` with an engine session from the pool (or a fresh one). A call that fails with a
 /// [`RuntimeError`] (a trap, a time-out) drops its session, so no instance that trapped is
 /// used again.
-pub fn with_session<T>(f: impl FnOnce(&mut Session<'static>) -> Result<T, RuntimeError>) -> Result<T, RuntimeError> {
+pub fn with_session<T>(
+    f: impl FnOnce(&mut Session<'static>) -> Result<T, RuntimeError>,
+) -> Result<T, RuntimeError> {
     let runtime = runtime().map_err(|e| RuntimeError::Instantiate(e.0))?;
     let idle = IDLE.lock().ok().and_then(|mut idle| idle.pop());
     let (mut session, calls) = match idle {

@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     // The operating system's generator failing is not something a server can work around.
-    getrandom::fill(&mut bytes).expect("the operating system's random number generator is unavailable");
+    getrandom::fill(&mut bytes)
+        .expect("the operating system's random number generator is unavailable");
     format!("{prefix}_{}", hex::encode(bytes))
 }
 
@@ -18,13 +19,19 @@ pub fn now_secs() -> i64 {
 
 /// Now, in unix milliseconds.
 pub fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// True when `id` looks like one of ours with `prefix`: ASCII letters, digits and `_`, at most
 /// 64 characters. Checked before an id from a URL or a metadata field goes near the database.
 pub fn is_plausible(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]

@@ -130,7 +130,11 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        Self { process: true, process_batch: 32, max_attempts: process::MAX_ATTEMPTS }
+        Self {
+            process: true,
+            process_batch: 32,
+            max_attempts: process::MAX_ATTEMPTS,
+        }
     }
 }
 
@@ -172,7 +176,15 @@ fn run(db: Database, rx: mpsc::Receiver<Job>, config: WriterConfig, metrics: Met
     let mut work_pending = true;
     let mut backoff = Duration::ZERO;
     loop {
-        let wait = if work_pending && backoff.is_zero() { Duration::ZERO } else { backoff.max(IDLE_POLL.min(if backoff.is_zero() { IDLE_POLL } else { backoff })) };
+        let wait = if work_pending && backoff.is_zero() {
+            Duration::ZERO
+        } else {
+            backoff.max(IDLE_POLL.min(if backoff.is_zero() {
+                IDLE_POLL
+            } else {
+                backoff
+            }))
+        };
         let mut batch = Vec::new();
         let mut stop = false;
         match rx.recv_timeout(wait) {
@@ -200,7 +212,8 @@ fn run(db: Database, rx: mpsc::Receiver<Job>, config: WriterConfig, metrics: Met
                             work_pending = true;
                         }
                         metrics.count_delivery(&result);
-                        let _ = reply.send(result.map_err(|e| IngestError::Database(e.to_string())));
+                        let _ =
+                            reply.send(result.map_err(|e| IngestError::Database(e.to_string())));
                     }
                 }
                 Err(e) => {
@@ -216,14 +229,17 @@ fn run(db: Database, rx: mpsc::Receiver<Job>, config: WriterConfig, metrics: Met
             break;
         }
         if config.process && work_pending {
-            match with_conn(&db, &mut conn, |c| process::run_batch(c, config.process_batch, config.max_attempts, &metrics)) {
+            match with_conn(&db, &mut conn, |c| {
+                process::run_batch(c, config.process_batch, config.max_attempts, &metrics)
+            }) {
                 Ok(n) => {
                     work_pending = n >= config.process_batch;
                     backoff = Duration::ZERO;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "processing events failed; retrying");
-                    backoff = (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+                    backoff =
+                        (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
                 }
             }
         } else if !config.process {
@@ -234,11 +250,17 @@ fn run(db: Database, rx: mpsc::Receiver<Job>, config: WriterConfig, metrics: Met
 
 /// Runs `f` on the writer's connection, (re)connecting as needed; a connection that failed is
 /// dropped so the next call starts afresh.
-fn with_conn<T>(db: &Database, conn: &mut Option<DbConn>, f: impl FnOnce(&mut DbConn) -> Result<T, DbError>) -> Result<T, DbError> {
+fn with_conn<T>(
+    db: &Database,
+    conn: &mut Option<DbConn>,
+    f: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
+) -> Result<T, DbError> {
     if conn.is_none() {
         *conn = Some(db.conn()?);
     }
-    let Some(c) = conn.as_mut() else { return Err(DbError::Unavailable("no connection".into())) };
+    let Some(c) = conn.as_mut() else {
+        return Err(DbError::Unavailable("no connection".into()));
+    };
     let out = f(c);
     if out.as_ref().is_err_and(DbError::is_transient) {
         *conn = None;
@@ -251,12 +273,23 @@ type Pending = (NewDelivery, oneshot::Sender<Result<Stored, IngestError>>);
 /// Stores a batch in one transaction. If the batch fails for a reason other than the database
 /// being unavailable, each delivery is tried on its own so that one bad row cannot refuse the
 /// others.
-fn store_batch(conn: &mut dyn Conn, batch: &[Pending]) -> Result<Vec<Result<Stored, DbError>>, DbError> {
-    let all = transaction(conn, |tx| batch.iter().map(|(d, _)| insert(tx, d)).collect::<Result<Vec<_>, DbError>>());
+fn store_batch(
+    conn: &mut dyn Conn,
+    batch: &[Pending],
+) -> Result<Vec<Result<Stored, DbError>>, DbError> {
+    let all = transaction(conn, |tx| {
+        batch
+            .iter()
+            .map(|(d, _)| insert(tx, d))
+            .collect::<Result<Vec<_>, DbError>>()
+    });
     match all {
         Ok(stored) => Ok(stored.into_iter().map(Ok).collect()),
         Err(e) if e.is_transient() || batch.len() == 1 => Err(e),
-        Err(_) => Ok(batch.iter().map(|(d, _)| transaction(conn, |tx| insert(tx, d))).collect()),
+        Err(_) => Ok(batch
+            .iter()
+            .map(|(d, _)| transaction(conn, |tx| insert(tx, d)))
+            .collect()),
     }
 }
 
@@ -292,7 +325,11 @@ pub fn insert(conn: &mut dyn Conn, d: &NewDelivery) -> Result<Stored, DbError> {
             now.into(),
         ],
     )?;
-    Ok(if n == 1 { Stored::New } else { Stored::Duplicate })
+    Ok(if n == 1 {
+        Stored::New
+    } else {
+        Stored::Duplicate
+    })
 }
 
 /// A stored event, as shown.
@@ -373,7 +410,11 @@ pub struct EventFilter {
 }
 
 /// A tenant's events, newest first.
-pub fn list(conn: &mut dyn Conn, tenant_id: &str, filter: &EventFilter) -> Result<Vec<EventView>, DbError> {
+pub fn list(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    filter: &EventFilter,
+) -> Result<Vec<EventView>, DbError> {
     let status = filter.status.clone().unwrap_or_default();
     let event_type = filter.event_type.clone().unwrap_or_default();
     let sql = format!(
@@ -396,17 +437,25 @@ pub fn list(conn: &mut dyn Conn, tenant_id: &str, filter: &EventFilter) -> Resul
 }
 
 /// One event with its payload and decision.
-pub fn show(conn: &mut dyn Conn, tenant_id: &str, event_id: &str) -> Result<Option<EventView>, DbError> {
+pub fn show(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    event_id: &str,
+) -> Result<Option<EventView>, DbError> {
     if !is_plausible(event_id) {
         return Ok(None);
     }
-    let sql = format!("SELECT {VIEW_COLUMNS}, body, decision FROM events WHERE tenant_id = $1 AND event_id = $2");
-    Ok(conn.query_opt(&sql, &[tenant_id.into(), event_id.into()])?.map(|r| {
-        let mut v = view(&r);
-        v.payload = serde_json::from_str(&r.text(14)).ok();
-        v.decision = r.opt_text(15).and_then(|d| serde_json::from_str(&d).ok());
-        v
-    }))
+    let sql = format!(
+        "SELECT {VIEW_COLUMNS}, body, decision FROM events WHERE tenant_id = $1 AND event_id = $2"
+    );
+    Ok(conn
+        .query_opt(&sql, &[tenant_id.into(), event_id.into()])?
+        .map(|r| {
+            let mut v = view(&r);
+            v.payload = serde_json::from_str(&r.text(14)).ok();
+            v.decision = r.opt_text(15).and_then(|d| serde_json::from_str(&d).ok());
+            v
+        }))
 }
 
 /// Finds an event by id in any tenant (for the CLI's `events show ID`).
@@ -414,7 +463,14 @@ pub fn find_tenant(conn: &mut dyn Conn, event_id: &str) -> Result<Vec<String>, D
     if !is_plausible(event_id) {
         return Ok(Vec::new());
     }
-    Ok(conn.query("SELECT tenant_id FROM events WHERE event_id = $1", &[event_id.into()])?.iter().map(|r| r.text(0)).collect())
+    Ok(conn
+        .query(
+            "SELECT tenant_id FROM events WHERE event_id = $1",
+            &[event_id.into()],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect())
 }
 
 /// Puts an event back in the queue: processed again from its stored body, with fresh attempts.
@@ -424,7 +480,10 @@ pub fn replay(conn: &mut dyn Conn, tenant_id: &str, event_id: &str) -> Result<bo
     if !is_plausible(event_id) {
         return Ok(false);
     }
-    let exists = conn.query_opt("SELECT livemode, mode FROM events WHERE tenant_id = $1 AND event_id = $2", &[tenant_id.into(), event_id.into()])?;
+    let exists = conn.query_opt(
+        "SELECT livemode, mode FROM events WHERE tenant_id = $1 AND event_id = $2",
+        &[tenant_id.into(), event_id.into()],
+    )?;
     let Some(row) = exists else { return Ok(false) };
     let mismatch = (row.int(0) != 0) != (row.text(1) == "live");
     if mismatch {

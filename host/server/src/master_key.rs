@@ -36,7 +36,9 @@ const FORMAT_HINT: &str = "64 hex characters or the standard base64 of 32 bytes 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterKeyError {
     /// `PAYHOOK_MASTER_KEY` is set but empty.
-    #[error("PAYHOOK_MASTER_KEY is set but empty: set it to {FORMAT_HINT}, or unset it to use the key file")]
+    #[error(
+        "PAYHOOK_MASTER_KEY is set but empty: set it to {FORMAT_HINT}, or unset it to use the key file"
+    )]
     EnvEmpty,
     /// `PAYHOOK_MASTER_KEY` is set but is not valid Unicode.
     #[error("PAYHOOK_MASTER_KEY is not valid text: set it to {FORMAT_HINT}")]
@@ -89,7 +91,9 @@ pub enum MasterKeyError {
         source: io::Error,
     },
     /// The operating system's random number generator failed.
-    #[error("the operating system's random number generator failed ({reason}): no master key was created")]
+    #[error(
+        "the operating system's random number generator failed ({reason}): no master key was created"
+    )]
     RandomUnavailable {
         /// The generator's description of the failure.
         reason: String,
@@ -125,7 +129,9 @@ impl std::fmt::Display for KeyShape {
             KeyShape::Empty => f.write_str("it is empty"),
             KeyShape::HexOfWrongLength { chars } => write!(f, "{chars} hex characters"),
             KeyShape::Base64OfWrongLength { bytes } => write!(f, "base64 of {bytes} bytes"),
-            KeyShape::NeitherHexNorBase64 { chars } => write!(f, "{chars} characters, neither hex nor base64"),
+            KeyShape::NeitherHexNorBase64 { chars } => {
+                write!(f, "{chars} characters, neither hex nor base64")
+            }
         }
     }
 }
@@ -159,14 +165,20 @@ impl MasterKey {
     pub fn load_or_create_file(path: &Path) -> Result<(MasterKey, KeySource), MasterKeyError> {
         match create_key_file(path) {
             Ok(key) => Ok((key, KeySource::CreatedFile(path.to_owned()))),
-            Err(CreateError::Exists) => Ok((load_key_file(path)?, KeySource::ExistingFile(path.to_owned()))),
+            Err(CreateError::Exists) => Ok((
+                load_key_file(path)?,
+                KeySource::ExistingFile(path.to_owned()),
+            )),
             Err(CreateError::Failed(e)) => Err(e),
         }
     }
 
     /// Picks the master key: from `env_value` (the value of `PAYHOOK_MASTER_KEY`) when it is
     /// set, otherwise from the key file at `key_file` (see [`key_file_beside`]).
-    pub fn resolve(env_value: Option<&str>, key_file: &Path) -> Result<(MasterKey, KeySource), MasterKeyError> {
+    pub fn resolve(
+        env_value: Option<&str>,
+        key_file: &Path,
+    ) -> Result<(MasterKey, KeySource), MasterKeyError> {
         match env_value {
             Some(value) => Ok((MasterKey::from_env_value(value)?, KeySource::Env)),
             None => MasterKey::load_or_create_file(key_file),
@@ -188,14 +200,19 @@ impl MasterKey {
     /// A key from 32 bytes of the operating system's CSPRNG.
     pub fn generate() -> Result<MasterKey, MasterKeyError> {
         let mut key = MasterKey::zeroed();
-        getrandom::fill(key.bytes_mut()).map_err(|e| MasterKeyError::RandomUnavailable { reason: e.to_string() })?;
+        getrandom::fill(key.bytes_mut()).map_err(|e| MasterKeyError::RandomUnavailable {
+            reason: e.to_string(),
+        })?;
         Ok(key)
     }
 }
 
 /// The key file for a database file: `payhook.db` → `payhook.db.key`, in the same directory.
 pub fn key_file_beside(database: &Path) -> PathBuf {
-    let mut name = database.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "payhook".into());
+    let mut name = database
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "payhook".into());
     name.push(".key");
     database.with_file_name(name)
 }
@@ -211,15 +228,24 @@ fn parse_key(text: &str) -> Result<MasterKey, KeyShape> {
         if text.len() != 2 * MASTER_KEY_LEN {
             return Err(KeyShape::HexOfWrongLength { chars: text.len() });
         }
-        for (byte, pair) in key.bytes_mut().iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        for (byte, pair) in key
+            .bytes_mut()
+            .iter_mut()
+            .zip(text.as_bytes().chunks_exact(2))
+        {
             *byte = (hex_value(pair[0]) << 4) | hex_value(pair[1]);
         }
         return Ok(key);
     }
     let chars = text.chars().count();
-    let decoded = BASE64.decode(text).map(Zeroizing::new).map_err(|_| KeyShape::NeitherHexNorBase64 { chars })?;
+    let decoded = BASE64
+        .decode(text)
+        .map(Zeroizing::new)
+        .map_err(|_| KeyShape::NeitherHexNorBase64 { chars })?;
     if decoded.len() != MASTER_KEY_LEN {
-        return Err(KeyShape::Base64OfWrongLength { bytes: decoded.len() });
+        return Err(KeyShape::Base64OfWrongLength {
+            bytes: decoded.len(),
+        });
     }
     key.bytes_mut().copy_from_slice(&decoded);
     Ok(key)
@@ -234,21 +260,37 @@ fn hex_value(digit: u8) -> u8 {
 }
 
 fn load_key_file(path: &Path) -> Result<MasterKey, MasterKeyError> {
-    let io_error = |action| move |source| MasterKeyError::Io { action, path: path.to_owned(), source };
+    let io_error = |action| {
+        move |source| MasterKeyError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    };
     let file = File::open(path).map_err(io_error("read"))?;
     // Checked on the open file, so the file read is the file checked.
     let metadata = file.metadata().map_err(io_error("read"))?;
     if !metadata.is_file() {
-        return Err(MasterKeyError::FileNotRegular { path: path.to_owned() });
+        return Err(MasterKeyError::FileNotRegular {
+            path: path.to_owned(),
+        });
     }
     if let Some(mode) = permission_bits(&metadata)
         && mode & !0o600 != 0
     {
-        return Err(MasterKeyError::FileTooOpen { path: path.to_owned(), mode });
+        return Err(MasterKeyError::FileTooOpen {
+            path: path.to_owned(),
+            mode,
+        });
     }
     let mut text = Zeroizing::new(String::new());
-    file.take(MAX_KEY_FILE_LEN).read_to_string(&mut text).map_err(io_error("read"))?;
-    parse_key(&text).map_err(|found| MasterKeyError::FileInvalid { path: path.to_owned(), found })
+    file.take(MAX_KEY_FILE_LEN)
+        .read_to_string(&mut text)
+        .map_err(io_error("read"))?;
+    parse_key(&text).map_err(|found| MasterKeyError::FileInvalid {
+        path: path.to_owned(),
+        found,
+    })
 }
 
 enum CreateError {
@@ -257,24 +299,34 @@ enum CreateError {
 }
 
 fn create_key_file(path: &Path) -> Result<MasterKey, CreateError> {
-    let failed = |action| move |source| CreateError::Failed(MasterKeyError::Io { action, path: path.to_owned(), source });
+    let failed = |action| {
+        move |source| {
+            CreateError::Failed(MasterKeyError::Io {
+                action,
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
     let mut file = match open_new_private(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(CreateError::Exists),
         Err(e) => return Err(failed("create")(e)),
     };
-    let written = MasterKey::generate().map_err(CreateError::Failed).and_then(|key| {
-        let mut text = Zeroizing::new(String::with_capacity(2 * MASTER_KEY_LEN + 1));
-        for byte in key.expose() {
-            text.push(char::from(HEX[usize::from(byte >> 4)]));
-            text.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
-        text.push('\n');
-        file.write_all(text.as_bytes()).map_err(failed("write"))?;
-        file.sync_all().map_err(failed("flush"))?;
-        sync_parent_dir(path).map_err(failed("flush"))?;
-        Ok(key)
-    });
+    let written = MasterKey::generate()
+        .map_err(CreateError::Failed)
+        .and_then(|key| {
+            let mut text = Zeroizing::new(String::with_capacity(2 * MASTER_KEY_LEN + 1));
+            for byte in key.expose() {
+                text.push(char::from(HEX[usize::from(byte >> 4)]));
+                text.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
+            text.push('\n');
+            file.write_all(text.as_bytes()).map_err(failed("write"))?;
+            file.sync_all().map_err(failed("flush"))?;
+            sync_parent_dir(path).map_err(failed("flush"))?;
+            Ok(key)
+        });
     if written.is_err() {
         // Leave no half-written file behind to be refused as invalid on the next start.
         let _ = std::fs::remove_file(path);
@@ -287,7 +339,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 #[cfg(unix)]
 fn open_new_private(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]

@@ -54,7 +54,10 @@ pub enum ProcessError {
 impl ProcessError {
     /// Errors that will not go away by trying again.
     fn is_permanent(&self) -> bool {
-        matches!(self, ProcessError::Decode(_) | ProcessError::InvalidState(_))
+        matches!(
+            self,
+            ProcessError::Decode(_) | ProcessError::InvalidState(_)
+        )
     }
 }
 
@@ -66,10 +69,19 @@ struct Outcome {
 }
 
 /// Processes up to `limit` due events; returns how many it took.
-pub fn run_batch(conn: &mut dyn Conn, limit: usize, max_attempts: i64, metrics: &Metrics) -> Result<usize, DbError> {
+pub fn run_batch(
+    conn: &mut dyn Conn,
+    limit: usize,
+    max_attempts: i64,
+    metrics: &Metrics,
+) -> Result<usize, DbError> {
     let now = now_millis();
     transaction(conn, |tx| {
-        let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let lock = if tx.backend() == Backend::Postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
         let rows = tx.query(
             &format!(
                 "SELECT seq, tenant_id, event_id, body, attempts FROM events \
@@ -82,7 +94,11 @@ pub fn run_batch(conn: &mut dyn Conn, limit: usize, max_attempts: i64, metrics: 
             let attempts = r.int(4) + 1;
             match savepoint(tx, |sp| process_event(sp, &tenant, &body)) {
                 Ok(outcome) => {
-                    let status = if outcome.applied { status::PROCESSED } else { status::IGNORED };
+                    let status = if outcome.applied {
+                        status::PROCESSED
+                    } else {
+                        status::IGNORED
+                    };
                     metrics.count_processed(status);
                     tx.execute(
                         "UPDATE events SET status = $1, reason = $2, decision = $3, attempts = $4, last_error = NULL, processed_at = $5 WHERE seq = $6",
@@ -129,13 +145,25 @@ pub fn retry_delay_ms(attempts: i64) -> i64 {
 }
 
 fn process_event(conn: &mut dyn Conn, tenant: &str, body: &str) -> Result<Outcome, ProcessError> {
-    let decoded = engine::with_session(|s| s.decode_stored(body.as_bytes()))?.map_err(|e| ProcessError::Decode(e.to_string()))?;
+    let decoded = engine::with_session(|s| s.decode_stored(body.as_bytes()))?
+        .map_err(|e| ProcessError::Decode(e.to_string()))?;
     if decoded.facts.is_empty() {
-        let reason = format!("a {} event establishes no payment fact", decoded.event.event_type.as_str());
-        return Ok(Outcome { applied: false, reason: Some(reason), decisions: Vec::new() });
+        let reason = format!(
+            "a {} event establishes no payment fact",
+            decoded.event.event_type.as_str()
+        );
+        return Ok(Outcome {
+            applied: false,
+            reason: Some(reason),
+            decisions: Vec::new(),
+        });
     }
     let now = now_secs();
-    let mut outcome = Outcome { applied: false, reason: None, decisions: Vec::new() };
+    let mut outcome = Outcome {
+        applied: false,
+        reason: None,
+        decisions: Vec::new(),
+    };
     for fact in &decoded.facts {
         apply_fact(conn, tenant, fact, now, &mut outcome)?;
     }
@@ -145,17 +173,30 @@ fn process_event(conn: &mut dyn Conn, tenant: &str, body: &str) -> Result<Outcom
     Ok(outcome)
 }
 
-fn apply_fact(conn: &mut dyn Conn, tenant: &str, fact: &Fact, now: i64, out: &mut Outcome) -> Result<(), ProcessError> {
+fn apply_fact(
+    conn: &mut dyn Conn,
+    tenant: &str,
+    fact: &Fact,
+    now: i64,
+    out: &mut Outcome,
+) -> Result<(), ProcessError> {
     let links = &fact.links;
     let mut record_currency = None;
-    for (kind, id) in [(RecordKind::Invoice, &links.invoice_id), (RecordKind::Appointment, &links.appointment_id)] {
+    for (kind, id) in [
+        (RecordKind::Invoice, &links.invoice_id),
+        (RecordKind::Appointment, &links.appointment_id),
+    ] {
         let Some(id) = id else { continue };
         let Some(state) = records::state_for_update(conn, kind, tenant, id)? else {
             out.decisions.push(json!({"fact": fact.kind.name(), "record": format!("{} {id}", kind.name()), "not_found": true}));
             continue;
         };
         record_currency = record_currency.or_else(|| state_currency(&state));
-        let machine = if kind == RecordKind::Invoice { MachineKind::Invoice } else { MachineKind::Appointment };
+        let machine = if kind == RecordKind::Invoice {
+            MachineKind::Invoice
+        } else {
+            MachineKind::Appointment
+        };
         if let Some(next) = decide(fact, machine, &state, &format!("{} {id}", kind.name()), out)? {
             records::save_state(conn, kind, id, &next, now)?;
         }
@@ -173,7 +214,14 @@ fn apply_fact(conn: &mut dyn Conn, tenant: &str, fact: &Fact, now: i64, out: &mu
             let label = format!("payment {id}");
             let before = out.decisions.len();
             if let Some(next) = decide(fact, MachineKind::Payment, &state, &label, out)? {
-                records::save_payment(conn, tenant, id, &next, (&links.invoice_id, &links.appointment_id), now)?;
+                records::save_payment(
+                    conn,
+                    tenant,
+                    id,
+                    &next,
+                    (&links.invoice_id, &links.appointment_id),
+                    now,
+                )?;
                 book_ledger(conn, tenant, fact, &out.decisions[before..], now)?;
             }
         }
@@ -181,7 +229,13 @@ fn apply_fact(conn: &mut dyn Conn, tenant: &str, fact: &Fact, now: i64, out: &mu
     if let Some(sub) = &fact.subject.subscription {
         let state = records::subscription_state_for_update(conn, tenant, sub)?
             .unwrap_or_else(payhook_core::machine::document::new_subscription);
-        if let Some(next) = decide(fact, MachineKind::Subscription, &state, &format!("subscription {sub}"), out)? {
+        if let Some(next) = decide(
+            fact,
+            MachineKind::Subscription,
+            &state,
+            &format!("subscription {sub}"),
+            out,
+        )? {
             records::save_subscription(conn, tenant, sub, &next, now)?;
         }
     }
@@ -190,11 +244,20 @@ fn apply_fact(conn: &mut dyn Conn, tenant: &str, fact: &Fact, now: i64, out: &mu
 
 /// Runs the machine in the engine component; records the decision; returns the next state
 /// when the fact changed the record.
-fn decide(fact: &Fact, machine: MachineKind, state: &str, label: &str, out: &mut Outcome) -> Result<Option<String>, ProcessError> {
+fn decide(
+    fact: &Fact,
+    machine: MachineKind,
+    state: &str,
+    label: &str,
+    out: &mut Outcome,
+) -> Result<Option<String>, ProcessError> {
     let document = engine::with_session(|s| s.apply(machine, state, fact))?
         .map_err(|e| ProcessError::InvalidState(format!("{label}: {e}")))?;
-    let decision: Decision<Json> = serde_json::from_str(&document)
-        .map_err(|e| ProcessError::InvalidState(format!("{label}: the engine's decision does not parse: {e}")))?;
+    let decision: Decision<Json> = serde_json::from_str(&document).map_err(|e| {
+        ProcessError::InvalidState(format!(
+            "{label}: the engine's decision does not parse: {e}"
+        ))
+    })?;
     let next = match &decision {
         Decision::Applied { next, .. } => Some(next.to_string()),
         Decision::Ignored(Ignored::NotApplicable) => return Ok(None),
@@ -205,12 +268,31 @@ fn decide(fact: &Fact, machine: MachineKind, state: &str, label: &str, out: &mut
     Ok(next)
 }
 
-fn book_ledger(conn: &mut dyn Conn, tenant: &str, fact: &Fact, decisions: &[Json], now: i64) -> Result<(), ProcessError> {
+fn book_ledger(
+    conn: &mut dyn Conn,
+    tenant: &str,
+    fact: &Fact,
+    decisions: &[Json],
+    now: i64,
+) -> Result<(), ProcessError> {
     for d in decisions {
-        let Ok(Decision::Applied { effects, .. }) = serde_json::from_value::<Decision<Json>>(d["decision"].clone()) else { continue };
+        let Ok(Decision::Applied { effects, .. }) =
+            serde_json::from_value::<Decision<Json>>(d["decision"].clone())
+        else {
+            continue;
+        };
         for effect in effects {
-            if let Effect::LedgerEntry { kind, payment, amount, total } = effect {
-                let kind = serde_json::to_value(kind).ok().and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default();
+            if let Effect::LedgerEntry {
+                kind,
+                payment,
+                amount,
+                total,
+            } = effect
+            {
+                let kind = serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|k| k.as_str().map(str::to_owned))
+                    .unwrap_or_default();
                 records::book(
                     conn,
                     tenant,
@@ -243,7 +325,10 @@ fn summarize_ignored(decisions: &[Json]) -> String {
                 format!("{record}: not found")
             } else {
                 let why = d["decision"]["ignored"].clone();
-                let why = why.as_str().map(str::to_owned).unwrap_or_else(|| why.to_string());
+                let why = why
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| why.to_string());
                 format!("{record}: {why}")
             }
         })
@@ -252,7 +337,11 @@ fn summarize_ignored(decisions: &[Json]) -> String {
 }
 
 fn state_currency(state: &str) -> Option<Currency> {
-    serde_json::from_str::<Json>(state).ok()?.get("currency")?.as_str().and_then(|c| Currency::parse(c).ok())
+    serde_json::from_str::<Json>(state)
+        .ok()?
+        .get("currency")?
+        .as_str()
+        .and_then(|c| Currency::parse(c).ok())
 }
 
 fn fact_currency(kind: &FactKind) -> Option<Currency> {
@@ -266,9 +355,11 @@ fn fact_currency(kind: &FactKind) -> Option<Currency> {
         | FactKind::DisputeLost { amount }
         | FactKind::PayoutPaid { amount, .. }
         | FactKind::PayoutFailed { amount, .. } => Some(amount),
-        FactKind::CheckoutCompletedPaid { amount } | FactKind::CheckoutAsyncPaymentSucceeded { amount } => amount.as_ref(),
+        FactKind::CheckoutCompletedPaid { amount }
+        | FactKind::CheckoutAsyncPaymentSucceeded { amount } => amount.as_ref(),
         FactKind::Refunded { captured, .. } => Some(captured),
-        FactKind::InvoiceFinalized { amount_due } | FactKind::InvoicePaymentFailed { amount_due, .. } => Some(amount_due),
+        FactKind::InvoiceFinalized { amount_due }
+        | FactKind::InvoicePaymentFailed { amount_due, .. } => Some(amount_due),
         FactKind::InvoicePaid { amount_paid } => Some(amount_paid),
         FactKind::PaymentCanceled
         | FactKind::CheckoutCompletedUnpaid

@@ -112,7 +112,14 @@ pub enum RecordError {
 
 /// Creates an invoice (open for `amount`) or an appointment (holding its slot), with the state
 /// document `state` from the engine.
-pub fn create(conn: &mut dyn Conn, kind: RecordKind, tenant_id: &str, new: &NewRecord, state: &str, now: i64) -> Result<Record, RecordError> {
+pub fn create(
+    conn: &mut dyn Conn,
+    kind: RecordKind,
+    tenant_id: &str,
+    new: &NewRecord,
+    state: &str,
+    now: i64,
+) -> Result<Record, RecordError> {
     let metadata = check_metadata(&new.metadata)?;
     let id = new_id(kind.prefix());
     let summary = summarize(kind, state);
@@ -156,7 +163,8 @@ pub fn create(conn: &mut dyn Conn, kind: RecordKind, tenant_id: &str, new: &NewR
             ],
         )?,
     };
-    get(conn, kind, &id)?.ok_or_else(|| DbError::Query(format!("{} {id} vanished after insert", kind.name())).into())
+    get(conn, kind, &id)?
+        .ok_or_else(|| DbError::Query(format!("{} {id} vanished after insert", kind.name())).into())
 }
 
 /// One invoice or appointment, by id.
@@ -164,47 +172,96 @@ pub fn get(conn: &mut dyn Conn, kind: RecordKind, id: &str) -> Result<Option<Rec
     if !is_plausible(id) {
         return Ok(None);
     }
-    let sql = format!("SELECT {} FROM {} WHERE id = $1", columns(kind), kind.table());
-    Ok(conn.query_opt(&sql, &[id.into()])?.map(|r| record(kind, &r)))
+    let sql = format!(
+        "SELECT {} FROM {} WHERE id = $1",
+        columns(kind),
+        kind.table()
+    );
+    Ok(conn
+        .query_opt(&sql, &[id.into()])?
+        .map(|r| record(kind, &r)))
 }
 
 /// A tenant's invoices or appointments, newest first, optionally with one status.
-pub fn list(conn: &mut dyn Conn, kind: RecordKind, tenant_id: &str, status: Option<&str>, limit: i64) -> Result<Vec<Record>, DbError> {
+pub fn list(
+    conn: &mut dyn Conn,
+    kind: RecordKind,
+    tenant_id: &str,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Record>, DbError> {
     let sql = format!(
         "SELECT {} FROM {} WHERE tenant_id = $1 AND ($2 = '' OR status = $3) ORDER BY created_at DESC, id DESC LIMIT $4",
         columns(kind),
         kind.table()
     );
     let status = status.unwrap_or("");
-    let rows = conn.query(&sql, &[tenant_id.into(), status.into(), status.into(), limit.into()])?;
+    let rows = conn.query(
+        &sql,
+        &[tenant_id.into(), status.into(), status.into(), limit.into()],
+    )?;
     Ok(rows.iter().map(|r| record(kind, r)).collect())
 }
 
 /// The state document of a tenant's record, for the worker.
-pub fn state_for_update(conn: &mut dyn Conn, kind: RecordKind, tenant_id: &str, id: &str) -> Result<Option<String>, DbError> {
+pub fn state_for_update(
+    conn: &mut dyn Conn,
+    kind: RecordKind,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<String>, DbError> {
     if !is_plausible(id) {
         return Ok(None);
     }
-    let lock = if conn.backend() == crate::db::Backend::Postgres { " FOR UPDATE" } else { "" };
-    let sql = format!("SELECT state FROM {} WHERE id = $1 AND tenant_id = $2{lock}", kind.table());
-    Ok(conn.query_opt(&sql, &[id.into(), tenant_id.into()])?.map(|r| r.text(0)))
+    let lock = if conn.backend() == crate::db::Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT state FROM {} WHERE id = $1 AND tenant_id = $2{lock}",
+        kind.table()
+    );
+    Ok(conn
+        .query_opt(&sql, &[id.into(), tenant_id.into()])?
+        .map(|r| r.text(0)))
 }
 
 /// Stores a record's next state and the columns derived from it.
-pub fn save_state(conn: &mut dyn Conn, kind: RecordKind, id: &str, state: &str, now: i64) -> Result<(), DbError> {
+pub fn save_state(
+    conn: &mut dyn Conn,
+    kind: RecordKind,
+    id: &str,
+    state: &str,
+    now: i64,
+) -> Result<(), DbError> {
     let s = summarize(kind, state);
     let sql = format!(
         "UPDATE {} SET state = $1, status = $2, amount_paid = $3, amount_refunded = $4, updated_at = $5 WHERE id = $6",
         kind.table()
     );
-    conn.execute(&sql, &[state.into(), s.status.into(), s.paid.into(), s.refunded.into(), now.into(), id.into()])?;
+    conn.execute(
+        &sql,
+        &[
+            state.into(),
+            s.status.into(),
+            s.paid.into(),
+            s.refunded.into(),
+            now.into(),
+            id.into(),
+        ],
+    )?;
     Ok(())
 }
 
 fn columns(kind: RecordKind) -> &'static str {
     match kind {
-        RecordKind::Invoice => "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, NULL",
-        RecordKind::Appointment => "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, starts_at",
+        RecordKind::Invoice => {
+            "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, NULL"
+        }
+        RecordKind::Appointment => {
+            "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, starts_at"
+        }
     }
 }
 
@@ -212,7 +269,13 @@ fn record(kind: RecordKind, r: &Row) -> Record {
     let currency = r.text(3);
     let amount = r.int(2);
     let amount_display = payhook_core::money::Currency::parse(&currency)
-        .map(|c| Money { minor: amount, currency: c }.to_decimal_string())
+        .map(|c| {
+            Money {
+                minor: amount,
+                currency: c,
+            }
+            .to_decimal_string()
+        })
         .unwrap_or_else(|_| amount.to_string());
     let _ = kind;
     Record {
@@ -234,7 +297,9 @@ fn record(kind: RecordKind, r: &Row) -> Record {
 }
 
 fn check_metadata(metadata: &Json) -> Result<String, RecordError> {
-    let err = RecordError::InvalidMetadata { max: MAX_METADATA_BYTES };
+    let err = RecordError::InvalidMetadata {
+        max: MAX_METADATA_BYTES,
+    };
     let object = match metadata {
         Json::Null => return Ok("{}".to_owned()),
         Json::Object(o) => o,
@@ -265,14 +330,26 @@ fn status_name<T: Serialize>(status: &T) -> String {
 }
 
 pub(crate) fn summarize(kind: RecordKind, state: &str) -> Summary {
-    let unknown = Summary { status: "unknown".to_owned(), paid: 0, refunded: 0 };
+    let unknown = Summary {
+        status: "unknown".to_owned(),
+        paid: 0,
+        refunded: 0,
+    };
     match kind {
         RecordKind::Invoice => match serde_json::from_str::<invoice::State>(state) {
-            Ok(s) => Summary { status: status_name(&s.status), paid: s.settlement.paid_total(), refunded: s.settlement.refunded_total() },
+            Ok(s) => Summary {
+                status: status_name(&s.status),
+                paid: s.settlement.paid_total(),
+                refunded: s.settlement.refunded_total(),
+            },
             Err(_) => unknown,
         },
         RecordKind::Appointment => match serde_json::from_str::<appointment::State>(state) {
-            Ok(s) => Summary { status: status_name(&s.status), paid: s.settlement.paid_total(), refunded: s.settlement.refunded_total() },
+            Ok(s) => Summary {
+                status: status_name(&s.status),
+                paid: s.settlement.paid_total(),
+                refunded: s.settlement.refunded_total(),
+            },
             Err(_) => unknown,
         },
     }
@@ -304,10 +381,20 @@ pub struct PaymentRecord {
 }
 
 /// The state of a tenant's payment, for the worker.
-pub fn payment_state_for_update(conn: &mut dyn Conn, tenant_id: &str, id: &str) -> Result<Option<String>, DbError> {
-    let lock = if conn.backend() == crate::db::Backend::Postgres { " FOR UPDATE" } else { "" };
+pub fn payment_state_for_update(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<String>, DbError> {
+    let lock = if conn.backend() == crate::db::Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let sql = format!("SELECT state FROM payments WHERE tenant_id = $1 AND id = $2{lock}");
-    Ok(conn.query_opt(&sql, &[tenant_id.into(), id.into()])?.map(|r| r.text(0)))
+    Ok(conn
+        .query_opt(&sql, &[tenant_id.into(), id.into()])?
+        .map(|r| r.text(0)))
 }
 
 /// Inserts or updates a payment's state and derived columns.
@@ -320,7 +407,9 @@ pub fn save_payment(
     now: i64,
 ) -> Result<(), DbError> {
     let Ok(s) = serde_json::from_str::<payment::State>(state) else {
-        return Err(DbError::Query(format!("the engine returned a payment state payhook cannot read for {id}")));
+        return Err(DbError::Query(format!(
+            "the engine returned a payment state payhook cannot read for {id}"
+        )));
     };
     let status = status_name(&s.status);
     let dispute = s.dispute.as_ref().map(|d| status_name(&d.status));
@@ -351,7 +440,12 @@ pub fn save_payment(
 }
 
 /// A tenant's payments, most recently changed first, optionally with one status.
-pub fn list_payments(conn: &mut dyn Conn, tenant_id: &str, status: Option<&str>, limit: i64) -> Result<Vec<PaymentRecord>, DbError> {
+pub fn list_payments(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<PaymentRecord>, DbError> {
     let status = status.unwrap_or("");
     let rows = conn.query(
         "SELECT id, currency, status, captured, refunded, dispute_status, invoice_id, appointment_id, state, updated_at FROM payments \
@@ -391,16 +485,34 @@ pub struct SubscriptionRecord {
 }
 
 /// The state of a tenant's subscription, for the worker.
-pub fn subscription_state_for_update(conn: &mut dyn Conn, tenant_id: &str, id: &str) -> Result<Option<String>, DbError> {
-    let lock = if conn.backend() == crate::db::Backend::Postgres { " FOR UPDATE" } else { "" };
+pub fn subscription_state_for_update(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<String>, DbError> {
+    let lock = if conn.backend() == crate::db::Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let sql = format!("SELECT state FROM subscriptions WHERE tenant_id = $1 AND id = $2{lock}");
-    Ok(conn.query_opt(&sql, &[tenant_id.into(), id.into()])?.map(|r| r.text(0)))
+    Ok(conn
+        .query_opt(&sql, &[tenant_id.into(), id.into()])?
+        .map(|r| r.text(0)))
 }
 
 /// Inserts or updates a subscription's state and derived columns.
-pub fn save_subscription(conn: &mut dyn Conn, tenant_id: &str, id: &str, state: &str, now: i64) -> Result<(), DbError> {
+pub fn save_subscription(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    id: &str,
+    state: &str,
+    now: i64,
+) -> Result<(), DbError> {
     let Ok(s) = serde_json::from_str::<subscription::State>(state) else {
-        return Err(DbError::Query(format!("the engine returned a subscription state payhook cannot read for {id}")));
+        return Err(DbError::Query(format!(
+            "the engine returned a subscription state payhook cannot read for {id}"
+        )));
     };
     conn.execute(
         "INSERT INTO subscriptions (tenant_id, id, state, status, current_period_end, cancel_at_period_end, created_at, updated_at) \
@@ -422,7 +534,12 @@ pub fn save_subscription(conn: &mut dyn Conn, tenant_id: &str, id: &str, state: 
 }
 
 /// A tenant's subscriptions, optionally with one status.
-pub fn list_subscriptions(conn: &mut dyn Conn, tenant_id: &str, status: Option<&str>, limit: i64) -> Result<Vec<SubscriptionRecord>, DbError> {
+pub fn list_subscriptions(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<SubscriptionRecord>, DbError> {
     let status = status.unwrap_or("");
     let rows = conn.query(
         "SELECT id, status, current_period_end, cancel_at_period_end, updated_at FROM subscriptions \
@@ -484,7 +601,11 @@ pub fn book(conn: &mut dyn Conn, tenant_id: &str, entry: &LedgerEntry) -> Result
 }
 
 /// A tenant's ledger, oldest first.
-pub fn ledger(conn: &mut dyn Conn, tenant_id: &str, limit: i64) -> Result<Vec<LedgerEntry>, DbError> {
+pub fn ledger(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    limit: i64,
+) -> Result<Vec<LedgerEntry>, DbError> {
     let rows = conn.query(
         "SELECT payment_id, kind, amount, currency, total, event_id, invoice_id, created_at FROM ledger_entries \
          WHERE tenant_id = $1 ORDER BY seq LIMIT $2",

@@ -53,7 +53,9 @@ const MAX_TEXT_LEN: usize = 4 * (MAX_PLAINTEXT_LEN + TAG_LEN).div_ceil(3) + 32;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
     /// The operating system's random number generator failed, so no nonce could be drawn.
-    #[error("the operating system's random number generator failed ({reason}): no secret was sealed")]
+    #[error(
+        "the operating system's random number generator failed ({reason}): no secret was sealed"
+    )]
     RandomUnavailable {
         /// The generator's own description of the failure.
         reason: String,
@@ -93,7 +95,9 @@ pub enum SealError {
         len: usize,
     },
     /// The ciphertext is shorter than the authentication tag alone.
-    #[error("the sealed value's ciphertext is {len} bytes; it must be at least {TAG_LEN} (the tag)")]
+    #[error(
+        "the sealed value's ciphertext is {len} bytes; it must be at least {TAG_LEN} (the tag)"
+    )]
     CiphertextTooShort {
         /// The decoded length.
         len: usize,
@@ -164,48 +168,96 @@ impl Sealer {
     /// A sealer for `key`. The key schedule is wiped when the sealer is dropped.
     pub fn new(key: &MasterKey) -> Self {
         let key: &Key<Aes256Gcm> = key.expose().into();
-        Self { cipher: Box::new(Aes256Gcm::new(key)) }
+        Self {
+            cipher: Box::new(Aes256Gcm::new(key)),
+        }
     }
 
     /// Seals `plaintext` for `field` of `tenant_id` under a fresh random nonce.
-    pub fn seal(&self, tenant_id: &str, field: &str, plaintext: &[u8]) -> Result<SealedSecret, SealError> {
+    pub fn seal(
+        &self,
+        tenant_id: &str,
+        field: &str,
+        plaintext: &[u8],
+    ) -> Result<SealedSecret, SealError> {
         if plaintext.len() > MAX_PLAINTEXT_LEN {
-            return Err(SealError::PlaintextTooLarge { len: plaintext.len(), max: MAX_PLAINTEXT_LEN });
+            return Err(SealError::PlaintextTooLarge {
+                len: plaintext.len(),
+                max: MAX_PLAINTEXT_LEN,
+            });
         }
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|e| SealError::RandomUnavailable { reason: e.to_string() })?;
+        getrandom::fill(&mut nonce).map_err(|e| SealError::RandomUnavailable {
+            reason: e.to_string(),
+        })?;
         let aad = associated_data(tenant_id, field);
         let ciphertext = self
             .cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             // Only a plaintext beyond GCM's 64 GiB limit fails, and MAX_PLAINTEXT_LEN is far below it.
-            .map_err(|_| SealError::PlaintextTooLarge { len: plaintext.len(), max: MAX_PLAINTEXT_LEN })?;
+            .map_err(|_| SealError::PlaintextTooLarge {
+                len: plaintext.len(),
+                max: MAX_PLAINTEXT_LEN,
+            })?;
         Ok(SealedSecret { nonce, ciphertext })
     }
 
     /// Opens a value sealed for `field` of `tenant_id`. The plaintext is wiped when dropped.
-    pub fn open(&self, tenant_id: &str, field: &str, sealed: &SealedSecret) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    pub fn open(
+        &self,
+        tenant_id: &str,
+        field: &str,
+        sealed: &SealedSecret,
+    ) -> Result<Zeroizing<Vec<u8>>, SealError> {
         let aad = associated_data(tenant_id, field);
         self.cipher
-            .decrypt(&Nonce::from(sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
+            .decrypt(
+                &Nonce::from(sealed.nonce),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: &aad,
+                },
+            )
             .map(Zeroizing::new)
-            .map_err(|_| SealError::OpenFailed { tenant_id: tenant_id.to_owned(), field: field.to_owned() })
+            .map_err(|_| SealError::OpenFailed {
+                tenant_id: tenant_id.to_owned(),
+                field: field.to_owned(),
+            })
     }
 
     /// Seals a text [`Secret`] (a Stripe key, a signing secret).
-    pub fn seal_secret(&self, tenant_id: &str, field: &str, secret: &Secret) -> Result<SealedSecret, SealError> {
+    pub fn seal_secret(
+        &self,
+        tenant_id: &str,
+        field: &str,
+        secret: &Secret,
+    ) -> Result<SealedSecret, SealError> {
         self.seal(tenant_id, field, secret.expose().as_bytes())
     }
 
     /// Opens a value sealed by [`Sealer::seal_secret`] back into a [`Secret`].
-    pub fn open_secret(&self, tenant_id: &str, field: &str, sealed: &SealedSecret) -> Result<Secret, SealError> {
+    pub fn open_secret(
+        &self,
+        tenant_id: &str,
+        field: &str,
+        sealed: &SealedSecret,
+    ) -> Result<Secret, SealError> {
         let mut bytes = self.open(tenant_id, field, sealed)?;
         match String::from_utf8(std::mem::take(&mut *bytes)) {
             Ok(text) => Ok(Secret::new(text)),
             Err(e) => {
                 // Wipe the rejected bytes too before reporting.
                 drop(Zeroizing::new(e.into_bytes()));
-                Err(SealError::NotText { tenant_id: tenant_id.to_owned(), field: field.to_owned() })
+                Err(SealError::NotText {
+                    tenant_id: tenant_id.to_owned(),
+                    field: field.to_owned(),
+                })
             }
         }
     }
@@ -232,26 +284,40 @@ impl SealedSecret {
     /// Checks the shape only; whether the value is authentic is known when it is opened.
     pub fn parse(text: &str) -> Result<Self, SealError> {
         if text.len() > MAX_TEXT_LEN {
-            return Err(SealError::TextTooLong { len: text.len(), max: MAX_TEXT_LEN });
+            return Err(SealError::TextTooLong {
+                len: text.len(),
+                max: MAX_TEXT_LEN,
+            });
         }
         let mut parts = text.split('.');
         let version = parts.next().unwrap_or_default();
         if version != VERSION {
-            return Err(SealError::UnsupportedVersion { version: version.chars().take(8).collect() });
+            return Err(SealError::UnsupportedVersion {
+                version: version.chars().take(8).collect(),
+            });
         }
-        let (Some(nonce), Some(ciphertext), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(SealError::Malformed { reason: "expected three parts separated by '.'" });
+        let (Some(nonce), Some(ciphertext), None) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(SealError::Malformed {
+                reason: "expected three parts separated by '.'",
+            });
         };
-        let nonce = BASE64
-            .decode(nonce)
-            .map_err(|_| SealError::Malformed { reason: "the nonce is not standard base64" })?;
-        let nonce: [u8; NONCE_LEN] =
-            nonce.as_slice().try_into().map_err(|_| SealError::WrongNonceLength { len: nonce.len() })?;
+        let nonce = BASE64.decode(nonce).map_err(|_| SealError::Malformed {
+            reason: "the nonce is not standard base64",
+        })?;
+        let nonce: [u8; NONCE_LEN] = nonce
+            .as_slice()
+            .try_into()
+            .map_err(|_| SealError::WrongNonceLength { len: nonce.len() })?;
         let ciphertext = BASE64
             .decode(ciphertext)
-            .map_err(|_| SealError::Malformed { reason: "the ciphertext is not standard base64" })?;
+            .map_err(|_| SealError::Malformed {
+                reason: "the ciphertext is not standard base64",
+            })?;
         if ciphertext.len() < TAG_LEN {
-            return Err(SealError::CiphertextTooShort { len: ciphertext.len() });
+            return Err(SealError::CiphertextTooShort {
+                len: ciphertext.len(),
+            });
         }
         Ok(Self { nonce, ciphertext })
     }
@@ -264,7 +330,12 @@ impl SealedSecret {
 
 impl fmt::Display for SealedSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{VERSION}.{}.{}", BASE64.encode(self.nonce), BASE64.encode(&self.ciphertext))
+        write!(
+            f,
+            "{VERSION}.{}.{}",
+            BASE64.encode(self.nonce),
+            BASE64.encode(&self.ciphertext)
+        )
     }
 }
 

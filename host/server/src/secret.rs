@@ -94,7 +94,8 @@ fn split_prefix(value: &str) -> Option<(&str, &str)> {
     let word_end = |from: usize| -> Option<usize> {
         let rest = &value[from..];
         let len = rest.bytes().take_while(u8::is_ascii_lowercase).count();
-        ((1..=8).contains(&len) && rest.as_bytes().get(len) == Some(&b'_')).then_some(from + len + 1)
+        ((1..=8).contains(&len) && rest.as_bytes().get(len) == Some(&b'_'))
+            .then_some(from + len + 1)
     };
     let first = word_end(0)?;
     let end = word_end(first).unwrap_or(first);
@@ -110,17 +111,29 @@ mod tests {
         let s = Secret::new("sk_test_51PayhookTestKey0000000000AbCd");
         assert_eq!(format!("{s:?}"), "Secret([redacted])");
         assert_eq!(format!("{s}"), "[redacted]");
-        assert_eq!(format!("{:#?}", Some(s.clone())), "Some(\n    Secret([redacted]),\n)");
+        assert_eq!(
+            format!("{:#?}", Some(s.clone())),
+            "Some(\n    Secret([redacted]),\n)"
+        );
         assert_eq!(s.expose(), "sk_test_51PayhookTestKey0000000000AbCd");
     }
 
     #[test]
     fn masks_stripe_keys_to_prefix_and_last_four() {
-        assert_eq!(mask("sk_test_51PayhookTestKey0000000000AbCd"), "sk_test_…AbCd");
+        assert_eq!(
+            mask("sk_test_51PayhookTestKey0000000000AbCd"),
+            "sk_test_…AbCd"
+        );
         assert_eq!(mask("rk_live_51HabcdefghijklmnopQRSTwxyz"), "rk_live_…wxyz");
-        assert_eq!(mask("pk_test_51PayhookPublishable0000000Pk01"), "pk_test_…Pk01");
+        assert_eq!(
+            mask("pk_test_51PayhookPublishable0000000Pk01"),
+            "pk_test_…Pk01"
+        );
         assert_eq!(mask("whsec_5ZbQfA8z2dXw9kLmNpQrStUv"), "whsec_…StUv");
-        assert_eq!(Secret::new("sk_live_abcdefghijkl1234").masked(), "sk_live_…1234");
+        assert_eq!(
+            Secret::new("sk_live_abcdefghijkl1234").masked(),
+            "sk_live_…1234"
+        );
     }
 
     #[test]
@@ -128,11 +141,11 @@ mod tests {
         for value in [
             "",
             "sk_test_",
-            "sk_test_abcdefghijk",    // 11 characters after the prefix
-            "hunter2hunter2hunter2",  // no prefix
-            "SK_TEST_abcdefghijklmnop", // prefix not lower case
+            "sk_test_abcdefghijk",       // 11 characters after the prefix
+            "hunter2hunter2hunter2",     // no prefix
+            "SK_TEST_abcdefghijklmnop",  // prefix not lower case
             "sk_test_abcdefgh ijklmnop", // white space in the body
-            "sk_test_abcdefghijklmnö",  // not ASCII
+            "sk_test_abcdefghijklmnö",   // not ASCII
             "toolongword_abcdefghijklmnop",
             "_abcdefghijklmnopqrstu",
         ] {

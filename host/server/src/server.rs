@@ -11,8 +11,8 @@ use crate::db::{Database, Location};
 use crate::http::{AppState, app};
 use crate::inbox::{Writer, WriterConfig};
 use crate::master_key::{KeySource, key_file_beside};
-use crate::seal::MasterKey;
 use crate::metrics::Metrics;
+use crate::seal::MasterKey;
 use crate::seal::Sealer;
 
 /// How `payhook serve` runs.
@@ -48,8 +48,15 @@ pub struct Opened {
 pub fn open(location: &Location) -> Result<(Opened, KeySource), ServeError> {
     let db = Database::open(location).map_err(|e| ServeError::Startup(e.to_string()))?;
     let key_file = master_key_file(location);
-    let (key, source) = MasterKey::from_environment(&key_file).map_err(|e| ServeError::Startup(e.to_string()))?;
-    Ok((Opened { db, sealer: Sealer::new(&key) }, source))
+    let (key, source) =
+        MasterKey::from_environment(&key_file).map_err(|e| ServeError::Startup(e.to_string()))?;
+    Ok((
+        Opened {
+            db,
+            sealer: Sealer::new(&key),
+        },
+        source,
+    ))
 }
 
 /// The master key file for a database: beside a SQLite file; `payhook.key` in the working
@@ -63,7 +70,8 @@ pub fn master_key_file(location: &Location) -> PathBuf {
 
 /// The admin token for a database (see [`AdminToken::resolve`]).
 pub fn admin_token(location: &Location) -> Result<(AdminToken, TokenSource), ServeError> {
-    AdminToken::resolve(&token_file_for(location.sqlite_path())).map_err(|e| ServeError::Startup(e.to_string()))
+    AdminToken::resolve(&token_file_for(location.sqlite_path()))
+        .map_err(|e| ServeError::Startup(e.to_string()))
 }
 
 /// The public URL to show when none is configured.
@@ -87,11 +95,30 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|e| ServeError::Startup(format!("cannot listen on {}: {e}", config.addr)))?;
-    let addr = listener.local_addr().map_err(|e| ServeError::Startup(e.to_string()))?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| default_public_url(addr));
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Startup(e.to_string()))?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| default_public_url(addr));
     let metrics = Metrics::new();
-    let (writer, thread) = Writer::start(opened.db.clone(), WriterConfig { process: config.process, ..WriterConfig::default() }, metrics.clone());
-    let state = AppState::new(opened.db, opened.sealer, writer.clone(), metrics, token, &public_url);
+    let (writer, thread) = Writer::start(
+        opened.db.clone(),
+        WriterConfig {
+            process: config.process,
+            ..WriterConfig::default()
+        },
+        metrics.clone(),
+    );
+    let state = AppState::new(
+        opened.db,
+        opened.sealer,
+        writer.clone(),
+        metrics,
+        token,
+        &public_url,
+    );
     tracing::info!(
         %addr,
         database = %config.database.display(),
@@ -99,9 +126,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         admin_token = %describe_token(&token_source),
         "payhook is listening"
     );
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await;
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     writer.stop();
-    tokio::task::spawn_blocking(move || thread.join()).await.ok();
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .ok();
     served.map_err(|e| ServeError::Startup(e.to_string()))
 }
 
@@ -109,7 +140,10 @@ fn describe_key(source: &KeySource) -> String {
     match source {
         KeySource::Env => "from PAYHOOK_MASTER_KEY".to_owned(),
         KeySource::ExistingFile(p) => format!("from {}", p.display()),
-        KeySource::CreatedFile(p) => format!("created {} (keep it safe: without it the stored keys cannot be opened)", p.display()),
+        KeySource::CreatedFile(p) => format!(
+            "created {} (keep it safe: without it the stored keys cannot be opened)",
+            p.display()
+        ),
     }
 }
 

@@ -43,7 +43,9 @@ pub enum TenantError {
         mode: Mode,
     },
     /// The connection was disconnected: its credentials are gone.
-    #[error("the {mode} connection of tenant {id:?} was disconnected; connect it again with new keys")]
+    #[error(
+        "the {mode} connection of tenant {id:?} was disconnected; connect it again with new keys"
+    )]
     Disconnected {
         /// The tenant.
         id: String,
@@ -52,7 +54,9 @@ pub enum TenantError {
     },
     /// A sealed secret would not open: the master key is not the one it was sealed with, or
     /// the value was tampered with.
-    #[error("a stored secret of tenant {id:?} cannot be opened ({source}); is PAYHOOK_MASTER_KEY the key this database was created with?")]
+    #[error(
+        "a stored secret of tenant {id:?} cannot be opened ({source}); is PAYHOOK_MASTER_KEY the key this database was created with?"
+    )]
     Unseal {
         /// The tenant.
         id: String,
@@ -126,29 +130,60 @@ pub fn webhook_path(tenant: &str, mode: Mode) -> String {
 }
 
 /// Creates a tenant with its first connection.
-pub fn create(conn: &mut dyn Conn, sealer: &Sealer, name: &str, input: &ConnectionInput, now: i64) -> Result<TenantView, TenantError> {
+pub fn create(
+    conn: &mut dyn Conn,
+    sealer: &Sealer,
+    name: &str,
+    input: &ConnectionInput,
+    now: i64,
+) -> Result<TenantView, TenantError> {
     let valid = input.validate()?;
-    let tenant_name = if name.trim().is_empty() { valid.name().to_owned() } else { name.trim().to_owned() };
+    let tenant_name = if name.trim().is_empty() {
+        valid.name().to_owned()
+    } else {
+        name.trim().to_owned()
+    };
     let id = new_id("ten");
     transaction(conn, |tx| -> Result<(), TenantError> {
-        tx.execute("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)", &[id.as_str().into(), tenant_name.into(), now.into()])?;
+        tx.execute(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)",
+            &[id.as_str().into(), tenant_name.into(), now.into()],
+        )?;
         insert_connection(tx, sealer, &id, &valid, now)
     })?;
     show(conn, &id)?.ok_or(TenantError::NoTenant(id))
 }
 
 /// Adds a connection in another mode to a tenant.
-pub fn connect(conn: &mut dyn Conn, sealer: &Sealer, id: &str, input: &ConnectionInput, now: i64) -> Result<TenantView, TenantError> {
+pub fn connect(
+    conn: &mut dyn Conn,
+    sealer: &Sealer,
+    id: &str,
+    input: &ConnectionInput,
+    now: i64,
+) -> Result<TenantView, TenantError> {
     let valid = input.validate()?;
     transaction(conn, |tx| -> Result<(), TenantError> {
-        if tx.query_opt("SELECT 1 FROM tenants WHERE id = $1", &[id.into()])?.is_none() {
+        if tx
+            .query_opt("SELECT 1 FROM tenants WHERE id = $1", &[id.into()])?
+            .is_none()
+        {
             return Err(TenantError::NoTenant(id.to_owned()));
         }
-        let existing = tx.query_opt("SELECT disconnected_at FROM connections WHERE tenant_id = $1 AND mode = $2", &[id.into(), valid.mode().as_str().into()])?;
+        let existing = tx.query_opt(
+            "SELECT disconnected_at FROM connections WHERE tenant_id = $1 AND mode = $2",
+            &[id.into(), valid.mode().as_str().into()],
+        )?;
         match existing {
-            Some(row) if row.opt_int(0).is_none() => Err(TenantError::AlreadyConnected { id: id.to_owned(), mode: valid.mode() }),
+            Some(row) if row.opt_int(0).is_none() => Err(TenantError::AlreadyConnected {
+                id: id.to_owned(),
+                mode: valid.mode(),
+            }),
             Some(_) => {
-                tx.execute("DELETE FROM connections WHERE tenant_id = $1 AND mode = $2", &[id.into(), valid.mode().as_str().into()])?;
+                tx.execute(
+                    "DELETE FROM connections WHERE tenant_id = $1 AND mode = $2",
+                    &[id.into(), valid.mode().as_str().into()],
+                )?;
                 insert_connection(tx, sealer, id, &valid, now)
             }
             None => insert_connection(tx, sealer, id, &valid, now),
@@ -157,7 +192,13 @@ pub fn connect(conn: &mut dyn Conn, sealer: &Sealer, id: &str, input: &Connectio
     show(conn, id)?.ok_or_else(|| TenantError::NoTenant(id.to_owned()))
 }
 
-fn insert_connection(tx: &mut dyn Conn, sealer: &Sealer, id: &str, valid: &ValidConnection, now: i64) -> Result<(), TenantError> {
+fn insert_connection(
+    tx: &mut dyn Conn,
+    sealer: &Sealer,
+    id: &str,
+    valid: &ValidConnection,
+    now: i64,
+) -> Result<(), TenantError> {
     let mode = valid.mode();
     let sealed_key = seal(sealer, id, mode, "secret_key", valid.secret_key().expose())?;
     let secrets = stored_signing_secrets(sealer, id, valid)?;
@@ -185,7 +226,11 @@ fn insert_connection(tx: &mut dyn Conn, sealer: &Sealer, id: &str, valid: &Valid
 
 /// Every tenant, oldest first.
 pub fn list(conn: &mut dyn Conn) -> Result<Vec<TenantView>, TenantError> {
-    let ids: Vec<String> = conn.query("SELECT id FROM tenants ORDER BY created_at, id", &[])?.iter().map(|r| r.text(0)).collect();
+    let ids: Vec<String> = conn
+        .query("SELECT id FROM tenants ORDER BY created_at, id", &[])?
+        .iter()
+        .map(|r| r.text(0))
+        .collect();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         out.extend(show(conn, &id)?);
@@ -198,7 +243,11 @@ pub fn show(conn: &mut dyn Conn, id: &str) -> Result<Option<TenantView>, TenantE
     if !is_plausible(id) {
         return Ok(None);
     }
-    let Some(tenant) = conn.query_opt("SELECT id, name, created_at FROM tenants WHERE id = $1", &[id.into()])? else {
+    let Some(tenant) = conn.query_opt(
+        "SELECT id, name, created_at FROM tenants WHERE id = $1",
+        &[id.into()],
+    )?
+    else {
         return Ok(None);
     };
     let rows = conn.query(
@@ -208,27 +257,47 @@ pub fn show(conn: &mut dyn Conn, id: &str) -> Result<Option<TenantView>, TenantE
     )?;
     let mut connections = Vec::new();
     for r in rows {
-        let Ok(mode) = r.text(0).parse::<Mode>() else { continue };
-        let secrets: Vec<StoredSigningSecret> = serde_json::from_str(&r.text(4)).unwrap_or_default();
+        let Ok(mode) = r.text(0).parse::<Mode>() else {
+            continue;
+        };
+        let secrets: Vec<StoredSigningSecret> =
+            serde_json::from_str(&r.text(4)).unwrap_or_default();
         let disconnected_at = r.opt_int(7);
         connections.push(ConnectionView {
             mode,
             name: r.text(1),
             secret_key: r.opt_text(2),
             publishable_key: r.opt_text(3),
-            webhook_secrets: secrets.into_iter().map(|s| SigningSecretView { secret: s.hint, expires_at: s.expires_at }).collect(),
+            webhook_secrets: secrets
+                .into_iter()
+                .map(|s| SigningSecretView {
+                    secret: s.hint,
+                    expires_at: s.expires_at,
+                })
+                .collect(),
             default_currency: r.opt_text(5),
             enabled: r.int(6) != 0,
             disconnected_at,
             webhook_path: webhook_path(id, mode),
         });
     }
-    Ok(Some(TenantView { id: tenant.text(0), name: tenant.text(1), created_at: tenant.int(2), connections }))
+    Ok(Some(TenantView {
+        id: tenant.text(0),
+        name: tenant.text(1),
+        created_at: tenant.int(2),
+        connections,
+    }))
 }
 
 /// The signing secrets that verify a delivery to `id`/`mode` at `now`, current first; `None`
 /// when there is no such connection or it was disconnected.
-pub fn signing_secrets(conn: &mut dyn Conn, sealer: &Sealer, id: &str, mode: Mode, now: i64) -> Result<Option<Vec<WebhookSecret>>, TenantError> {
+pub fn signing_secrets(
+    conn: &mut dyn Conn,
+    sealer: &Sealer,
+    id: &str,
+    mode: Mode,
+    now: i64,
+) -> Result<Option<Vec<WebhookSecret>>, TenantError> {
     if !is_plausible(id) {
         return Ok(None);
     }
@@ -239,14 +308,24 @@ pub fn signing_secrets(conn: &mut dyn Conn, sealer: &Sealer, id: &str, mode: Mod
     let Some(row) = row else { return Ok(None) };
     let stored: Vec<StoredSigningSecret> = serde_json::from_str(&row.text(0)).unwrap_or_default();
     let mut out = Vec::new();
-    for s in stored.iter().filter(|s| s.expires_at.is_none_or(|at| at > now)) {
-        out.push(WebhookSecret::new(open(sealer, id, mode, "webhook_secret", &s.sealed)?.expose()));
+    for s in stored
+        .iter()
+        .filter(|s| s.expires_at.is_none_or(|at| at > now))
+    {
+        out.push(WebhookSecret::new(
+            open(sealer, id, mode, "webhook_secret", &s.sealed)?.expose(),
+        ));
     }
     Ok(Some(out))
 }
 
 /// The connection with its secrets opened, for calls to Stripe.
-pub fn load(conn: &mut dyn Conn, sealer: &Sealer, id: &str, mode: Mode) -> Result<ValidConnection, TenantError> {
+pub fn load(
+    conn: &mut dyn Conn,
+    sealer: &Sealer,
+    id: &str,
+    mode: Mode,
+) -> Result<ValidConnection, TenantError> {
     let row = conn
         .query_opt(
             "SELECT name, secret_key, publishable_key, webhook_secrets, default_currency, enabled, disconnected_at \
@@ -255,14 +334,18 @@ pub fn load(conn: &mut dyn Conn, sealer: &Sealer, id: &str, mode: Mode) -> Resul
         )?
         .ok_or_else(|| TenantError::NotFound { id: id.to_owned(), mode })?;
     if row.opt_int(6).is_some() {
-        return Err(TenantError::Disconnected { id: id.to_owned(), mode });
+        return Err(TenantError::Disconnected {
+            id: id.to_owned(),
+            mode,
+        });
     }
     let secret_key = open(sealer, id, mode, "secret_key", &row.text(1))?;
     let stored: Vec<StoredSigningSecret> = serde_json::from_str(&row.text(3)).unwrap_or_default();
     let mut current = None;
     let mut rolled = Vec::new();
     for s in &stored {
-        let secret = WebhookSecret::new(open(sealer, id, mode, "webhook_secret", &s.sealed)?.expose());
+        let secret =
+            WebhookSecret::new(open(sealer, id, mode, "webhook_secret", &s.sealed)?.expose());
         match s.expires_at {
             None => current = Some(secret),
             Some(at) => rolled.push(RolledSecret::new(secret, at)),
@@ -281,7 +364,14 @@ pub fn load(conn: &mut dyn Conn, sealer: &Sealer, id: &str, mode: Mode) -> Resul
 }
 
 /// Replaces the secret key (checked against the mode as at creation).
-pub fn rotate_key(conn: &mut dyn Conn, sealer: &Sealer, id: &str, mode: Mode, new: &Secret, now: i64) -> Result<TenantView, TenantError> {
+pub fn rotate_key(
+    conn: &mut dyn Conn,
+    sealer: &Sealer,
+    id: &str,
+    mode: Mode,
+    new: &Secret,
+    now: i64,
+) -> Result<TenantView, TenantError> {
     transaction(conn, |tx| -> Result<(), TenantError> {
         let mut valid = load(tx, sealer, id, mode)?;
         valid.rotate_secret_key(new)?;
@@ -319,7 +409,13 @@ pub fn roll_webhook_secret(
 }
 
 /// Enables or disables a connection.
-pub fn set_enabled(conn: &mut dyn Conn, id: &str, mode: Mode, enabled: bool, now: i64) -> Result<TenantView, TenantError> {
+pub fn set_enabled(
+    conn: &mut dyn Conn,
+    id: &str,
+    mode: Mode,
+    enabled: bool,
+    now: i64,
+) -> Result<TenantView, TenantError> {
     let n = conn.execute(
         "UPDATE connections SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND mode = $4 AND disconnected_at IS NULL",
         &[enabled.into(), now.into(), id.into(), mode.as_str().into()],
@@ -331,7 +427,12 @@ pub fn set_enabled(conn: &mut dyn Conn, id: &str, mode: Mode, enabled: bool, now
 }
 
 /// Destroys a connection's credentials; its events and records stay.
-pub fn disconnect(conn: &mut dyn Conn, id: &str, mode: Mode, now: i64) -> Result<TenantView, TenantError> {
+pub fn disconnect(
+    conn: &mut dyn Conn,
+    id: &str,
+    mode: Mode,
+    now: i64,
+) -> Result<TenantView, TenantError> {
     let n = conn.execute(
         "UPDATE connections SET secret_key = NULL, webhook_secrets = '[]', enabled = 0, disconnected_at = $1, updated_at = $2 \
          WHERE tenant_id = $3 AND mode = $4 AND disconnected_at IS NULL",
@@ -343,15 +444,32 @@ pub fn disconnect(conn: &mut dyn Conn, id: &str, mode: Mode, now: i64) -> Result
     show(conn, id)?.ok_or_else(|| TenantError::NoTenant(id.to_owned()))
 }
 
-fn not_found_or_disconnected(conn: &mut dyn Conn, id: &str, mode: Mode) -> Result<TenantError, TenantError> {
-    let exists = conn.query_opt("SELECT 1 FROM connections WHERE tenant_id = $1 AND mode = $2", &[id.into(), mode.as_str().into()])?;
+fn not_found_or_disconnected(
+    conn: &mut dyn Conn,
+    id: &str,
+    mode: Mode,
+) -> Result<TenantError, TenantError> {
+    let exists = conn.query_opt(
+        "SELECT 1 FROM connections WHERE tenant_id = $1 AND mode = $2",
+        &[id.into(), mode.as_str().into()],
+    )?;
     Ok(match exists {
-        Some(_) => TenantError::Disconnected { id: id.to_owned(), mode },
-        None => TenantError::NotFound { id: id.to_owned(), mode },
+        Some(_) => TenantError::Disconnected {
+            id: id.to_owned(),
+            mode,
+        },
+        None => TenantError::NotFound {
+            id: id.to_owned(),
+            mode,
+        },
     })
 }
 
-fn stored_signing_secrets(sealer: &Sealer, id: &str, valid: &ValidConnection) -> Result<String, TenantError> {
+fn stored_signing_secrets(
+    sealer: &Sealer,
+    id: &str,
+    valid: &ValidConnection,
+) -> Result<String, TenantError> {
     let mode = valid.mode();
     let mut stored = Vec::new();
     if let Some(current) = valid.webhook_secret() {
@@ -371,13 +489,33 @@ fn stored_signing_secrets(sealer: &Sealer, id: &str, valid: &ValidConnection) ->
     Ok(serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned()))
 }
 
-fn seal(sealer: &Sealer, id: &str, mode: Mode, field: &str, plaintext: &str) -> Result<String, TenantError> {
+fn seal(
+    sealer: &Sealer,
+    id: &str,
+    mode: Mode,
+    field: &str,
+    plaintext: &str,
+) -> Result<String, TenantError> {
     let field = format!("{mode}.{field}");
-    sealer.seal(id, &field, plaintext.as_bytes()).map(|s| s.to_string()).map_err(TenantError::Seal)
+    sealer
+        .seal(id, &field, plaintext.as_bytes())
+        .map(|s| s.to_string())
+        .map_err(TenantError::Seal)
 }
 
-fn open(sealer: &Sealer, id: &str, mode: Mode, field: &str, sealed: &str) -> Result<Secret, TenantError> {
-    let unseal = |source| TenantError::Unseal { id: id.to_owned(), source };
+fn open(
+    sealer: &Sealer,
+    id: &str,
+    mode: Mode,
+    field: &str,
+    sealed: &str,
+) -> Result<Secret, TenantError> {
+    let unseal = |source| TenantError::Unseal {
+        id: id.to_owned(),
+        source,
+    };
     let sealed = SealedSecret::parse(sealed).map_err(unseal)?;
-    sealer.open_secret(id, &format!("{mode}.{field}"), &sealed).map_err(unseal)
+    sealer
+        .open_secret(id, &format!("{mode}.{field}"), &sealed)
+        .map_err(unseal)
 }

@@ -41,14 +41,21 @@ pub fn fresh_postgres(test: &str) -> Option<TempPostgres> {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("{POSTGRES_ENV} is not set, and under CI=true the PostgreSQL tests must run");
         }
-        eprintln!("note: {test} skipped on PostgreSQL: set {POSTGRES_ENV}=postgres://USER@HOST:PORT/DB to run it");
+        eprintln!(
+            "note: {test} skipped on PostgreSQL: set {POSTGRES_ENV}=postgres://USER@HOST:PORT/DB to run it"
+        );
         return None;
     };
     let name = crate::ids::new_id("payhook_test");
-    admin(&admin_url, &format!("CREATE DATABASE {name}"))
-        .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but a test database cannot be created there: {e}"));
+    admin(&admin_url, &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| {
+        panic!("{POSTGRES_ENV} is set but a test database cannot be created there: {e}")
+    });
     let url = replace_database(&admin_url, &name);
-    Some(TempPostgres { admin_url, name, url })
+    Some(TempPostgres {
+        admin_url,
+        name,
+        url,
+    })
 }
 
 /// Runs one statement on its own thread: the synchronous client starts a runtime of its own,
@@ -57,7 +64,8 @@ fn admin(url: &str, sql: &str) -> Result<(), String> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| e.to_string())?;
+                let mut client =
+                    postgres::Client::connect(url, postgres::NoTls).map_err(|e| e.to_string())?;
                 client.batch_execute(sql).map_err(|e| e.to_string())
             })
             .join()
@@ -86,8 +94,17 @@ fn replace_database(url: &str, name: &str) -> String {
 mod tests {
     #[test]
     fn the_database_name_is_replaced() {
-        assert_eq!(super::replace_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
-        assert_eq!(super::replace_database("postgres://u@h:5432/test?sslmode=disable", "x"), "postgres://u@h:5432/x?sslmode=disable");
-        assert_eq!(super::replace_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            super::replace_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h:5432/test?sslmode=disable", "x"),
+            "postgres://u@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
     }
 }

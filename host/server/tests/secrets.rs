@@ -27,7 +27,13 @@ impl Write for Captured {
 }
 
 fn secrets() -> [&'static str; 5] {
-    [SECRET_KEY, WEBHOOK_SECRET, NEW_KEY, NEW_SIGNING, ADMIN_TOKEN]
+    [
+        SECRET_KEY,
+        WEBHOOK_SECRET,
+        NEW_KEY,
+        NEW_SIGNING,
+        ADMIN_TOKEN,
+    ]
 }
 
 /// Every byte the database holds, as text: the SQLite files themselves (main file and WAL), or
@@ -65,7 +71,11 @@ fn dump(s: &TestServer, location: &Location) -> String {
 async fn no_secret_appears_in_a_database_dump_the_logs_or_an_api_answer() {
     let logs = Captured::default();
     let writer = logs.clone();
-    tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
 
     for db in databases("secrets_absent") {
         let s = TestServer::start(&db.location).await;
@@ -82,33 +92,90 @@ async fn no_secret_appears_in_a_database_dump_the_logs_or_an_api_answer() {
         answers.push_str(&created.to_string());
         let tenant = created["id"].as_str().unwrap().to_owned();
         for (path, body) in [
-            (format!("/tenants/{tenant}/test/rotate-key"), json!({"secret_key": NEW_KEY})),
-            (format!("/tenants/{tenant}/test/roll-webhook-secret"), json!({"webhook_secret": NEW_SIGNING})),
+            (
+                format!("/tenants/{tenant}/test/rotate-key"),
+                json!({"secret_key": NEW_KEY}),
+            ),
+            (
+                format!("/tenants/{tenant}/test/roll-webhook-secret"),
+                json!({"webhook_secret": NEW_SIGNING}),
+            ),
             // Refused: a live key in test mode. The message may show the masked key only.
-            (format!("/tenants/{tenant}/test/rotate-key"), json!({"secret_key": "sk_live_51ThisLiveKeyIsSecretToo0000000"})),
+            (
+                format!("/tenants/{tenant}/test/rotate-key"),
+                json!({"secret_key": "sk_live_51ThisLiveKeyIsSecretToo0000000"}),
+            ),
         ] {
             let (_, answer) = s.api(reqwest::Method::POST, &path, Some(body)).await;
             answers.push_str(&answer.to_string());
         }
-        assert!(answers.contains("sk_test_…6789") || answers.contains("sk_test_…"), "keys are shown masked: {answers}");
+        assert!(
+            answers.contains("sk_test_…6789") || answers.contains("sk_test_…"),
+            "keys are shown masked: {answers}"
+        );
         // Deliveries, good and bad, processed and refused.
         let invoice = s.invoice(&tenant, "20.00").await;
-        let good = event(PI_SUCCEEDED, json!({"amount": 2000, "amount_received": 2000, "currency": "eur"}), json!({"invoice_id": invoice}));
+        let good = event(
+            PI_SUCCEEDED,
+            json!({"amount": 2000, "amount_received": 2000, "currency": "eur"}),
+            json!({"invoice_id": invoice}),
+        );
         let header = sign(&good, NEW_SIGNING, payhook_server::ids::now_secs());
-        assert_eq!(s.deliver_signed(&tenant, "test", &good, Some(header)).await.0, 200);
+        assert_eq!(
+            s.deliver_signed(&tenant, "test", &good, Some(header))
+                .await
+                .0,
+            200
+        );
         let bad = event(PI_SUCCEEDED, json!({}), json!({}));
-        assert_eq!(s.deliver_signed(&tenant, "test", &bad, Some(sign(&bad, "whsec_wrong0000000000000000000000", 1))).await.0, 400);
+        assert_eq!(
+            s.deliver_signed(
+                &tenant,
+                "test",
+                &bad,
+                Some(sign(&bad, "whsec_wrong0000000000000000000000", 1))
+            )
+            .await
+            .0,
+            400
+        );
         s.settle(&tenant).await;
-        for path in [format!("/tenants/{tenant}"), "/tenants".to_owned(), format!("/tenants/{tenant}/events")] {
+        for path in [
+            format!("/tenants/{tenant}"),
+            "/tenants".to_owned(),
+            format!("/tenants/{tenant}/events"),
+        ] {
             answers.push_str(&s.api(reqwest::Method::GET, &path, None).await.1.to_string());
         }
-        let unauthorized = s.client.get(format!("{}/api/v1/tenants", s.base)).bearer_auth("wrong").send().await.unwrap().text().await.unwrap();
+        let unauthorized = s
+            .client
+            .get(format!("{}/api/v1/tenants", s.base))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         answers.push_str(&unauthorized);
-        answers.push_str(&s.client.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap());
+        answers.push_str(
+            &s.client
+                .get(format!("{}/metrics", s.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
 
         let dumped = dump(&s, &db.location);
         for secret in secrets() {
-            assert!(!dumped.contains(secret), "{:?}: the database holds {secret} in plain text", db.location);
+            assert!(
+                !dumped.contains(secret),
+                "{:?}: the database holds {secret} in plain text",
+                db.location
+            );
             assert!(!answers.contains(secret), "an API answer shows {secret}");
         }
         // The sealed values are there, and they are not the secrets.

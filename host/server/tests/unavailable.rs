@@ -30,14 +30,19 @@ impl WriteLock {
             }
             Location::Postgres(url) => {
                 let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-                client.batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE").unwrap();
+                client
+                    .batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                    .unwrap();
                 locked.send(()).unwrap();
                 let _ = wait.recv();
                 client.batch_execute("ROLLBACK").unwrap();
             }
         });
         is_locked.recv().unwrap();
-        WriteLock { release, thread: Some(thread) }
+        WriteLock {
+            release,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -56,7 +61,12 @@ async fn a_database_that_cannot_take_the_write_gets_503_within_two_seconds_and_n
         let s = TestServer::start(&db.location).await;
         let tenant = s.tenant();
         // Warm the signing-secret cache so the lock only blocks the write.
-        assert_eq!(s.deliver(&tenant, &event(PI_SUCCEEDED, json!({}), json!({}))).await.0, 200);
+        assert_eq!(
+            s.deliver(&tenant, &event(PI_SUCCEEDED, json!({}), json!({})))
+                .await
+                .0,
+            200
+        );
         s.settle(&tenant).await;
         let body = event(PI_SUCCEEDED, json!({}), json!({}));
         let lock = blocking(|| WriteLock::take(&db.location));
@@ -64,10 +74,17 @@ async fn a_database_that_cannot_take_the_write_gets_503_within_two_seconds_and_n
         let (status, answer) = s.deliver(&tenant, &body).await;
         let took = started.elapsed();
         assert_eq!(status, 503, "{:?}: {answer}", db.location);
-        assert!(took < Duration::from_millis(2100), "answered after {took:?}");
+        assert!(
+            took < Duration::from_millis(2100),
+            "answered after {took:?}"
+        );
         assert_eq!(answer["error"]["code"], "unavailable", "{answer}");
         drop(lock);
-        assert_eq!(s.count("SELECT COUNT(*) FROM events", &[]), 1, "the refused delivery was not stored");
+        assert_eq!(
+            s.count("SELECT COUNT(*) FROM events", &[]),
+            1,
+            "the refused delivery was not stored"
+        );
         // Stripe retries; now it is stored.
         let (status, answer) = s.deliver(&tenant, &body).await;
         assert_eq!(status, 200, "{answer}");

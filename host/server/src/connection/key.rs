@@ -22,30 +22,55 @@ enum Kind {
 /// other than ASCII letters, digits and `_`.
 fn classify(key: &str) -> Option<Kind> {
     const PREFIXES: [(&str, Kind); 7] = [
-        ("sk_test_", Kind::Secret(SecretKeyKind::Standard, Mode::Test)),
-        ("sk_live_", Kind::Secret(SecretKeyKind::Standard, Mode::Live)),
-        ("rk_test_", Kind::Secret(SecretKeyKind::Restricted, Mode::Test)),
-        ("rk_live_", Kind::Secret(SecretKeyKind::Restricted, Mode::Live)),
+        (
+            "sk_test_",
+            Kind::Secret(SecretKeyKind::Standard, Mode::Test),
+        ),
+        (
+            "sk_live_",
+            Kind::Secret(SecretKeyKind::Standard, Mode::Live),
+        ),
+        (
+            "rk_test_",
+            Kind::Secret(SecretKeyKind::Restricted, Mode::Test),
+        ),
+        (
+            "rk_live_",
+            Kind::Secret(SecretKeyKind::Restricted, Mode::Live),
+        ),
         ("pk_test_", Kind::Publishable(Mode::Test)),
         ("pk_live_", Kind::Publishable(Mode::Live)),
         ("whsec_", Kind::Signing),
     ];
-    let (body, kind) = PREFIXES.iter().find_map(|(prefix, kind)| Some((key.strip_prefix(prefix)?, *kind)))?;
+    let (body, kind) = PREFIXES
+        .iter()
+        .find_map(|(prefix, kind)| Some((key.strip_prefix(prefix)?, *kind)))?;
     let plain = body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     (plain && !body.is_empty() && key.len() <= MAX_KEY_LEN).then_some(kind)
 }
 
 /// Checks the secret or restricted key for a connection in `mode`; returns it trimmed.
-pub(super) fn check_secret_key(key: Option<&Secret>, mode: Mode) -> Result<(Secret, SecretKeyKind), ConnectionError> {
+pub(super) fn check_secret_key(
+    key: Option<&Secret>,
+    mode: Mode,
+) -> Result<(Secret, SecretKeyKind), ConnectionError> {
     let Some(key) = key.filter(|k| !k.is_blank()) else {
         return Err(ConnectionError::SecretKeyMissing { mode });
     };
     let key = key.expose().trim();
     let field = KeyField::SecretKey;
     match classify(key) {
-        None => Err(ConnectionError::KeyMalformed { field, expected: field.expected(mode) }),
-        Some(Kind::Publishable(_)) => Err(ConnectionError::PublishableKeyInSecretKeyField { masked: mask(key) }),
-        Some(Kind::Signing) => Err(ConnectionError::SigningSecretInKeyField { field, masked: mask(key) }),
+        None => Err(ConnectionError::KeyMalformed {
+            field,
+            expected: field.expected(mode),
+        }),
+        Some(Kind::Publishable(_)) => {
+            Err(ConnectionError::PublishableKeyInSecretKeyField { masked: mask(key) })
+        }
+        Some(Kind::Signing) => Err(ConnectionError::SigningSecretInKeyField {
+            field,
+            masked: mask(key),
+        }),
         Some(Kind::Secret(kind, key_mode)) => {
             check_mode(field, key, key_mode, mode)?;
             Ok((Secret::new(key), kind))
@@ -54,16 +79,27 @@ pub(super) fn check_secret_key(key: Option<&Secret>, mode: Mode) -> Result<(Secr
 }
 
 /// Checks the optional publishable key; a blank one counts as not given.
-pub(super) fn check_publishable_key(key: Option<&Secret>, mode: Mode) -> Result<Option<PublishableKey>, ConnectionError> {
+pub(super) fn check_publishable_key(
+    key: Option<&Secret>,
+    mode: Mode,
+) -> Result<Option<PublishableKey>, ConnectionError> {
     let Some(key) = key.filter(|k| !k.is_blank()) else {
         return Ok(None);
     };
     let key = key.expose().trim();
     let field = KeyField::PublishableKey;
     match classify(key) {
-        None => Err(ConnectionError::KeyMalformed { field, expected: field.expected(mode) }),
-        Some(Kind::Secret(..)) => Err(ConnectionError::SecretKeyInPublishableKeyField { masked: mask(key) }),
-        Some(Kind::Signing) => Err(ConnectionError::SigningSecretInKeyField { field, masked: mask(key) }),
+        None => Err(ConnectionError::KeyMalformed {
+            field,
+            expected: field.expected(mode),
+        }),
+        Some(Kind::Secret(..)) => {
+            Err(ConnectionError::SecretKeyInPublishableKeyField { masked: mask(key) })
+        }
+        Some(Kind::Signing) => Err(ConnectionError::SigningSecretInKeyField {
+            field,
+            masked: mask(key),
+        }),
         Some(Kind::Publishable(key_mode)) => {
             check_mode(field, key, key_mode, mode)?;
             Ok(Some(PublishableKey(key.to_owned())))
@@ -72,7 +108,9 @@ pub(super) fn check_publishable_key(key: Option<&Secret>, mode: Mode) -> Result<
 }
 
 /// Checks a webhook signing secret (`whsec_…`); `None` for a blank one.
-pub(super) fn check_signing_secret(secret: &WebhookSecret) -> Result<Option<WebhookSecret>, ConnectionError> {
+pub(super) fn check_signing_secret(
+    secret: &WebhookSecret,
+) -> Result<Option<WebhookSecret>, ConnectionError> {
     if secret.is_blank() {
         return Ok(None);
     }
@@ -81,16 +119,32 @@ pub(super) fn check_signing_secret(secret: &WebhookSecret) -> Result<Option<Webh
     match classify(secret) {
         Some(Kind::Signing) => Ok(Some(WebhookSecret::new(secret))),
         Some(Kind::Secret(..) | Kind::Publishable(_)) => {
-            Err(ConnectionError::ApiKeyInWebhookSecretField { masked: mask(secret) })
+            Err(ConnectionError::ApiKeyInWebhookSecretField {
+                masked: mask(secret),
+            })
         }
-        None => Err(ConnectionError::KeyMalformed { field, expected: field.expected(Mode::Test) }),
+        None => Err(ConnectionError::KeyMalformed {
+            field,
+            expected: field.expected(Mode::Test),
+        }),
     }
 }
 
-fn check_mode(field: KeyField, key: &str, key_mode: Mode, mode: Mode) -> Result<(), ConnectionError> {
+fn check_mode(
+    field: KeyField,
+    key: &str,
+    key_mode: Mode,
+    mode: Mode,
+) -> Result<(), ConnectionError> {
     match (key_mode, mode) {
-        (Mode::Live, Mode::Test) => Err(ConnectionError::LiveKeyInTestMode { field, masked: mask(key) }),
-        (Mode::Test, Mode::Live) => Err(ConnectionError::TestKeyInLiveMode { field, masked: mask(key) }),
+        (Mode::Live, Mode::Test) => Err(ConnectionError::LiveKeyInTestMode {
+            field,
+            masked: mask(key),
+        }),
+        (Mode::Test, Mode::Live) => Err(ConnectionError::TestKeyInLiveMode {
+            field,
+            masked: mask(key),
+        }),
         (Mode::Test, Mode::Test) | (Mode::Live, Mode::Live) => Ok(()),
     }
 }
@@ -110,7 +164,9 @@ impl KeyField {
     /// Where in Stripe's dashboard the right value is found.
     pub(super) fn where_to_find(self) -> &'static str {
         match self {
-            KeyField::SecretKey | KeyField::PublishableKey => "the Stripe dashboard, Developers → API keys",
+            KeyField::SecretKey | KeyField::PublishableKey => {
+                "the Stripe dashboard, Developers → API keys"
+            }
             KeyField::WebhookSecret => {
                 "the Stripe dashboard, Developers → Webhooks, your endpoint's signing secret (Reveal)"
             }

@@ -28,9 +28,12 @@ fn input(mode: Mode, secret_key: &str) -> ConnectionInput {
 }
 
 fn valid_with_secret(secret: &str) -> ValidConnection {
-    ConnectionInput { webhook_secret: Some(WebhookSecret::new(secret)), ..input(Mode::Test, SK_TEST) }
-        .validate()
-        .unwrap()
+    ConnectionInput {
+        webhook_secret: Some(WebhookSecret::new(secret)),
+        ..input(Mode::Test, SK_TEST)
+    }
+    .validate()
+    .unwrap()
 }
 
 fn whsec(n: usize) -> WebhookSecret {
@@ -58,7 +61,10 @@ fn a_full_test_connection_is_valid() {
     assert_eq!(c.mode(), Mode::Test);
     assert_eq!(c.secret_key().expose(), SK_TEST);
     assert_eq!(c.secret_key_kind(), SecretKeyKind::Standard);
-    assert_eq!(c.publishable_key().map(PublishableKey::as_str), Some(PK_TEST));
+    assert_eq!(
+        c.publishable_key().map(PublishableKey::as_str),
+        Some(PK_TEST)
+    );
     assert_eq!(c.webhook_secret().map(WebhookSecret::expose), Some(WHSEC_A));
     assert_eq!(c.default_currency(), Some(Currency::EUR));
     assert!(c.is_enabled());
@@ -67,9 +73,12 @@ fn a_full_test_connection_is_valid() {
 
 #[test]
 fn a_live_connection_with_a_restricted_key_is_valid() {
-    let c = ConnectionInput { publishable_key: Some(Secret::new(PK_LIVE)), ..input(Mode::Live, RK_LIVE) }
-        .validate()
-        .unwrap();
+    let c = ConnectionInput {
+        publishable_key: Some(Secret::new(PK_LIVE)),
+        ..input(Mode::Live, RK_LIVE)
+    }
+    .validate()
+    .unwrap();
     assert_eq!(c.secret_key_kind(), SecretKeyKind::Restricted);
     assert_eq!(c.secret_key().expose(), RK_LIVE);
 }
@@ -85,7 +94,11 @@ fn a_name_and_a_secret_key_are_enough() {
     }
     .validate()
     .unwrap();
-    assert!(c.publishable_key().is_none() && c.webhook_secret().is_none() && c.default_currency().is_none());
+    assert!(
+        c.publishable_key().is_none()
+            && c.webhook_secret().is_none()
+            && c.default_currency().is_none()
+    );
     assert!(c.active_signing_secrets(NOW).is_empty());
 }
 
@@ -93,12 +106,21 @@ fn a_name_and_a_secret_key_are_enough() {
 fn refusals() -> Vec<(ConnectionInput, &'static str)> {
     let test = |key: &str| input(Mode::Test, key);
     let live = |key: &str| input(Mode::Live, key);
-    let with_pk = |mode, pk: &str| ConnectionInput { publishable_key: Some(Secret::new(pk)), ..input(mode, if mode == Mode::Test { SK_TEST } else { SK_LIVE }) };
-    let with_wh = |secret: &str| ConnectionInput { webhook_secret: Some(WebhookSecret::new(secret)), ..test(SK_TEST) };
+    let with_pk = |mode, pk: &str| ConnectionInput {
+        publishable_key: Some(Secret::new(pk)),
+        ..input(mode, if mode == Mode::Test { SK_TEST } else { SK_LIVE })
+    };
+    let with_wh = |secret: &str| ConnectionInput {
+        webhook_secret: Some(WebhookSecret::new(secret)),
+        ..test(SK_TEST)
+    };
     let long_key = format!("sk_test_{}", "a".repeat(MAX_KEY_LEN));
     vec![
         (
-            ConnectionInput { secret_key: None, ..test(SK_TEST) },
+            ConnectionInput {
+                secret_key: None,
+                ..test(SK_TEST)
+            },
             "Stripe gateway is not properly configured: the secret key is missing: copy the test mode secret \
              key (sk_test_…) from the Stripe dashboard, Developers → API keys",
         ),
@@ -202,20 +224,32 @@ fn refusals() -> Vec<(ConnectionInput, &'static str)> {
              dashboard, Developers → Webhooks, your endpoint's signing secret (Reveal)",
         ),
         (
-            ConnectionInput { name: " ".into(), ..test(SK_TEST) },
+            ConnectionInput {
+                name: " ".into(),
+                ..test(SK_TEST)
+            },
             "the connection name is empty: give one, such as \"Production Stripe\"",
         ),
         (
-            ConnectionInput { name: "é".repeat(101), ..test(SK_TEST) },
+            ConnectionInput {
+                name: "é".repeat(101),
+                ..test(SK_TEST)
+            },
             "the connection name is 101 characters long: use at most 100",
         ),
         (
-            ConnectionInput { name: "Stripe\nlive".into(), ..test(SK_TEST) },
+            ConnectionInput {
+                name: "Stripe\nlive".into(),
+                ..test(SK_TEST)
+            },
             "the connection name contains a control character such as a line break: use one line of plain \
              text",
         ),
         (
-            ConnectionInput { default_currency: Some("euro".into()), ..test(SK_TEST) },
+            ConnectionInput {
+                default_currency: Some("euro".into()),
+                ..test(SK_TEST)
+            },
             "the default currency is not valid: invalid currency code \"euro\": use a three-letter ISO 4217 \
              code such as \"usd\"",
         ),
@@ -235,12 +269,17 @@ fn refusals_never_show_more_than_the_masked_key() {
     for (input, _) in refusals() {
         let err = input.validate().unwrap_err();
         let shown = format!("{err} {err:?}");
-        for key in [SK_TEST, SK_LIVE, RK_TEST, RK_LIVE, PK_TEST, PK_LIVE, WHSEC_A, WHSEC_B] {
+        for key in [
+            SK_TEST, SK_LIVE, RK_TEST, RK_LIVE, PK_TEST, PK_LIVE, WHSEC_A, WHSEC_B,
+        ] {
             // Nothing of the key's body is shown but its last four characters.
             let body = &key[key.len() - 12..key.len() - 4];
             assert!(!shown.contains(body), "{shown}");
         }
-        assert!(!shown.contains("not-a-key") && !shown.contains("abc def"), "{shown}");
+        assert!(
+            !shown.contains("not-a-key") && !shown.contains("abc def"),
+            "{shown}"
+        );
     }
 }
 
@@ -249,7 +288,11 @@ fn only_missing_or_malformed_keys_are_not_configured_errors() {
     let mut count = 0;
     for (input, message) in refusals() {
         let err = input.validate().unwrap_err();
-        assert_eq!(err.is_not_configured(), message.starts_with(NOT_CONFIGURED), "{err:?}");
+        assert_eq!(
+            err.is_not_configured(),
+            message.starts_with(NOT_CONFIGURED),
+            "{err:?}"
+        );
         count += usize::from(err.is_not_configured());
     }
     assert_eq!(count, 8);
@@ -271,10 +314,20 @@ fn modes_parse_and_print() {
 fn rotating_the_secret_key_checks_it_against_the_mode() {
     let mut c = input(Mode::Test, SK_TEST).validate().unwrap();
     c.rotate_secret_key(&Secret::new(RK_TEST)).unwrap();
-    assert_eq!((c.secret_key().expose(), c.secret_key_kind()), (RK_TEST, SecretKeyKind::Restricted));
+    assert_eq!(
+        (c.secret_key().expose(), c.secret_key_kind()),
+        (RK_TEST, SecretKeyKind::Restricted)
+    );
     let err = c.rotate_secret_key(&Secret::new(SK_LIVE)).unwrap_err();
-    assert!(matches!(err, ConnectionError::LiveKeyInTestMode { .. }), "{err:?}");
-    assert_eq!(c.secret_key().expose(), RK_TEST, "a refused rotation changes nothing");
+    assert!(
+        matches!(err, ConnectionError::LiveKeyInTestMode { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        c.secret_key().expose(),
+        RK_TEST,
+        "a refused rotation changes nothing"
+    );
 }
 
 #[test]
@@ -289,7 +342,8 @@ fn disabling_and_enabling() {
 #[test]
 fn a_first_roll_sets_the_secret() {
     let mut c = input(Mode::Test, SK_TEST).validate().unwrap();
-    c.roll_webhook_secret(&WebhookSecret::new(WHSEC_A), NOW, DEFAULT_ROLL_OVERLAP).unwrap();
+    c.roll_webhook_secret(&WebhookSecret::new(WHSEC_A), NOW, DEFAULT_ROLL_OVERLAP)
+        .unwrap();
     assert_eq!(exposed(&c.active_signing_secrets(NOW)), [WHSEC_A]);
     assert!(c.rolled_webhook_secrets().is_empty());
 }
@@ -297,27 +351,48 @@ fn a_first_roll_sets_the_secret() {
 #[test]
 fn a_rolled_secret_verifies_until_its_expiry() {
     let mut c = valid_with_secret(WHSEC_A);
-    c.roll_webhook_secret(&WebhookSecret::new(WHSEC_B), NOW, DEFAULT_ROLL_OVERLAP).unwrap();
+    c.roll_webhook_secret(&WebhookSecret::new(WHSEC_B), NOW, DEFAULT_ROLL_OVERLAP)
+        .unwrap();
     assert_eq!(c.rolled_webhook_secrets()[0].expires_at(), NOW + DAY);
     assert_eq!(exposed(&c.active_signing_secrets(NOW)), [WHSEC_B, WHSEC_A]);
-    assert_eq!(exposed(&c.active_signing_secrets(NOW + DAY - 1)), [WHSEC_B, WHSEC_A]);
+    assert_eq!(
+        exposed(&c.active_signing_secrets(NOW + DAY - 1)),
+        [WHSEC_B, WHSEC_A]
+    );
     assert_eq!(exposed(&c.active_signing_secrets(NOW + DAY)), [WHSEC_B]);
 
     // What the engine does with the list: a delivery signed with the old secret still verifies.
     let body = br#"{"id":"evt_1","object":"event"}"#;
     let header = header_for(body, &WebhookSecret::new(WHSEC_A), NOW + 60);
     let secrets = c.active_signing_secrets(NOW + 60);
-    let verified = verify(Some(&header), body, &secrets, NOW + 60, Tolerance::default()).unwrap();
+    let verified = verify(
+        Some(&header),
+        body,
+        &secrets,
+        NOW + 60,
+        Tolerance::default(),
+    )
+    .unwrap();
     assert_eq!(verified.secret_index(), Some(1));
     let late = c.active_signing_secrets(NOW + DAY + 60);
     let header = header_for(body, &WebhookSecret::new(WHSEC_A), NOW + DAY + 60);
-    assert!(verify(Some(&header), body, &late, NOW + DAY + 60, Tolerance::default()).is_err());
+    assert!(
+        verify(
+            Some(&header),
+            body,
+            &late,
+            NOW + DAY + 60,
+            Tolerance::default()
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn a_roll_with_no_overlap_drops_the_old_secret_at_once() {
     let mut c = valid_with_secret(WHSEC_A);
-    c.roll_webhook_secret(&WebhookSecret::new(WHSEC_B), NOW, Duration::ZERO).unwrap();
+    c.roll_webhook_secret(&WebhookSecret::new(WHSEC_B), NOW, Duration::ZERO)
+        .unwrap();
     assert_eq!(exposed(&c.active_signing_secrets(NOW)), [WHSEC_B]);
     assert!(c.rolled_webhook_secrets().is_empty());
 }
@@ -327,13 +402,25 @@ fn secrets_are_tried_newest_first_and_expired_ones_are_dropped() {
     let mut c = valid_with_secret(WHSEC_A);
     let hour = Duration::from_secs(3600);
     c.roll_webhook_secret(&whsec(1), NOW, hour).unwrap(); // A expires at NOW + 1 h
-    c.roll_webhook_secret(&whsec(2), NOW + 10, DEFAULT_ROLL_OVERLAP).unwrap(); // 1 expires at NOW + 10 + 24 h
+    c.roll_webhook_secret(&whsec(2), NOW + 10, DEFAULT_ROLL_OVERLAP)
+        .unwrap(); // 1 expires at NOW + 10 + 24 h
     let active = c.active_signing_secrets(NOW + 20);
-    assert_eq!(exposed(&active), [whsec(2).expose(), whsec(1).expose(), WHSEC_A]);
-    assert_eq!(exposed(&c.active_signing_secrets(NOW + 3600)), [whsec(2).expose(), whsec(1).expose()]);
+    assert_eq!(
+        exposed(&active),
+        [whsec(2).expose(), whsec(1).expose(), WHSEC_A]
+    );
+    assert_eq!(
+        exposed(&c.active_signing_secrets(NOW + 3600)),
+        [whsec(2).expose(), whsec(1).expose()]
+    );
     // The next roll forgets A, which has expired.
-    c.roll_webhook_secret(&whsec(3), NOW + 7200, DEFAULT_ROLL_OVERLAP).unwrap();
-    let rolled: Vec<&str> = c.rolled_webhook_secrets().iter().map(|r| r.secret().expose()).collect();
+    c.roll_webhook_secret(&whsec(3), NOW + 7200, DEFAULT_ROLL_OVERLAP)
+        .unwrap();
+    let rolled: Vec<&str> = c
+        .rolled_webhook_secrets()
+        .iter()
+        .map(|r| r.secret().expose())
+        .collect();
     assert_eq!(rolled, [whsec(2).expose(), whsec(1).expose()]);
 }
 
@@ -341,11 +428,20 @@ fn secrets_are_tried_newest_first_and_expired_ones_are_dropped() {
 fn at_most_max_secrets_are_active() {
     let mut c = valid_with_secret(whsec(0).expose());
     for n in 1..MAX_SECRETS {
-        c.roll_webhook_secret(&whsec(n), NOW + n as i64, DEFAULT_ROLL_OVERLAP).unwrap();
+        c.roll_webhook_secret(&whsec(n), NOW + n as i64, DEFAULT_ROLL_OVERLAP)
+            .unwrap();
     }
     assert_eq!(c.active_signing_secrets(NOW + 100).len(), MAX_SECRETS);
-    let err = c.roll_webhook_secret(&whsec(99), NOW + 100, DEFAULT_ROLL_OVERLAP).unwrap_err();
-    assert_eq!(err, ConnectionError::TooManyActiveWebhookSecrets { max: 8, oldest_expiry: NOW + 1 + DAY });
+    let err = c
+        .roll_webhook_secret(&whsec(99), NOW + 100, DEFAULT_ROLL_OVERLAP)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectionError::TooManyActiveWebhookSecrets {
+            max: 8,
+            oldest_expiry: NOW + 1 + DAY
+        }
+    );
     assert_eq!(
         err.to_string(),
         format!(
@@ -354,16 +450,22 @@ fn at_most_max_secrets_are_active() {
             NOW + 1 + DAY
         )
     );
-    assert_eq!(c.webhook_secret(), Some(&whsec(7)), "a refused roll changes nothing");
+    assert_eq!(
+        c.webhook_secret(),
+        Some(&whsec(7)),
+        "a refused roll changes nothing"
+    );
     // Once the oldest has expired there is room again.
-    c.roll_webhook_secret(&whsec(99), NOW + 1 + DAY, DEFAULT_ROLL_OVERLAP).unwrap();
+    c.roll_webhook_secret(&whsec(99), NOW + 1 + DAY, DEFAULT_ROLL_OVERLAP)
+        .unwrap();
     assert_eq!(c.active_signing_secrets(NOW + 1 + DAY).len(), MAX_SECRETS);
 }
 
 #[test]
 fn roll_refusals_say_what_is_wrong() {
     let mut c = valid_with_secret(WHSEC_A);
-    c.roll_webhook_secret(&WebhookSecret::new(WHSEC_B), NOW, DEFAULT_ROLL_OVERLAP).unwrap();
+    c.roll_webhook_secret(&WebhookSecret::new(WHSEC_B), NOW, DEFAULT_ROLL_OVERLAP)
+        .unwrap();
     let reused = "the new webhook signing secret is the current one or one rolled before: roll the secret in \
                   the Stripe dashboard (Developers → Webhooks, your endpoint, Roll secret) and give the new \
                   whsec_ value";
@@ -402,13 +504,23 @@ fn roll_refusals_say_what_is_wrong() {
         ),
     ];
     for (new, overlap, message) in cases {
-        let err = c.roll_webhook_secret(&WebhookSecret::new(new), NOW + 5, overlap).unwrap_err();
+        let err = c
+            .roll_webhook_secret(&WebhookSecret::new(new), NOW + 5, overlap)
+            .unwrap_err();
         assert_eq!(err.to_string(), message);
     }
-    assert_eq!(exposed(&c.active_signing_secrets(NOW + 5)), [WHSEC_B, WHSEC_A], "refused rolls change nothing");
+    assert_eq!(
+        exposed(&c.active_signing_secrets(NOW + 5)),
+        [WHSEC_B, WHSEC_A],
+        "refused rolls change nothing"
+    );
     // The longest overlap allowed is accepted.
-    c.roll_webhook_secret(&WebhookSecret::new("whsec_PayhookSigningSecretCCCCCCCC0003"), NOW + 5, MAX_ROLL_OVERLAP)
-        .unwrap();
+    c.roll_webhook_secret(
+        &WebhookSecret::new("whsec_PayhookSigningSecretCCCCCCCC0003"),
+        NOW + 5,
+        MAX_ROLL_OVERLAP,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -425,7 +537,9 @@ fn debug_output_holds_no_secret() {
     }
     .validate()
     .unwrap();
-    valid.roll_webhook_secret(&WebhookSecret::new(WHSEC_B), NOW, DEFAULT_ROLL_OVERLAP).unwrap();
+    valid
+        .roll_webhook_secret(&WebhookSecret::new(WHSEC_B), NOW, DEFAULT_ROLL_OVERLAP)
+        .unwrap();
     let shown = [
         format!("{typed:?}"),
         format!("{typed:#?}"),
@@ -439,5 +553,8 @@ fn debug_output_holds_no_secret() {
             assert!(!shown.contains(&secret[8..]), "{shown}");
         }
     }
-    assert_eq!(format!("{:?}", valid.publishable_key().unwrap()), "PublishableKey(pk_test_…Pk01)");
+    assert_eq!(
+        format!("{:?}", valid.publishable_key().unwrap()),
+        "PublishableKey(pk_test_…Pk01)"
+    );
 }

@@ -108,7 +108,9 @@ pub enum DbError {
     #[error("cannot open the database: {0}")]
     Open(String),
     /// SQLite would not run with the durability payhook requires.
-    #[error("the SQLite database refused {setting} (it reports {found:?}); payhook needs WAL with synchronous=FULL")]
+    #[error(
+        "the SQLite database refused {setting} (it reports {found:?}); payhook needs WAL with synchronous=FULL"
+    )]
     Durability {
         /// The setting.
         setting: &'static str,
@@ -122,7 +124,9 @@ pub enum DbError {
     #[error("database error: {0}")]
     Query(String),
     /// The schema is newer than this payhook.
-    #[error("the database schema is version {found}, newer than this payhook ({supported}); upgrade payhook")]
+    #[error(
+        "the database schema is version {found}, newer than this payhook ({supported}); upgrade payhook"
+    )]
     SchemaTooNew {
         /// The database's version.
         found: i64,
@@ -255,8 +259,12 @@ impl Location {
 
 fn redact_url_password(url: &str) -> String {
     // postgres://user:password@host → postgres://user:…@host
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:…@{host}"),
         None => url.to_owned(),

@@ -16,12 +16,16 @@ pub struct PgPool(r2d2::Pool<Manager>);
 
 impl PgPool {
     pub(super) fn open(url: &str) -> Result<PgPool, DbError> {
-        let mut config: postgres::Config = url.parse().map_err(|e| DbError::Open(format!("invalid PostgreSQL URL: {e}")))?;
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| DbError::Open(format!("invalid PostgreSQL URL: {e}")))?;
         config.connect_timeout(Duration::from_secs(1));
         // A statement that waits longer than this for a lock fails instead of holding a
         // webhook sender past its 2 s answer.
         let timeout_ms = LOCK_TIMEOUT.as_millis();
-        config.options(&format!("-c lock_timeout={timeout_ms} -c statement_timeout=30000"));
+        config.options(&format!(
+            "-c lock_timeout={timeout_ms} -c statement_timeout=30000"
+        ));
         let manager = Manager { config };
         drop(manager.connect_client()?);
         r2d2::Pool::builder()
@@ -34,7 +38,9 @@ impl PgPool {
     }
 
     pub(super) fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
-        self.0.get().map_err(|e| DbError::Unavailable(e.to_string()))
+        self.0
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 }
 
@@ -52,7 +58,10 @@ impl std::fmt::Debug for Manager {
 
 impl Manager {
     fn connect_client(&self) -> Result<PgConn, DbError> {
-        let client = self.config.connect(NoTls).map_err(|e| DbError::Open(e.to_string()))?;
+        let client = self
+            .config
+            .connect(NoTls)
+            .map_err(|e| DbError::Open(e.to_string()))?;
         Ok(PgConn(Some(client)))
     }
 }
@@ -62,7 +71,8 @@ impl r2d2::ManageConnection for Manager {
     type Error = DbError;
 
     fn connect(&self) -> Result<PgConn, DbError> {
-        self.connect_client().map_err(|e| DbError::Unavailable(e.to_string()))
+        self.connect_client()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
     }
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), DbError> {
         conn.batch("")
@@ -82,7 +92,9 @@ pub struct PgConn(Option<Client>);
 
 impl PgConn {
     fn client(&mut self) -> Result<&mut Client, DbError> {
-        self.0.as_mut().ok_or_else(|| DbError::Unavailable("the connection is closed".into()))
+        self.0
+            .as_mut()
+            .ok_or_else(|| DbError::Unavailable("the connection is closed".into()))
     }
 }
 
@@ -91,19 +103,23 @@ impl Drop for PgConn {
         if let Some(client) = self.0.take()
             && tokio::runtime::Handle::try_current().is_ok()
         {
-            let _ = std::thread::Builder::new().name("payhook-pg-close".into()).spawn(move || drop(client));
+            let _ = std::thread::Builder::new()
+                .name("payhook-pg-close".into())
+                .spawn(move || drop(client));
         }
     }
 }
 
 impl Conn for PgConn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         self.client()?.execute(sql, &params).map_err(error)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         let rows = self.client()?.query(sql, &params).map_err(error)?;
         rows.iter().map(row).collect()
     }
@@ -122,15 +138,25 @@ fn row(r: &postgres::Row) -> Result<Row, DbError> {
     for (i, column) in r.columns().iter().enumerate() {
         let ty = column.type_();
         let value = if *ty == Type::INT8 {
-            r.try_get::<_, Option<i64>>(i).map_err(error)?.map(Value::Int)
+            r.try_get::<_, Option<i64>>(i)
+                .map_err(error)?
+                .map(Value::Int)
         } else if *ty == Type::INT4 {
-            r.try_get::<_, Option<i32>>(i).map_err(error)?.map(|v| Value::Int(v.into()))
+            r.try_get::<_, Option<i32>>(i)
+                .map_err(error)?
+                .map(|v| Value::Int(v.into()))
         } else if *ty == Type::INT2 {
-            r.try_get::<_, Option<i16>>(i).map_err(error)?.map(|v| Value::Int(v.into()))
+            r.try_get::<_, Option<i16>>(i)
+                .map_err(error)?
+                .map(|v| Value::Int(v.into()))
         } else if *ty == Type::BOOL {
-            r.try_get::<_, Option<bool>>(i).map_err(error)?.map(|v| Value::Int(v.into()))
+            r.try_get::<_, Option<bool>>(i)
+                .map_err(error)?
+                .map(|v| Value::Int(v.into()))
         } else {
-            r.try_get::<_, Option<String>>(i).map_err(error)?.map(Value::Text)
+            r.try_get::<_, Option<String>>(i)
+                .map_err(error)?
+                .map(Value::Text)
         };
         values.push(value.unwrap_or(Value::Null));
     }
@@ -138,7 +164,11 @@ fn row(r: &postgres::Row) -> Result<Row, DbError> {
 }
 
 impl ToSql for Value {
-    fn to_sql(&self, ty: &Type, out: &mut postgres::types::private::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Int(v) if *ty == Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
@@ -161,8 +191,17 @@ fn error(e: postgres::Error) -> DbError {
             let c = c.code();
             // 08: connection exceptions; 53: insufficient resources; 57P: operator intervention
             // (shutdown); 55P03: lock not available; 40001/40P01: serialization failure, deadlock.
-            c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") || c == "55P03" || c == "40001" || c == "40P01"
+            c.starts_with("08")
+                || c.starts_with("53")
+                || c.starts_with("57P")
+                || c == "55P03"
+                || c == "40001"
+                || c == "40P01"
         })
         || e.as_db_error().is_none() && e.code().is_none();
-    if transient { DbError::Unavailable(e.to_string()) } else { DbError::Query(e.to_string()) }
+    if transient {
+        DbError::Unavailable(e.to_string())
+    } else {
+        DbError::Query(e.to_string())
+    }
 }

@@ -142,9 +142,15 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
             // Two nodes starting at once must not both create the tables.
             tx.batch("LOCK TABLE payhook_schema IN EXCLUSIVE MODE")?;
         }
-        let found = tx.query_opt("SELECT MAX(version) FROM payhook_schema", &[])?.and_then(|r| r.opt_int(0)).unwrap_or(0);
+        let found = tx
+            .query_opt("SELECT MAX(version) FROM payhook_schema", &[])?
+            .and_then(|r| r.opt_int(0))
+            .unwrap_or(0);
         if found > VERSION {
-            return Err(DbError::SchemaTooNew { found, supported: VERSION });
+            return Err(DbError::SchemaTooNew {
+                found,
+                supported: VERSION,
+            });
         }
         if found < 1 {
             let seq = match tx.backend() {
@@ -152,7 +158,10 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
                 Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
             };
             tx.batch(&V1.replace("{SEQ}", seq))?;
-            tx.execute("INSERT INTO payhook_schema (version) VALUES ($1)", &[1.into()])?;
+            tx.execute(
+                "INSERT INTO payhook_schema (version) VALUES ($1)",
+                &[1.into()],
+            )?;
         }
         Ok(())
     })

@@ -16,7 +16,9 @@ pub struct SqlitePool(r2d2::Pool<Manager>);
 
 impl SqlitePool {
     pub(super) fn open(path: &Path) -> Result<SqlitePool, DbError> {
-        let manager = Manager { path: path.to_owned() };
+        let manager = Manager {
+            path: path.to_owned(),
+        };
         // The first connection is made here so that a bad path or a refused setting is reported
         // at start-up with its own message, not as a pool time-out.
         drop(manager.open()?);
@@ -30,7 +32,9 @@ impl SqlitePool {
     }
 
     pub(super) fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
-        self.0.get().map_err(|e| DbError::Unavailable(e.to_string()))
+        self.0
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 }
 
@@ -42,18 +46,31 @@ pub struct Manager {
 
 impl Manager {
     fn open(&self) -> Result<SqliteConn, DbError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags)
             .map_err(|e| DbError::Open(format!("{}: {e}", self.path.display())))?;
         conn.busy_timeout(LOCK_TIMEOUT).map_err(open_error)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(open_error)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(open_error)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(DbError::Durability { setting: "journal_mode=WAL", found: mode });
+            return Err(DbError::Durability {
+                setting: "journal_mode=WAL",
+                found: mode,
+            });
         }
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;").map_err(open_error)?;
-        let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).map_err(open_error)?;
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(open_error)?;
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(open_error)?;
         if sync != 2 {
-            return Err(DbError::Durability { setting: "synchronous=FULL", found: sync.to_string() });
+            return Err(DbError::Durability {
+                setting: "synchronous=FULL",
+                found: sync.to_string(),
+            });
         }
         conn.set_prepared_statement_cache_capacity(64);
         Ok(SqliteConn(conn))
@@ -81,14 +98,18 @@ pub struct SqliteConn(Connection);
 impl Conn for SqliteConn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         let mut stmt = self.0.prepare_cached(&placeholders(sql)).map_err(error)?;
-        let n = stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(error)?;
+        let n = stmt
+            .execute(rusqlite::params_from_iter(params.iter().map(to_sql)))
+            .map_err(error)?;
         Ok(n as u64)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let mut stmt = self.0.prepare_cached(&placeholders(sql)).map_err(error)?;
         let columns = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(error)?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter().map(to_sql)))
+            .map_err(error)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(error)? {
             let mut values = Vec::with_capacity(columns);
@@ -97,7 +118,9 @@ impl Conn for SqliteConn {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(v) => Value::Int(v),
                     ValueRef::Real(v) => Value::Int(v as i64),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Value::Text(String::from_utf8_lossy(t).into_owned())
+                    }
                 });
             }
             out.push(Row(values));
@@ -142,9 +165,13 @@ fn open_error(e: rusqlite::Error) -> DbError {
 
 fn error(e: rusqlite::Error) -> DbError {
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::DiskFull | ErrorCode::CannotOpen | ErrorCode::SystemIoFailure) => {
-            DbError::Unavailable(e.to_string())
-        }
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure,
+        ) => DbError::Unavailable(e.to_string()),
         _ => DbError::Query(e.to_string()),
     }
 }
@@ -153,6 +180,9 @@ fn error(e: rusqlite::Error) -> DbError {
 mod tests {
     #[test]
     fn placeholders_are_rewritten_outside_nothing_else() {
-        assert_eq!(super::placeholders("SELECT $1, $12 FROM t WHERE a = '$'"), "SELECT ?1, ?12 FROM t WHERE a = '$'");
+        assert_eq!(
+            super::placeholders("SELECT $1, $12 FROM t WHERE a = '$'"),
+            "SELECT ?1, ?12 FROM t WHERE a = '$'"
+        );
     }
 }

@@ -28,15 +28,24 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/tenants/{id}", get(show_tenant))
         .route("/tenants/{id}/connections", post(connect))
         .route("/tenants/{id}/{mode}/rotate-key", post(rotate_key))
-        .route("/tenants/{id}/{mode}/roll-webhook-secret", post(roll_webhook_secret))
+        .route(
+            "/tenants/{id}/{mode}/roll-webhook-secret",
+            post(roll_webhook_secret),
+        )
         .route("/tenants/{id}/{mode}/disable", post(disable))
         .route("/tenants/{id}/{mode}/enable", post(enable))
         .route("/tenants/{id}/{mode}/disconnect", post(disconnect))
         .route("/tenants/{id}/events", get(list_events))
         .route("/tenants/{id}/events/{event_id}", get(show_event))
         .route("/tenants/{id}/events/{event_id}/replay", post(replay_event))
-        .route("/tenants/{id}/invoices", get(list_invoices).post(create_invoice))
-        .route("/tenants/{id}/appointments", get(list_appointments).post(create_appointment))
+        .route(
+            "/tenants/{id}/invoices",
+            get(list_invoices).post(create_invoice),
+        )
+        .route(
+            "/tenants/{id}/appointments",
+            get(list_appointments).post(create_appointment),
+        )
         .route("/tenants/{id}/payments", get(list_payments))
         .route("/tenants/{id}/subscriptions", get(list_subscriptions))
         .route("/tenants/{id}/ledger", get(ledger))
@@ -55,7 +64,10 @@ pub fn tenant_json(view: &TenantView, public_url: &str) -> Value {
             c["webhook_url"] = Value::String(url);
         }
     }
-    let first = value["connections"].get(0).map(|c| c["webhook_url"].clone()).unwrap_or(Value::Null);
+    let first = value["connections"]
+        .get(0)
+        .map(|c| c["webhook_url"].clone())
+        .unwrap_or(Value::Null);
     value["webhook_url"] = first;
     value
 }
@@ -92,7 +104,11 @@ impl ConnectionBody {
     /// The input to validate.
     pub fn input(&self) -> Result<ConnectionInput, AppError> {
         let mode = parse_mode(&self.mode)?;
-        let name = self.connection_name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| self.name.clone());
+        let name = self
+            .connection_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| self.name.clone());
         Ok(ConnectionInput {
             name,
             mode,
@@ -112,7 +128,8 @@ impl std::fmt::Debug for ConnectionBody {
 }
 
 fn parse_mode(mode: &str) -> Result<Mode, AppError> {
-    mode.parse::<Mode>().map_err(|e| AppError::bad("invalid_mode", e.to_string()))
+    mode.parse::<Mode>()
+        .map_err(|e| AppError::bad("invalid_mode", e.to_string()))
 }
 
 type ApiResult = Result<(StatusCode, Json<Value>), AppError>;
@@ -124,14 +141,29 @@ fn ok(value: Value) -> ApiResult {
 async fn list_tenants(State(s): State<AppState>) -> ApiResult {
     let url = s.0.public_url.clone();
     let list = s.db(|c, _| Ok(tenants::list(c)?)).await?;
-    ok(Value::Array(list.iter().map(|t| tenant_json(t, &url)).collect()))
+    ok(Value::Array(
+        list.iter().map(|t| tenant_json(t, &url)).collect(),
+    ))
 }
 
-async fn create_tenant(State(s): State<AppState>, body: Result<Json<ConnectionBody>, axum::extract::rejection::JsonRejection>) -> ApiResult {
+async fn create_tenant(
+    State(s): State<AppState>,
+    body: Result<Json<ConnectionBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
     let Json(body) = body.map_err(json_error)?;
     let input = body.input()?;
     let url = s.0.public_url.clone();
-    let view = s.db(move |c, inner| Ok(tenants::create(c, &inner.sealer, &body.name, &input, now_secs())?)).await?;
+    let view = s
+        .db(move |c, inner| {
+            Ok(tenants::create(
+                c,
+                &inner.sealer,
+                &body.name,
+                &input,
+                now_secs(),
+            )?)
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(tenant_json(&view, &url))))
 }
 
@@ -145,12 +177,26 @@ async fn show_tenant(State(s): State<AppState>, Path(id): Path<String>) -> ApiRe
     }
 }
 
-async fn connect(State(s): State<AppState>, Path(id): Path<String>, body: Result<Json<ConnectionBody>, axum::extract::rejection::JsonRejection>) -> ApiResult {
+async fn connect(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<ConnectionBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
     let Json(body) = body.map_err(json_error)?;
     let input = body.input()?;
     let url = s.0.public_url.clone();
     let tid = id.clone();
-    let view = s.db(move |c, inner| Ok(tenants::connect(c, &inner.sealer, &tid, &input, now_secs())?)).await?;
+    let view = s
+        .db(move |c, inner| {
+            Ok(tenants::connect(
+                c,
+                &inner.sealer,
+                &tid,
+                &input,
+                now_secs(),
+            )?)
+        })
+        .await?;
     s.forget_secrets(&id);
     Ok((StatusCode::CREATED, Json(tenant_json(&view, &url))))
 }
@@ -160,11 +206,26 @@ struct RotateBody {
     secret_key: String,
 }
 
-async fn rotate_key(State(s): State<AppState>, Path((id, mode)): Path<(String, String)>, body: Result<Json<RotateBody>, axum::extract::rejection::JsonRejection>) -> ApiResult {
+async fn rotate_key(
+    State(s): State<AppState>,
+    Path((id, mode)): Path<(String, String)>,
+    body: Result<Json<RotateBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
     let Json(body) = body.map_err(json_error)?;
     let mode = parse_mode(&mode)?;
     let url = s.0.public_url.clone();
-    let view = s.db(move |c, inner| Ok(tenants::rotate_key(c, &inner.sealer, &id, mode, &Secret::new(body.secret_key), now_secs())?)).await?;
+    let view = s
+        .db(move |c, inner| {
+            Ok(tenants::rotate_key(
+                c,
+                &inner.sealer,
+                &id,
+                mode,
+                &Secret::new(body.secret_key),
+                now_secs(),
+            )?)
+        })
+        .await?;
     ok(tenant_json(&view, &url))
 }
 
@@ -176,14 +237,30 @@ struct RollBody {
     overlap_hours: Option<u64>,
 }
 
-async fn roll_webhook_secret(State(s): State<AppState>, Path((id, mode)): Path<(String, String)>, body: Result<Json<RollBody>, axum::extract::rejection::JsonRejection>) -> ApiResult {
+async fn roll_webhook_secret(
+    State(s): State<AppState>,
+    Path((id, mode)): Path<(String, String)>,
+    body: Result<Json<RollBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
     let Json(body) = body.map_err(json_error)?;
     let mode = parse_mode(&mode)?;
-    let overlap = body.overlap_hours.map_or(DEFAULT_ROLL_OVERLAP, |h| Duration::from_secs(h.saturating_mul(3600)));
+    let overlap = body.overlap_hours.map_or(DEFAULT_ROLL_OVERLAP, |h| {
+        Duration::from_secs(h.saturating_mul(3600))
+    });
     let url = s.0.public_url.clone();
     let tid = id.clone();
     let view = s
-        .db(move |c, inner| Ok(tenants::roll_webhook_secret(c, &inner.sealer, &tid, mode, &WebhookSecret::new(body.webhook_secret), overlap, now_secs())?))
+        .db(move |c, inner| {
+            Ok(tenants::roll_webhook_secret(
+                c,
+                &inner.sealer,
+                &tid,
+                mode,
+                &WebhookSecret::new(body.webhook_secret),
+                overlap,
+                now_secs(),
+            )?)
+        })
         .await?;
     s.forget_secrets(&id);
     ok(tenant_json(&view, &url))
@@ -197,18 +274,29 @@ async fn enable(s: State<AppState>, p: Path<(String, String)>) -> ApiResult {
     set_enabled(s, p, true).await
 }
 
-async fn set_enabled(State(s): State<AppState>, Path((id, mode)): Path<(String, String)>, enabled: bool) -> ApiResult {
+async fn set_enabled(
+    State(s): State<AppState>,
+    Path((id, mode)): Path<(String, String)>,
+    enabled: bool,
+) -> ApiResult {
     let mode = parse_mode(&mode)?;
     let url = s.0.public_url.clone();
-    let view = s.db(move |c, _| Ok(tenants::set_enabled(c, &id, mode, enabled, now_secs())?)).await?;
+    let view = s
+        .db(move |c, _| Ok(tenants::set_enabled(c, &id, mode, enabled, now_secs())?))
+        .await?;
     ok(tenant_json(&view, &url))
 }
 
-async fn disconnect(State(s): State<AppState>, Path((id, mode)): Path<(String, String)>) -> ApiResult {
+async fn disconnect(
+    State(s): State<AppState>,
+    Path((id, mode)): Path<(String, String)>,
+) -> ApiResult {
     let mode = parse_mode(&mode)?;
     let url = s.0.public_url.clone();
     let tid = id.clone();
-    let view = s.db(move |c, _| Ok(tenants::disconnect(c, &tid, mode, now_secs())?)).await?;
+    let view = s
+        .db(move |c, _| Ok(tenants::disconnect(c, &tid, mode, now_secs())?))
+        .await?;
     s.forget_secrets(&id);
     ok(tenant_json(&view, &url))
 }
@@ -222,14 +310,29 @@ struct EventQuery {
     limit: Option<i64>,
 }
 
-async fn list_events(State(s): State<AppState>, Path(id): Path<String>, query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+async fn list_events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let Query(q) = query.map_err(|e| AppError::bad("invalid_query", e.body_text()))?;
     if let Some(status) = &q.status
         && !inbox::status::ALL.contains(&status.as_str())
     {
-        return Err(AppError::bad("invalid_status", format!("unknown status {status:?}; use one of {}", inbox::status::ALL.join(", "))));
+        return Err(AppError::bad(
+            "invalid_status",
+            format!(
+                "unknown status {status:?}; use one of {}",
+                inbox::status::ALL.join(", ")
+            ),
+        ));
     }
-    let filter = EventFilter { status: q.status, event_type: q.event_type, before: q.before, limit: q.limit.unwrap_or(50) };
+    let filter = EventFilter {
+        status: q.status,
+        event_type: q.event_type,
+        before: q.before,
+        limit: q.limit.unwrap_or(50),
+    };
     let events = s
         .db(move |c, _| {
             require_tenant(c, &id)?;
@@ -239,18 +342,28 @@ async fn list_events(State(s): State<AppState>, Path(id): Path<String>, query: R
     ok(serde_json::to_value(events).unwrap_or(Value::Null))
 }
 
-async fn show_event(State(s): State<AppState>, Path((id, event_id)): Path<(String, String)>) -> ApiResult {
+async fn show_event(
+    State(s): State<AppState>,
+    Path((id, event_id)): Path<(String, String)>,
+) -> ApiResult {
     let e = event_id.clone();
     match s.db(move |c, _| Ok(inbox::show(c, &id, &e)?)).await? {
         Some(event) => ok(serde_json::to_value(event).unwrap_or(Value::Null)),
-        None => Err(AppError::NotFound(format!("no event {event_id:?} for this tenant"))),
+        None => Err(AppError::NotFound(format!(
+            "no event {event_id:?} for this tenant"
+        ))),
     }
 }
 
-async fn replay_event(State(s): State<AppState>, Path((id, event_id)): Path<(String, String)>) -> ApiResult {
+async fn replay_event(
+    State(s): State<AppState>,
+    Path((id, event_id)): Path<(String, String)>,
+) -> ApiResult {
     let (t, e) = (id.clone(), event_id.clone());
     if !s.db(move |c, _| Ok(inbox::replay(c, &t, &e)?)).await? {
-        return Err(AppError::NotFound(format!("no event {event_id:?} for this tenant")));
+        return Err(AppError::NotFound(format!(
+            "no event {event_id:?} for this tenant"
+        )));
     }
     s.0.writer.wake();
     ok(json!({"replayed": true, "event_id": event_id}))
@@ -269,11 +382,19 @@ struct RecordBody {
     metadata: Value,
 }
 
-async fn create_invoice(s: State<AppState>, p: Path<String>, body: Result<Json<RecordBody>, axum::extract::rejection::JsonRejection>) -> ApiResult {
+async fn create_invoice(
+    s: State<AppState>,
+    p: Path<String>,
+    body: Result<Json<RecordBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
     create_record(s, p, body, RecordKind::Invoice).await
 }
 
-async fn create_appointment(s: State<AppState>, p: Path<String>, body: Result<Json<RecordBody>, axum::extract::rejection::JsonRejection>) -> ApiResult {
+async fn create_appointment(
+    s: State<AppState>,
+    p: Path<String>,
+    body: Result<Json<RecordBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
     create_record(s, p, body, RecordKind::Appointment).await
 }
 
@@ -303,7 +424,10 @@ async fn create_record(
             Ok(records::create(c, kind, &tenant, &new, &state, now_secs())?)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(record).unwrap_or(Value::Null))))
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(record).unwrap_or(Value::Null)),
+    ))
 }
 
 /// Parses a decimal amount that Stripe can charge, by the engine's currency rules (minimum
@@ -317,7 +441,10 @@ pub fn parse_amount(text: &str, currency: &str) -> Result<Money, AppError> {
     });
     match checked {
         Ok(Ok(money)) => Ok(money),
-        Ok(Err(e)) => Err(AppError::BadRequest { code: "invalid_amount", message: e.message }),
+        Ok(Err(e)) => Err(AppError::BadRequest {
+            code: "invalid_amount",
+            message: e.message,
+        }),
         Err(e) => Err(AppError::Internal(format!("the engine failed: {e}"))),
     }
 }
@@ -344,7 +471,8 @@ struct ListQuery {
 type ListQueryResult = Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>;
 
 fn list_query(q: ListQueryResult) -> Result<ListQuery, AppError> {
-    q.map(|Query(q)| q).map_err(|e| AppError::bad("invalid_query", e.body_text()))
+    q.map(|Query(q)| q)
+        .map_err(|e| AppError::bad("invalid_query", e.body_text()))
 }
 
 /// 404 unless the tenant exists.
@@ -363,12 +491,23 @@ async fn list_appointments(s: State<AppState>, p: Path<String>, q: ListQueryResu
     list_records(s, p, q, RecordKind::Appointment).await
 }
 
-async fn list_records(State(s): State<AppState>, Path(tenant): Path<String>, q: ListQueryResult, kind: RecordKind) -> ApiResult {
+async fn list_records(
+    State(s): State<AppState>,
+    Path(tenant): Path<String>,
+    q: ListQueryResult,
+    kind: RecordKind,
+) -> ApiResult {
     let q = list_query(q)?;
     let list = s
         .db(move |c, _| {
             require_tenant(c, &tenant)?;
-            Ok(records::list(c, kind, &tenant, q.status.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))?)
+            Ok(records::list(
+                c,
+                kind,
+                &tenant,
+                q.status.as_deref(),
+                q.limit.unwrap_or(50).clamp(1, 500),
+            )?)
         })
         .await?;
     ok(serde_json::to_value(list).unwrap_or(Value::Null))
@@ -382,7 +521,11 @@ async fn show_appointment(s: State<AppState>, p: Path<String>) -> ApiResult {
     show_record(s, p, RecordKind::Appointment).await
 }
 
-async fn show_record(State(s): State<AppState>, Path(id): Path<String>, kind: RecordKind) -> ApiResult {
+async fn show_record(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    kind: RecordKind,
+) -> ApiResult {
     let i = id.clone();
     match s.db(move |c, _| Ok(records::get(c, kind, &i)?)).await? {
         Some(r) => ok(serde_json::to_value(r).unwrap_or(Value::Null)),
@@ -390,34 +533,60 @@ async fn show_record(State(s): State<AppState>, Path(id): Path<String>, kind: Re
     }
 }
 
-async fn list_payments(State(s): State<AppState>, Path(tenant): Path<String>, q: ListQueryResult) -> ApiResult {
+async fn list_payments(
+    State(s): State<AppState>,
+    Path(tenant): Path<String>,
+    q: ListQueryResult,
+) -> ApiResult {
     let q = list_query(q)?;
     let list = s
         .db(move |c, _| {
             require_tenant(c, &tenant)?;
-            Ok(records::list_payments(c, &tenant, q.status.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))?)
+            Ok(records::list_payments(
+                c,
+                &tenant,
+                q.status.as_deref(),
+                q.limit.unwrap_or(50).clamp(1, 500),
+            )?)
         })
         .await?;
     ok(serde_json::to_value(list).unwrap_or(Value::Null))
 }
 
-async fn list_subscriptions(State(s): State<AppState>, Path(tenant): Path<String>, q: ListQueryResult) -> ApiResult {
+async fn list_subscriptions(
+    State(s): State<AppState>,
+    Path(tenant): Path<String>,
+    q: ListQueryResult,
+) -> ApiResult {
     let q = list_query(q)?;
     let list = s
         .db(move |c, _| {
             require_tenant(c, &tenant)?;
-            Ok(records::list_subscriptions(c, &tenant, q.status.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))?)
+            Ok(records::list_subscriptions(
+                c,
+                &tenant,
+                q.status.as_deref(),
+                q.limit.unwrap_or(50).clamp(1, 500),
+            )?)
         })
         .await?;
     ok(serde_json::to_value(list).unwrap_or(Value::Null))
 }
 
-async fn ledger(State(s): State<AppState>, Path(tenant): Path<String>, q: ListQueryResult) -> ApiResult {
+async fn ledger(
+    State(s): State<AppState>,
+    Path(tenant): Path<String>,
+    q: ListQueryResult,
+) -> ApiResult {
     let q = list_query(q)?;
     let list = s
         .db(move |c, _| {
             require_tenant(c, &tenant)?;
-            Ok(records::ledger(c, &tenant, q.limit.unwrap_or(500).clamp(1, 5000))?)
+            Ok(records::ledger(
+                c,
+                &tenant,
+                q.limit.unwrap_or(500).clamp(1, 5000),
+            )?)
         })
         .await?;
     ok(serde_json::to_value(list).unwrap_or(Value::Null))

@@ -74,7 +74,10 @@ impl AppError {
 
     /// A 400 with `code`.
     pub fn bad(code: &'static str, message: impl Into<String>) -> AppError {
-        AppError::BadRequest { code, message: message.into() }
+        AppError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -84,12 +87,20 @@ impl IntoResponse for AppError {
             tracing::error!(error = %self, "request failed");
         }
         let status = self.status();
-        let mut response = (status, Json(json!({"error": {"code": self.code(), "message": self.to_string()}}))).into_response();
+        let mut response = (
+            status,
+            Json(json!({"error": {"code": self.code(), "message": self.to_string()}})),
+        )
+            .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -97,16 +108,31 @@ impl IntoResponse for AppError {
 
 impl From<DbError> for AppError {
     fn from(e: DbError) -> AppError {
-        if e.is_transient() { AppError::Unavailable(e.to_string()) } else { AppError::Internal(e.to_string()) }
+        if e.is_transient() {
+            AppError::Unavailable(e.to_string())
+        } else {
+            AppError::Internal(e.to_string())
+        }
     }
 }
 
 impl From<TenantError> for AppError {
     fn from(e: TenantError) -> AppError {
         match e {
-            TenantError::Connection(c) => AppError::bad(if c.is_not_configured() { "gateway_not_configured" } else { "invalid_connection" }, c.to_string()),
-            TenantError::NotFound { .. } | TenantError::NoTenant(_) => AppError::NotFound(e.to_string()),
-            TenantError::AlreadyConnected { .. } | TenantError::Disconnected { .. } => AppError::Conflict(e.to_string()),
+            TenantError::Connection(c) => AppError::bad(
+                if c.is_not_configured() {
+                    "gateway_not_configured"
+                } else {
+                    "invalid_connection"
+                },
+                c.to_string(),
+            ),
+            TenantError::NotFound { .. } | TenantError::NoTenant(_) => {
+                AppError::NotFound(e.to_string())
+            }
+            TenantError::AlreadyConnected { .. } | TenantError::Disconnected { .. } => {
+                AppError::Conflict(e.to_string())
+            }
             TenantError::Db(d) => d.into(),
             TenantError::Unseal { .. } | TenantError::Seal(_) => AppError::Internal(e.to_string()),
         }

@@ -59,7 +59,14 @@ struct Inner {
 
 impl AppState {
     /// The state for a server on `db`.
-    pub fn new(db: Database, sealer: Sealer, writer: Writer, metrics: Metrics, admin_token: AdminToken, public_url: &str) -> AppState {
+    pub fn new(
+        db: Database,
+        sealer: Sealer,
+        writer: Writer,
+        metrics: Metrics,
+        admin_token: AdminToken,
+        public_url: &str,
+    ) -> AppState {
         AppState(Arc::new(Inner {
             db,
             sealer,
@@ -73,7 +80,10 @@ impl AppState {
     }
 
     /// Runs `f` with a database connection on a blocking thread.
-    async fn db<T: Send + 'static>(&self, f: impl FnOnce(&mut DbConn, &Inner) -> Result<T, AppError> + Send + 'static) -> Result<T, AppError> {
+    async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConn, &Inner) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
         let state = self.0.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = state.db.conn()?;
@@ -96,7 +106,10 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
-        .route("/webhooks/stripe/{tenant}/{mode}", post(webhook::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)))
+        .route(
+            "/webhooks/stripe/{tenant}/{mode}",
+            post(webhook::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)),
+        )
         .nest("/api/v1", api)
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
@@ -123,15 +136,32 @@ async fn openapi() -> Response {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    let checked = state.db(|conn, _| Ok(crate::db::Conn::query(conn, "SELECT 1", &[])?)).await;
+    let checked = state
+        .db(|conn, _| Ok(crate::db::Conn::query(conn, "SELECT 1", &[])?))
+        .await;
     match checked {
-        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable", "error": e.to_string()}))).into_response(),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "unavailable", "error": e.to_string()})),
+        )
+            .into_response(),
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.0.metrics.render()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.0.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> AppError {

@@ -41,25 +41,39 @@ pub(super) async fn receive(
         metrics.count_rejected(reason);
         AppError::WebhookRefused
     };
-    let Ok(mode) = mode.parse::<Mode>() else { return Err(refused("unknown_endpoint")) };
-    let Some(secrets) = signing_secrets(&state, &tenant, mode).await? else { return Err(refused("unknown_endpoint")) };
+    let Ok(mode) = mode.parse::<Mode>() else {
+        return Err(refused("unknown_endpoint"));
+    };
+    let Some(secrets) = signing_secrets(&state, &tenant, mode).await? else {
+        return Err(refused("unknown_endpoint"));
+    };
     if secrets.is_empty() {
         return Err(refused("no_signing_secret"));
     }
-    let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
     let now = now_secs();
     let tolerance = state.0.tolerance_secs;
-    let delivery = match engine::with_session(|s| s.receive(header, &body, &secrets, now, tolerance)) {
-        Ok(Ok(delivery)) => delivery,
-        Ok(Err(WebhookError::Signature(_))) => return Err(refused("signature")),
-        Ok(Err(WebhookError::Decode(e))) => {
-            metrics.count_rejected("not_an_event");
-            return Err(AppError::bad("not_an_event", format!("the signed body is not a Stripe event: {e}")));
-        }
-        Err(RuntimeError::BodyNotUtf8 { .. }) => return Err(refused("signature")),
-        Err(RuntimeError::BodyTooLarge { max, .. }) => return Err(AppError::TooLarge(max)),
-        Err(e) => return Err(AppError::Internal(format!("the engine failed on a delivery: {e}"))),
-    };
+    let delivery =
+        match engine::with_session(|s| s.receive(header, &body, &secrets, now, tolerance)) {
+            Ok(Ok(delivery)) => delivery,
+            Ok(Err(WebhookError::Signature(_))) => return Err(refused("signature")),
+            Ok(Err(WebhookError::Decode(e))) => {
+                metrics.count_rejected("not_an_event");
+                return Err(AppError::bad(
+                    "not_an_event",
+                    format!("the signed body is not a Stripe event: {e}"),
+                ));
+            }
+            Err(RuntimeError::BodyNotUtf8 { .. }) => return Err(refused("signature")),
+            Err(RuntimeError::BodyTooLarge { max, .. }) => return Err(AppError::TooLarge(max)),
+            Err(e) => {
+                return Err(AppError::Internal(format!(
+                    "the engine failed on a delivery: {e}"
+                )));
+            }
+        };
     let event = delivery.event;
     // The engine accepted the body as UTF-8.
     let body = String::from_utf8(body.to_vec()).map_err(|_| refused("signature"))?;
@@ -75,9 +89,15 @@ pub(super) async fn receive(
     };
     let started = Instant::now();
     match tokio::time::timeout(STORE_DEADLINE, state.0.writer.store(new)).await {
-        Ok(Ok(stored)) => Ok(Json(json!({"received": true, "duplicate": stored == Stored::Duplicate}))),
-        Ok(Err(IngestError::Database(e))) => Err(AppError::Unavailable(format!("the delivery was not stored: {e}"))),
-        Ok(Err(e)) => Err(AppError::Unavailable(format!("the delivery was not stored: {e}"))),
+        Ok(Ok(stored)) => Ok(Json(
+            json!({"received": true, "duplicate": stored == Stored::Duplicate}),
+        )),
+        Ok(Err(IngestError::Database(e))) => Err(AppError::Unavailable(format!(
+            "the delivery was not stored: {e}"
+        ))),
+        Ok(Err(e)) => Err(AppError::Unavailable(format!(
+            "the delivery was not stored: {e}"
+        ))),
         Err(_) => Err(AppError::Unavailable(format!(
             "the delivery was not stored within {} ms; Stripe will retry",
             started.elapsed().as_millis()
@@ -87,7 +107,11 @@ pub(super) async fn receive(
 
 /// The connection's active signing secrets, from a short-lived cache; `None` when there is no
 /// such endpoint.
-async fn signing_secrets(state: &AppState, tenant: &str, mode: Mode) -> Result<Option<Vec<WebhookSecret>>, AppError> {
+async fn signing_secrets(
+    state: &AppState,
+    tenant: &str,
+    mode: Mode,
+) -> Result<Option<Vec<WebhookSecret>>, AppError> {
     let key = (tenant.to_owned(), mode);
     if let Ok(cache) = state.0.secrets.lock()
         && let Some((at, secrets)) = cache.get(&key)
@@ -97,7 +121,9 @@ async fn signing_secrets(state: &AppState, tenant: &str, mode: Mode) -> Result<O
     }
     let (t, now) = (tenant.to_owned(), now_secs());
     let secrets = state
-        .db(move |conn, inner| tenants::signing_secrets(conn, &inner.sealer, &t, mode, now).map_err(AppError::from))
+        .db(move |conn, inner| {
+            tenants::signing_secrets(conn, &inner.sealer, &t, mode, now).map_err(AppError::from)
+        })
         .await?;
     if let Ok(mut cache) = state.0.secrets.lock() {
         // A flood of unknown tenants must not grow the cache without bound.

@@ -16,8 +16,18 @@ fn set_mode(path: &Path, mode: u32) {
 
 #[test]
 fn env_value_in_hex_or_base64() {
-    for value in [HEX_KEY, &HEX_KEY.to_uppercase(), B64_KEY, &format!("  {HEX_KEY}\n"), &format!("{B64_KEY}\n")] {
-        assert_eq!(MasterKey::from_env_value(value).unwrap().expose(), &expected(), "{value:?}");
+    for value in [
+        HEX_KEY,
+        &HEX_KEY.to_uppercase(),
+        B64_KEY,
+        &format!("  {HEX_KEY}\n"),
+        &format!("{B64_KEY}\n"),
+    ] {
+        assert_eq!(
+            MasterKey::from_env_value(value).unwrap().expose(),
+            &expected(),
+            "{value:?}"
+        );
     }
 }
 
@@ -25,15 +35,27 @@ fn env_value_in_hex_or_base64() {
 fn env_value_errors_give_the_format_and_never_echo_the_value() {
     let hint = "64 hex characters or the standard base64 of 32 bytes (generate one with `openssl rand -hex 32`)";
     let cases = [
-        ("", format!("PAYHOOK_MASTER_KEY is set but empty: set it to {hint}, or unset it to use the key file")),
-        (" \n", format!("PAYHOOK_MASTER_KEY is set but empty: set it to {hint}, or unset it to use the key file")),
+        (
+            "",
+            format!(
+                "PAYHOOK_MASTER_KEY is set but empty: set it to {hint}, or unset it to use the key file"
+            ),
+        ),
+        (
+            " \n",
+            format!(
+                "PAYHOOK_MASTER_KEY is set but empty: set it to {hint}, or unset it to use the key file"
+            ),
+        ),
         (
             &HEX_KEY[..62],
             format!("PAYHOOK_MASTER_KEY is not a master key (62 hex characters): set it to {hint}"),
         ),
         (
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==",
-            format!("PAYHOOK_MASTER_KEY is not a master key (base64 of 31 bytes): set it to {hint}"),
+            format!(
+                "PAYHOOK_MASTER_KEY is not a master key (base64 of 31 bytes): set it to {hint}"
+            ),
         ),
         (
             "correct horse battery staple",
@@ -46,7 +68,10 @@ fn env_value_errors_give_the_format_and_never_echo_the_value() {
         let err = MasterKey::from_env_value(value).unwrap_err();
         assert_eq!(err.to_string(), message);
         if value.trim().len() > 4 {
-            assert!(!err.to_string().contains(value.trim()) && !format!("{err:?}").contains(value.trim()));
+            assert!(
+                !err.to_string().contains(value.trim())
+                    && !format!("{err:?}").contains(value.trim())
+            );
         }
     }
     assert_eq!(
@@ -61,12 +86,24 @@ fn creates_a_key_file_with_mode_0600_then_reads_it_back() {
     let path = dir.path().join("payhook.db.key");
     let (created, source) = MasterKey::load_or_create_file(&path).unwrap();
     assert_eq!(source, KeySource::CreatedFile(path.clone()));
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.len(), 65);
-    assert!(text.ends_with('\n') && text.trim_end().bytes().all(|b| b"0123456789abcdef".contains(&b)));
+    assert!(
+        text.ends_with('\n')
+            && text
+                .trim_end()
+                .bytes()
+                .all(|b| b"0123456789abcdef".contains(&b))
+    );
     // The file's contents are a valid PAYHOOK_MASTER_KEY value for the same key.
-    assert_eq!(MasterKey::from_env_value(&text).unwrap().expose(), created.expose());
+    assert_eq!(
+        MasterKey::from_env_value(&text).unwrap().expose(),
+        created.expose()
+    );
 
     let (loaded, source) = MasterKey::load_or_create_file(&path).unwrap();
     assert_eq!(source, KeySource::ExistingFile(path.clone()));
@@ -85,9 +122,17 @@ fn two_created_keys_differ() {
 #[test]
 fn reads_a_key_file_of_mode_0600_or_narrower_in_either_format() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, contents, mode) in [("hex", HEX_KEY, 0o600), ("b64", B64_KEY, 0o400), ("nl", "\n\n  ", 0o600)] {
+    for (name, contents, mode) in [
+        ("hex", HEX_KEY, 0o600),
+        ("b64", B64_KEY, 0o400),
+        ("nl", "\n\n  ", 0o600),
+    ] {
         let path = dir.path().join(name);
-        let contents = if name == "nl" { format!("{HEX_KEY}{contents}") } else { contents.to_owned() };
+        let contents = if name == "nl" {
+            format!("{HEX_KEY}{contents}")
+        } else {
+            contents.to_owned()
+        };
         std::fs::write(&path, contents).unwrap();
         set_mode(&path, mode);
         let (key, source) = MasterKey::load_or_create_file(&path).unwrap();
@@ -104,7 +149,10 @@ fn refuses_a_key_file_others_can_read_or_write() {
     for mode in [0o644, 0o640, 0o604, 0o660, 0o606, 0o700, 0o4600] {
         set_mode(&path, mode);
         let err = MasterKey::load_or_create_file(&path).unwrap_err();
-        assert!(matches!(err, MasterKeyError::FileTooOpen { mode: m, .. } if m == mode), "{mode:o}: {err:?}");
+        assert!(
+            matches!(err, MasterKeyError::FileTooOpen { mode: m, .. } if m == mode),
+            "{mode:o}: {err:?}"
+        );
         assert_eq!(
             err.to_string(),
             format!(
@@ -148,7 +196,10 @@ fn refuses_a_key_file_path_that_is_a_directory() {
     let err = MasterKey::load_or_create_file(dir.path()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("the master key file {} is not a regular file: remove it or choose another path", dir.path().display())
+        format!(
+            "the master key file {} is not a regular file: remove it or choose another path",
+            dir.path().display()
+        )
     );
 }
 
@@ -157,10 +208,22 @@ fn reports_a_key_file_that_cannot_be_created() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing-dir").join("payhook.db.key");
     let err = MasterKey::load_or_create_file(&path).unwrap_err();
-    assert!(matches!(err, MasterKeyError::Io { action: "create", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            MasterKeyError::Io {
+                action: "create",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
-        format!("could not create the master key file {}: No such file or directory (os error 2)", path.display())
+        format!(
+            "could not create the master key file {}: No such file or directory (os error 2)",
+            path.display()
+        )
     );
 }
 
@@ -171,8 +234,13 @@ fn io_and_random_failures_name_what_failed() {
         path: PathBuf::from("payhook.db.key"),
         source: io::Error::from(io::ErrorKind::PermissionDenied),
     };
-    assert_eq!(err.to_string(), "could not read the master key file payhook.db.key: permission denied");
-    let err = MasterKeyError::RandomUnavailable { reason: "errno: 38".into() };
+    assert_eq!(
+        err.to_string(),
+        "could not read the master key file payhook.db.key: permission denied"
+    );
+    let err = MasterKeyError::RandomUnavailable {
+        reason: "errno: 38".into(),
+    };
     assert_eq!(
         err.to_string(),
         "the operating system's random number generator failed (errno: 38): no master key was created"
@@ -187,7 +255,10 @@ fn resolve_prefers_the_env_value_and_touches_no_file() {
     assert_eq!((key.expose(), source), (&expected(), KeySource::Env));
     assert!(!path.exists());
     // A set but broken variable is an error, not a fall-back to the file.
-    assert!(matches!(MasterKey::resolve(Some(""), &path), Err(MasterKeyError::EnvEmpty)));
+    assert!(matches!(
+        MasterKey::resolve(Some(""), &path),
+        Err(MasterKeyError::EnvEmpty)
+    ));
     assert!(!path.exists());
 }
 
@@ -204,8 +275,14 @@ fn resolve_without_the_env_value_uses_the_key_file() {
 
 #[test]
 fn the_key_file_sits_beside_the_database() {
-    assert_eq!(key_file_beside(Path::new("payhook.db")), PathBuf::from("payhook.db.key"));
-    assert_eq!(key_file_beside(Path::new("data/main.sqlite")), PathBuf::from("data/main.sqlite.key"));
+    assert_eq!(
+        key_file_beside(Path::new("payhook.db")),
+        PathBuf::from("payhook.db.key")
+    );
+    assert_eq!(
+        key_file_beside(Path::new("data/main.sqlite")),
+        PathBuf::from("data/main.sqlite.key")
+    );
     assert_eq!(key_file_beside(Path::new("")), PathBuf::from("payhook.key"));
 }
 

@@ -32,9 +32,17 @@ pub struct TestDb {
 /// SQLite always; PostgreSQL when configured.
 pub fn databases(test: &str) -> Vec<TestDb> {
     let dir = tempfile::tempdir().unwrap();
-    let mut out = vec![TestDb { location: Location::Sqlite(dir.path().join("payhook.db")), _dir: Some(dir), _pg: None }];
+    let mut out = vec![TestDb {
+        location: Location::Sqlite(dir.path().join("payhook.db")),
+        _dir: Some(dir),
+        _pg: None,
+    }];
     if let Some(pg) = fresh_postgres(test) {
-        out.push(TestDb { location: pg.location(), _dir: None, _pg: Some(pg) });
+        out.push(TestDb {
+            location: pg.location(),
+            _dir: None,
+            _pg: Some(pg),
+        });
     }
     out
 }
@@ -68,11 +76,27 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
-        let state = AppState::new(db.clone(), Sealer::new(&master_key()), writer.clone(), metrics.clone(), AdminToken::new(ADMIN_TOKEN), &base);
+        let state = AppState::new(
+            db.clone(),
+            Sealer::new(&master_key()),
+            writer.clone(),
+            metrics.clone(),
+            AdminToken::new(ADMIN_TOKEN),
+            &base,
+        );
         let server = tokio::spawn(async move {
             axum::serve(listener, app(state)).await.unwrap();
         });
-        TestServer { base, db, sealer, writer, metrics, thread: Some(thread), server, client: reqwest::Client::new() }
+        TestServer {
+            base,
+            db,
+            sealer,
+            writer,
+            metrics,
+            thread: Some(thread),
+            server,
+            client: reqwest::Client::new(),
+        }
     }
 
     pub async fn stop(mut self) {
@@ -96,12 +120,28 @@ impl TestServer {
         };
         blocking(|| {
             let mut conn = self.db.conn().unwrap();
-            tenants::create(&mut conn, &self.sealer, "Smile Dental", &input, ids::now_secs()).unwrap().id
+            tenants::create(
+                &mut conn,
+                &self.sealer,
+                "Smile Dental",
+                &input,
+                ids::now_secs(),
+            )
+            .unwrap()
+            .id
         })
     }
 
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.client.request(method, format!("{}/api/v1{path}", self.base)).bearer_auth(ADMIN_TOKEN);
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN);
         if let Some(b) = body {
             request = request.json(&b);
         }
@@ -111,20 +151,41 @@ impl TestServer {
     }
 
     pub async fn invoice(&self, tenant: &str, amount: &str) -> String {
-        let (status, body) = self.api(reqwest::Method::POST, &format!("/tenants/{tenant}/invoices"), Some(json!({"amount": amount, "currency": "eur"}))).await;
+        let (status, body) = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/tenants/{tenant}/invoices"),
+                Some(json!({"amount": amount, "currency": "eur"})),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn appointment(&self, tenant: &str, amount: &str) -> String {
-        let (status, body) = self.api(reqwest::Method::POST, &format!("/tenants/{tenant}/appointments"), Some(json!({"amount": amount, "currency": "eur"}))).await;
+        let (status, body) = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/tenants/{tenant}/appointments"),
+                Some(json!({"amount": amount, "currency": "eur"})),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().unwrap().to_owned()
     }
 
     /// Posts a body signed with `secret` at `timestamp`; returns status and JSON answer.
-    pub async fn deliver_signed(&self, tenant: &str, mode: &str, body: &str, header: Option<String>) -> (u16, Value) {
-        let mut request = self.client.post(format!("{}/webhooks/stripe/{tenant}/{mode}", self.base)).body(body.to_owned());
+    pub async fn deliver_signed(
+        &self,
+        tenant: &str,
+        mode: &str,
+        body: &str,
+        header: Option<String>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/webhooks/stripe/{tenant}/{mode}", self.base))
+            .body(body.to_owned());
         if let Some(h) = header {
             request = request.header("Stripe-Signature", h);
         }
@@ -135,24 +196,39 @@ impl TestServer {
 
     pub async fn deliver(&self, tenant: &str, body: &str) -> (u16, Value) {
         let header = sign(body, WEBHOOK_SECRET, ids::now_secs());
-        self.deliver_signed(tenant, "test", body, Some(header)).await
+        self.deliver_signed(tenant, "test", body, Some(header))
+            .await
     }
 
     /// Waits until no event of the tenant is waiting to be processed.
     pub async fn settle(&self, tenant: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let waiting = self.count("SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND status = 'received'", &[tenant.into()]);
+            let waiting = self.count(
+                "SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND status = 'received'",
+                &[tenant.into()],
+            );
             if waiting == 0 {
                 return;
             }
-            assert!(Instant::now() < deadline, "{waiting} events still waiting after 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "{waiting} events still waiting after 20 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     pub fn count(&self, sql: &str, params: &[payhook_server::db::Value]) -> i64 {
-        blocking(|| self.db.conn().unwrap().query_opt(sql, params).unwrap().unwrap().int(0))
+        blocking(|| {
+            self.db
+                .conn()
+                .unwrap()
+                .query_opt(sql, params)
+                .unwrap()
+                .unwrap()
+                .int(0)
+        })
     }
 
     /// Runs `f` with a connection; the store is synchronous, so this leaves the async runtime.
@@ -168,7 +244,8 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 /// The `Stripe-Signature` header for `body`, by the engine component.
 pub fn sign(body: &str, secret: &str, timestamp: i64) -> String {
-    engine::with_session(|s| s.sign(body.as_bytes(), &WebhookSecret::new(secret), timestamp)).unwrap()
+    engine::with_session(|s| s.sign(body.as_bytes(), &WebhookSecret::new(secret), timestamp))
+        .unwrap()
 }
 
 /// A sample event from the fixtures with a fresh id, the given object fields changed and
@@ -185,17 +262,31 @@ pub fn event(sample: &str, changes: Value, metadata: Value) -> String {
     e.to_string()
 }
 
-pub const PI_SUCCEEDED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/payment_intent.succeeded.json");
-pub const PI_FAILED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/payment_intent.payment_failed.json");
-pub const CHARGE_REFUNDED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/charge.refunded.json");
-pub const CHECKOUT_COMPLETED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/checkout.session.completed.json");
-pub const CHECKOUT_EXPIRED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/checkout.session.expired.json");
-pub const PAYOUT_PAID: &str = include_str!("../../../../tests/fixtures/stripe-events/events/payout.paid.json");
-pub const CHARGE_REFUNDED_PARTIAL: &str = include_str!("../../../../tests/fixtures/stripe-events/events/charge.refunded--partial.json");
+pub const PI_SUCCEEDED: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/payment_intent.succeeded.json");
+pub const PI_FAILED: &str = include_str!(
+    "../../../../tests/fixtures/stripe-events/events/payment_intent.payment_failed.json"
+);
+pub const CHARGE_REFUNDED: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/charge.refunded.json");
+pub const CHECKOUT_COMPLETED: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/checkout.session.completed.json");
+pub const CHECKOUT_EXPIRED: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/checkout.session.expired.json");
+pub const PAYOUT_PAID: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/payout.paid.json");
+pub const CHARGE_REFUNDED_PARTIAL: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/charge.refunded--partial.json");
 
 /// A sample event with a fixed id and `created`, the given object fields changed and metadata
 /// set (for tests that replay the same events in many orders).
-pub fn fixed_event(sample: &str, id: &str, created: i64, changes: Value, metadata: Value) -> String {
+pub fn fixed_event(
+    sample: &str,
+    id: &str,
+    created: i64,
+    changes: Value,
+    metadata: Value,
+) -> String {
     let mut e: Value = serde_json::from_str(sample).unwrap();
     e["id"] = json!(id);
     e["created"] = json!(created);
@@ -207,5 +298,9 @@ pub fn fixed_event(sample: &str, id: &str, created: i64, changes: Value, metadat
     e["data"]["object"]["metadata"] = metadata;
     e.to_string()
 }
-pub const SUBSCRIPTION_CREATED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/customer.subscription.created.json");
-pub const SUBSCRIPTION_DELETED: &str = include_str!("../../../../tests/fixtures/stripe-events/events/customer.subscription.deleted.json");
+pub const SUBSCRIPTION_CREATED: &str = include_str!(
+    "../../../../tests/fixtures/stripe-events/events/customer.subscription.created.json"
+);
+pub const SUBSCRIPTION_DELETED: &str = include_str!(
+    "../../../../tests/fixtures/stripe-events/events/customer.subscription.deleted.json"
+);
