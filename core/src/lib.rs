@@ -7,6 +7,7 @@
 //! - [`money`]: integer minor units and Stripe's currency rules.
 //! - [`fact`]: maps an event to the payment facts it establishes.
 //! - [`webhook`]: the receiving pipeline in one call (verify, decode, facts).
+//! - [`stripe`]: requests to Stripe's API built as data, and its answers read into typed results.
 //! - [`machine`]: monotonic state machines for invoices, appointments, payments and
 //!   subscriptions; `apply(state, fact)` is total and order-independent.
 //!
@@ -31,5 +32,6 @@ pub mod machine;
 pub mod money;
 pub mod secret;
 pub mod signature;
+pub mod stripe;
 pub mod webhook;
 pub mod wit_fact;
