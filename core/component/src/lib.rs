@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 
 use exports::payhook::engine::amounts::Guest as Amounts;
 use exports::payhook::engine::machines::{Guest as Machines, Machine, MachineError};
+use exports::payhook::engine::stripe::{self as wit_stripe, Guest as Stripe};
 use exports::payhook::engine::webhook::{self as wit, Guest as Webhook};
 use exports::payhook::engine::types::{Money, MoneyError};
 use payhook_core::machine::document::{self, MachineKind};
@@ -115,6 +116,62 @@ impl Machines for Engine {
             Machine::Subscription => MachineKind::Subscription,
         };
         document::apply(kind, &state, &fact).map_err(|e| MachineError::InvalidState(e.to_string()))
+    }
+}
+
+impl Stripe for Engine {
+    fn build(operation: String, idempotency_key: Option<String>) -> Result<wit_stripe::Request, wit_stripe::RequestError> {
+        let op: payhook_core::stripe::Operation = serde_json::from_str(&operation).map_err(|e| wit_stripe::RequestError {
+            code: "invalid-operation".into(),
+            message: alloc::format!("not a Stripe operation: {e}"),
+        })?;
+        let request = payhook_core::stripe::build(&op, idempotency_key.as_deref()).map_err(|e| wit_stripe::RequestError {
+            code: request_error_code(&e).into(),
+            message: e.to_string(),
+        })?;
+        Ok(wit_stripe::Request {
+            method: request.method.as_str().into(),
+            form: request.form(),
+            path: request.path,
+            params: request.params,
+            idempotency_key: request.idempotency_key,
+            api_version: payhook_core::stripe::API_VERSION.into(),
+        })
+    }
+
+    fn parse(status: u16, body: String) -> Result<String, wit_stripe::ApiError> {
+        match payhook_core::stripe::response::parse(status, &body) {
+            Ok(object) => Ok(serde_json::to_string(&object).unwrap_or_default()),
+            Err(e) => Err(wit_stripe::ApiError {
+                status: e.status,
+                kind: e.kind,
+                code: e.code,
+                decline_code: e.decline_code,
+                message: e.message,
+                param: e.param,
+                payment_intent: e.payment_intent,
+            }),
+        }
+    }
+
+    fn next_delay_ms(attempt: u32, max_retries: u32, status: Option<u16>, should_retry: Option<bool>, retry_after_secs: Option<f64>, jitter: f64) -> Option<u64> {
+        use payhook_core::stripe::retry::{Outcome, next_delay_ms};
+        let outcome = match status {
+            None => Outcome::ConnectionError,
+            Some(status) => Outcome::Status { status, should_retry, retry_after_secs },
+        };
+        next_delay_ms(attempt, max_retries, outcome, jitter)
+    }
+}
+
+fn request_error_code(e: &payhook_core::stripe::RequestError) -> &'static str {
+    use payhook_core::stripe::RequestError as E;
+    match e {
+        E::Amount(_) => "amount",
+        E::InvalidId { .. } => "invalid-id",
+        E::Missing(_) => "missing",
+        E::Invalid { .. } => "invalid",
+        E::IdempotencyKeyMissing => "idempotency-key-missing",
     }
 }
 

@@ -65,6 +65,35 @@ pub enum MachineError {
     InvalidCurrency(String),
 }
 
+/// A request to Stripe built by the engine: send `form` as the body of a POST (the query of a
+/// GET or DELETE) to `{api_base}{path}`, with `Idempotency-Key` and `Stripe-Version` headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeRequest {
+    /// `GET`, `POST` or `DELETE`.
+    pub method: String,
+    /// e.g. `/v1/payment_intents`.
+    pub path: String,
+    /// The parameters in bracket syntax, sorted.
+    pub params: Vec<(String, String)>,
+    /// The parameters, form-encoded.
+    pub form: String,
+    /// The `Idempotency-Key` header, for creating calls.
+    pub idempotency_key: Option<String>,
+    /// The `Stripe-Version` header.
+    pub api_version: String,
+}
+
+/// Why the engine refused to build a Stripe request: a stable code and the message to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StripeRequestError {
+    /// `invalid-operation`, `amount`, `invalid-id`, `missing`, `invalid`,
+    /// `idempotency-key-missing`.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+}
+
 /// The signature check's result: the signed timestamp and which secret matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
@@ -309,6 +338,66 @@ impl<'r> Session<'r> {
             Ok(m) => convert::money(m).map(Ok),
             Err(e) => Ok(Err(AmountError { code: e.code, message: e.message })),
         }
+    }
+
+    /// Builds the request for a Stripe operation in the component (see
+    /// [`payhook_core::stripe::build`]).
+    pub fn stripe_build(
+        &mut self,
+        operation: &payhook_core::stripe::Operation,
+        idempotency_key: Option<&str>,
+    ) -> Result<Result<StripeRequest, StripeRequestError>, RuntimeError> {
+        let json = serde_json::to_string(operation).map_err(|e| RuntimeError::InvalidResult(e.to_string()))?;
+        let out = self.call(|b, s| b.payhook_engine_stripe().call_build(s, &json, idempotency_key))?;
+        Ok(match out {
+            Ok(r) => Ok(StripeRequest {
+                method: r.method,
+                path: r.path,
+                params: r.params,
+                form: r.form,
+                idempotency_key: r.idempotency_key,
+                api_version: r.api_version,
+            }),
+            Err(e) => Err(StripeRequestError { code: e.code, message: e.message }),
+        })
+    }
+
+    /// Reads Stripe's answer in the component (see [`payhook_core::stripe::response::parse`]).
+    pub fn stripe_parse(
+        &mut self,
+        status: u16,
+        body: &str,
+    ) -> Result<Result<payhook_core::stripe::response::Object, payhook_core::stripe::response::ApiError>, RuntimeError> {
+        let out = self.call(|b, s| b.payhook_engine_stripe().call_parse(s, status, body))?;
+        Ok(match out {
+            Ok(json) => Ok(serde_json::from_str(&json).map_err(|e| RuntimeError::InvalidResult(format!("the engine's Stripe object: {e}")))?),
+            Err(e) => Err(payhook_core::stripe::response::ApiError {
+                status: e.status,
+                kind: e.kind,
+                code: e.code,
+                decline_code: e.decline_code,
+                message: e.message,
+                param: e.param,
+                payment_intent: e.payment_intent,
+            }),
+        })
+    }
+
+    /// The delay before retrying a Stripe call, in the component (see
+    /// [`payhook_core::stripe::retry::next_delay_ms`]); `None` to stop.
+    pub fn stripe_next_delay_ms(
+        &mut self,
+        attempt: u32,
+        max_retries: u32,
+        outcome: payhook_core::stripe::retry::Outcome,
+        jitter: f64,
+    ) -> Result<Option<u64>, RuntimeError> {
+        use payhook_core::stripe::retry::Outcome;
+        let (status, should_retry, retry_after) = match outcome {
+            Outcome::ConnectionError => (None, None, None),
+            Outcome::Status { status, should_retry, retry_after_secs } => (Some(status), should_retry, retry_after_secs),
+        };
+        self.call(|b, s| b.payhook_engine_stripe().call_next_delay_ms(s, attempt, max_retries, status, should_retry, retry_after, jitter))
     }
 
     /// Checks that `amount` can be charged: at least the currency's minimum charge, within its
