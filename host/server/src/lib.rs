@@ -39,5 +39,6 @@ pub mod records;
 pub mod seal;
 pub mod secret;
 pub mod server;
+pub mod stripe;
 pub mod tenants;
 pub mod testing;
