@@ -9,10 +9,17 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir.join("../..");
     let guest = root.join("core/component");
-    for watched in ["core/src", "core/Cargo.toml", "core/component/src", "core/component/Cargo.toml", "wit"] {
+    for watched in [
+        "core/src",
+        "core/Cargo.toml",
+        "core/component/src",
+        "core/component/Cargo.toml",
+        "wit",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
@@ -21,7 +28,14 @@ fn main() {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&guest)
-        .args(["build", "--release", "--locked", "--target", TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
         .arg(&target_dir)
         // The outer build's flags are for the host, not for the guest.
         .env_remove("RUSTFLAGS")
@@ -31,8 +45,13 @@ fn main() {
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         // wasi-libc's malloc (and memcmp & co.) for the no_std guest; a 64 KiB stack keeps the
         // initial linear memory at 128 KiB.
-        .env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-lc\x1f-Clink-arg=-zstack-size=65536");
-    let status = cmd.status().unwrap_or_else(|e| panic!("could not run cargo for the engine component: {e}"));
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            "-Clink-arg=-lc\x1f-Clink-arg=-zstack-size=65536",
+        );
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo for the engine component: {e}"));
     if !status.success() {
         if !target_installed() {
             panic!(
@@ -40,7 +59,9 @@ fn main() {
                  adds it; run `rustup target add {TARGET}` and build again"
             );
         }
-        panic!("building the engine component (core/component) for {TARGET} failed; see the errors above");
+        panic!(
+            "building the engine component (core/component) for {TARGET} failed; see the errors above"
+        );
     }
     let wasm = target_dir.join(TARGET).join("release/payhook_engine.wasm");
     let embedded = out_dir.join("payhook_engine.wasm");
@@ -49,13 +70,16 @@ fn main() {
 }
 
 fn copy(from: &Path, to: &Path) {
-    std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {} to {}: {e}", from.display(), to.display()));
+    std::fs::copy(from, to)
+        .unwrap_or_else(|e| panic!("copying {} to {}: {e}", from.display(), to.display()));
 }
 
 fn target_installed() -> bool {
     Command::new("rustc")
         .args(["--print", "target-libdir", "--target", TARGET])
         .output()
-        .map(|o| o.status.success() && Path::new(String::from_utf8_lossy(&o.stdout).trim()).exists())
+        .map(|o| {
+            o.status.success() && Path::new(String::from_utf8_lossy(&o.stdout).trim()).exists()
+        })
         .unwrap_or(false)
 }

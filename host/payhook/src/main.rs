@@ -49,6 +49,9 @@ enum Command {
         /// Only receive and store; leave processing to other nodes.
         #[arg(long)]
         no_process: bool,
+        /// Stripe's API base URL (a fake such as localstripe for tests).
+        #[arg(long, env = "PAYHOOK_STRIPE_API_BASE", default_value = payhook_server::stripe::DEFAULT_API_BASE)]
+        stripe_api_base: String,
     },
     /// Tenants and their Stripe connections.
     #[command(subcommand)]
@@ -106,12 +109,17 @@ fn main() -> ExitCode {
         json: cli.json,
     };
     match cli.command {
-        Command::Serve { addr, no_process } => {
+        Command::Serve {
+            addr,
+            no_process,
+            stripe_api_base,
+        } => {
             let config = payhook_server::server::ServeConfig {
                 addr,
                 database: location,
                 public_url: cli.public_url,
                 process: !no_process,
+                stripe_api_base,
             };
             finish(runtime().and_then(|rt| {
                 rt.block_on(payhook_server::server::serve(config))

@@ -6,14 +6,15 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use payhook_core::machine::document::{self, MachineKind};
+use payhook_core::money::{Currency, Money};
 use payhook_core::secret::WebhookSecret;
 use payhook_core::signature::header_for;
 use payhook_core::webhook;
-use payhook_core::machine::document::{self, MachineKind};
-use payhook_core::money::{Currency, Money};
 use payhook_runtime::{ENGINE_WASM, Runtime, RuntimeConfig, Session};
 
-const BODY: &str = include_str!("../../../tests/fixtures/stripe-events/events/payment_intent.succeeded.json");
+const BODY: &str =
+    include_str!("../../../tests/fixtures/stripe-events/events/payment_intent.succeeded.json");
 const T: i64 = 1_767_261_603;
 
 fn inputs() -> (String, Vec<WebhookSecret>) {
@@ -27,38 +28,115 @@ fn per_event(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let invoice = document::new_invoice(Money::new(2000, Currency::USD));
     let native = || {
-        let d = webhook::receive(Some(&header), black_box(BODY.as_bytes()), &secrets, T + 5, 300).unwrap();
-        d.facts.iter().map(|f| document::apply(MachineKind::Invoice, &invoice, f).unwrap()).collect::<Vec<_>>()
+        let d = webhook::receive(
+            Some(&header),
+            black_box(BODY.as_bytes()),
+            &secrets,
+            T + 5,
+            300,
+        )
+        .unwrap();
+        d.facts
+            .iter()
+            .map(|f| document::apply(MachineKind::Invoice, &invoice, f).unwrap())
+            .collect::<Vec<_>>()
     };
     let in_component = |session: &mut Session<'_>| {
-        let d = session.receive(Some(&header), black_box(BODY.as_bytes()), &secrets, T + 5, 300).unwrap().unwrap();
-        d.facts.iter().map(|f| session.apply(MachineKind::Invoice, &invoice, f).unwrap().unwrap()).collect::<Vec<_>>()
+        let d = session
+            .receive(
+                Some(&header),
+                black_box(BODY.as_bytes()),
+                &secrets,
+                T + 5,
+                300,
+            )
+            .unwrap()
+            .unwrap();
+        d.facts
+            .iter()
+            .map(|f| {
+                session
+                    .apply(MachineKind::Invoice, &invoice, f)
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
     };
-    assert_eq!(native(), in_component(&mut runtime.session().unwrap()), "native and component must agree");
-    assert!(native()[0].contains("invoice_paid"), "the bench must exercise a real decision");
+    assert_eq!(
+        native(),
+        in_component(&mut runtime.session().unwrap()),
+        "native and component must agree"
+    );
+    assert!(
+        native()[0].contains("invoice_paid"),
+        "the bench must exercise a real decision"
+    );
 
     let mut g = c.benchmark_group("verify_decode_decide_3kb");
     g.bench_function("native", |b| b.iter(|| black_box(native())));
     let mut session = runtime.session().unwrap();
-    g.bench_function("component_reused_instance", |b| b.iter(|| black_box(in_component(&mut session))));
+    g.bench_function("component_reused_instance", |b| {
+        b.iter(|| black_box(in_component(&mut session)))
+    });
     g.bench_function("component_fresh_instance", |b| {
         b.iter(|| black_box(in_component(&mut runtime.session().unwrap())))
     });
-    g.bench_function("instantiate_only", |b| b.iter(|| black_box(runtime.session().unwrap())));
+    g.bench_function("instantiate_only", |b| {
+        b.iter(|| black_box(runtime.session().unwrap()))
+    });
     g.bench_function("native_verify_only", |b| {
-        b.iter(|| black_box(payhook_core::signature::verify(Some(&header), BODY.as_bytes(), &secrets, T + 5, Default::default()).unwrap()))
+        b.iter(|| {
+            black_box(
+                payhook_core::signature::verify(
+                    Some(&header),
+                    BODY.as_bytes(),
+                    &secrets,
+                    T + 5,
+                    Default::default(),
+                )
+                .unwrap(),
+            )
+        })
     });
     g.bench_function("component_verify_only_reused", |b| {
-        b.iter(|| black_box(session.verify(Some(&header), BODY.as_bytes(), &secrets, T + 5, 300).unwrap().unwrap()))
+        b.iter(|| {
+            black_box(
+                session
+                    .verify(Some(&header), BODY.as_bytes(), &secrets, T + 5, 300)
+                    .unwrap()
+                    .unwrap(),
+            )
+        })
     });
-    let fact = webhook::decode_stored(BODY.as_bytes()).unwrap().facts.remove(0);
-    g.bench_function("native_decode_only", |b| b.iter(|| black_box(webhook::decode_stored(black_box(BODY.as_bytes())).unwrap())));
+    let fact = webhook::decode_stored(BODY.as_bytes())
+        .unwrap()
+        .facts
+        .remove(0);
+    g.bench_function("native_decode_only", |b| {
+        b.iter(|| black_box(webhook::decode_stored(black_box(BODY.as_bytes())).unwrap()))
+    });
     g.bench_function("component_decode_only_reused", |b| {
-        b.iter(|| black_box(session.decode_stored(black_box(BODY.as_bytes())).unwrap().unwrap()))
+        b.iter(|| {
+            black_box(
+                session
+                    .decode_stored(black_box(BODY.as_bytes()))
+                    .unwrap()
+                    .unwrap(),
+            )
+        })
     });
-    g.bench_function("native_decide_only", |b| b.iter(|| black_box(document::apply(MachineKind::Invoice, &invoice, &fact).unwrap())));
+    g.bench_function("native_decide_only", |b| {
+        b.iter(|| black_box(document::apply(MachineKind::Invoice, &invoice, &fact).unwrap()))
+    });
     g.bench_function("component_decide_only_reused", |b| {
-        b.iter(|| black_box(session.apply(MachineKind::Invoice, &invoice, &fact).unwrap().unwrap()))
+        b.iter(|| {
+            black_box(
+                session
+                    .apply(MachineKind::Invoice, &invoice, &fact)
+                    .unwrap()
+                    .unwrap(),
+            )
+        })
     });
     g.finish();
 }
@@ -79,12 +157,22 @@ fn loading(c: &mut Criterion) {
     g.sample_size(100).measurement_time(Duration::from_secs(5));
     g.bench_function("from_precompiled", |b| {
         // SAFETY: produced by precompile_component on this engine just above.
-        b.iter(|| black_box(unsafe { wasmtime::component::Component::deserialize(&engine, &precompiled) }.unwrap()))
+        b.iter(|| {
+            black_box(
+                unsafe { wasmtime::component::Component::deserialize(&engine, &precompiled) }
+                    .unwrap(),
+            )
+        })
     });
     let dir = std::env::temp_dir().join(format!("payhook-bench-cache-{}", std::process::id()));
-    let config = RuntimeConfig { cache_dir: Some(dir.clone()), ..RuntimeConfig::default() };
+    let config = RuntimeConfig {
+        cache_dir: Some(dir.clone()),
+        ..RuntimeConfig::default()
+    };
     drop(Runtime::new(config.clone()).unwrap());
-    g.bench_function("runtime_new_with_warm_cache", |b| b.iter(|| black_box(Runtime::new(config.clone()).unwrap())));
+    g.bench_function("runtime_new_with_warm_cache", |b| {
+        b.iter(|| black_box(Runtime::new(config.clone()).unwrap()))
+    });
     g.finish();
     let _ = std::fs::remove_dir_all(dir);
 }

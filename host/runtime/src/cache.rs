@@ -20,10 +20,17 @@ pub(crate) fn cache_path(engine: &Engine, wasm: &[u8], dir: &Path) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    dir.join(format!("payhook_engine-{hex}-{:016x}.cwasm", hasher.finish()))
+    dir.join(format!(
+        "payhook_engine-{hex}-{:016x}.cwasm",
+        hasher.finish()
+    ))
 }
 
-pub(crate) fn load_or_compile(engine: &Engine, wasm: &[u8], dir: &Path) -> Result<(Component, LoadSource), RuntimeError> {
+pub(crate) fn load_or_compile(
+    engine: &Engine,
+    wasm: &[u8],
+    dir: &Path,
+) -> Result<(Component, LoadSource), RuntimeError> {
     let path = cache_path(engine, wasm, dir);
     // Read into memory rather than mapping the file: a mapping would fault if the file were
     // truncated underneath a running process.
@@ -35,26 +42,37 @@ pub(crate) fn load_or_compile(engine: &Engine, wasm: &[u8], dir: &Path) -> Resul
             return Ok((component, LoadSource::Cache));
         }
     }
-    let bytes = engine.precompile_component(wasm).map_err(RuntimeError::compile)?;
+    let bytes = engine
+        .precompile_component(wasm)
+        .map_err(RuntimeError::compile)?;
     store(dir, &path, &bytes)?;
     // SAFETY: these bytes were produced by `precompile_component` on this very engine.
-    let component = unsafe { Component::deserialize(engine, &bytes) }.map_err(RuntimeError::compile)?;
+    let component =
+        unsafe { Component::deserialize(engine, &bytes) }.map_err(RuntimeError::compile)?;
     Ok((component, LoadSource::Compiled))
 }
 
 fn store(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
-    let err = |p: &Path, e: std::io::Error| RuntimeError::Cache { path: p.display().to_string(), message: e.to_string() };
+    let err = |p: &Path, e: std::io::Error| RuntimeError::Cache {
+        path: p.display().to_string(),
+        message: e.to_string(),
+    };
     create_private_dir(dir).map_err(|e| err(dir, e))?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut file = open_private(&tmp).map_err(|e| err(&tmp, e))?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|e| err(&tmp, e))?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| err(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| err(path, e))
 }
 
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]
@@ -65,10 +83,19 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(unix)]
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
 }

@@ -10,14 +10,15 @@ use payhook_core::webhook::{Decoded, Delivery, WebhookError};
 use payhook_core::machine::document::MachineKind;
 
 use crate::bindings::exports::payhook::engine::machines as wit_machines;
-use crate::{MachineError, RuntimeError};
-use crate::bindings::exports::payhook::engine::webhook as wit;
 use crate::bindings::exports::payhook::engine::types as wit_types;
+use crate::bindings::exports::payhook::engine::webhook as wit;
+use crate::{MachineError, RuntimeError};
 
 type Result<T> = std::result::Result<T, RuntimeError>;
 
 fn currency(code: &str) -> Result<Currency> {
-    Currency::parse(code).map_err(|e| RuntimeError::InvalidResult(format!("currency {code:?}: {e}")))
+    Currency::parse(code)
+        .map_err(|e| RuntimeError::InvalidResult(format!("currency {code:?}: {e}")))
 }
 
 pub(crate) fn money(m: wit_types::Money) -> Result<Money> {
@@ -29,38 +30,73 @@ pub(crate) fn signature_error(e: wit::SignatureError) -> SignatureError {
     let n = |v: u64| v as usize;
     match e {
         W::MissingHeader => SignatureError::MissingHeader,
-        W::HeaderTooLarge(l) => SignatureError::HeaderTooLarge { len: n(l.actual), max: n(l.max) },
-        W::ElementWithoutEquals(p) => SignatureError::ElementWithoutEquals { position: p as usize },
+        W::HeaderTooLarge(l) => SignatureError::HeaderTooLarge {
+            len: n(l.actual),
+            max: n(l.max),
+        },
+        W::ElementWithoutEquals(p) => SignatureError::ElementWithoutEquals {
+            position: p as usize,
+        },
         W::MissingTimestamp => SignatureError::MissingTimestamp,
         W::DuplicateTimestamp => SignatureError::DuplicateTimestamp,
         W::InvalidTimestamp => SignatureError::InvalidTimestamp,
         W::NoV1Signature => SignatureError::NoV1Signature,
-        W::TooManySignatures(l) => SignatureError::TooManySignatures { count: n(l.actual), max: n(l.max) },
+        W::TooManySignatures(l) => SignatureError::TooManySignatures {
+            count: n(l.actual),
+            max: n(l.max),
+        },
         W::NoSecret => SignatureError::NoSecret,
         W::BlankSecret(i) => SignatureError::BlankSecret { index: i as usize },
-        W::TooManySecrets(l) => SignatureError::TooManySecrets { count: n(l.actual), max: n(l.max) },
+        W::TooManySecrets(l) => SignatureError::TooManySecrets {
+            count: n(l.actual),
+            max: n(l.max),
+        },
         W::InvalidTolerance(s) => SignatureError::InvalidTolerance { seconds: s },
-        W::BodyTooLarge(l) => SignatureError::BodyTooLarge { len: n(l.actual), max: n(l.max) },
+        W::BodyTooLarge(l) => SignatureError::BodyTooLarge {
+            len: n(l.actual),
+            max: n(l.max),
+        },
         W::SignatureMismatch => SignatureError::SignatureMismatch,
-        W::TimestampTooOld(w) => SignatureError::TimestampTooOld { timestamp: w.timestamp, now: w.now, tolerance: w.tolerance },
-        W::TimestampInFuture(w) => {
-            SignatureError::TimestampInFuture { timestamp: w.timestamp, now: w.now, tolerance: w.tolerance }
-        }
+        W::TimestampTooOld(w) => SignatureError::TimestampTooOld {
+            timestamp: w.timestamp,
+            now: w.now,
+            tolerance: w.tolerance,
+        },
+        W::TimestampInFuture(w) => SignatureError::TimestampInFuture {
+            timestamp: w.timestamp,
+            now: w.now,
+            tolerance: w.tolerance,
+        },
     }
 }
 
 pub(crate) fn decode_error(e: wit::DecodeError) -> DecodeError {
     use wit::DecodeError as W;
     match e {
-        W::InvalidUtf8(v) => DecodeError::InvalidUtf8 { valid_up_to: v as usize },
-        W::InvalidJson(j) => DecodeError::InvalidJson { message: j.message, line: j.line as usize, column: j.column as usize },
+        W::InvalidUtf8(v) => DecodeError::InvalidUtf8 {
+            valid_up_to: v as usize,
+        },
+        W::InvalidJson(j) => DecodeError::InvalidJson {
+            message: j.message,
+            line: j.line as usize,
+            column: j.column as usize,
+        },
         W::NestingTooDeep => DecodeError::NestingTooDeep,
-        W::WrongType(w) => DecodeError::WrongType { field: w.field, expected: w.expected },
+        W::WrongType(w) => DecodeError::WrongType {
+            field: w.field,
+            expected: w.expected,
+        },
         W::MissingField(field) => DecodeError::MissingField { field },
         W::NotAnEvent(object) => DecodeError::NotAnEvent { object },
-        W::ThinEventNotification(t) => DecodeError::ThinEventNotification { id: t.id, event_type: t.event_type },
+        W::ThinEventNotification(t) => DecodeError::ThinEventNotification {
+            id: t.id,
+            event_type: t.event_type,
+        },
         W::InvalidCurrency(value) => DecodeError::InvalidCurrency { value },
-        W::InvalidAmount(a) => DecodeError::InvalidAmount { field: a.field, value: a.value },
+        W::InvalidAmount(a) => DecodeError::InvalidAmount {
+            field: a.field,
+            value: a.value,
+        },
     }
 }
 
@@ -81,7 +117,10 @@ pub(crate) fn delivery(d: wit::Delivery) -> Result<Delivery> {
 }
 
 pub(crate) fn decoded(d: wit::Decoded) -> Result<Decoded> {
-    Ok(Decoded { event: event(d.event)?, facts: d.facts.into_iter().map(fact).collect::<Result<_>>()? })
+    Ok(Decoded {
+        event: event(d.event)?,
+        facts: d.facts.into_iter().map(fact).collect::<Result<_>>()?,
+    })
 }
 
 fn metadata(m: Vec<(String, String)>) -> event::Metadata {
@@ -91,7 +130,10 @@ fn metadata(m: Vec<(String, String)>) -> event::Metadata {
 fn event(e: wit::Event) -> Result<event::Event> {
     let event_type = EventType::parse(&e.event_type);
     if event_type.is_known() != e.known_type {
-        return Err(RuntimeError::InvalidResult(format!("event type {:?} classified differently", e.event_type)));
+        return Err(RuntimeError::InvalidResult(format!(
+            "event type {:?} classified differently",
+            e.event_type
+        )));
     }
     Ok(event::Event {
         id: EventId::new(e.id),
@@ -211,18 +253,25 @@ fn object(o: wit::StripeObject) -> Result<StripeObject> {
             payment_intent: o.payment_intent,
             fraud_type: o.fraud_type,
         }),
-        W::Other(o) => StripeObject::Other(event::UnknownObject { object: o.object, id: o.id }),
+        W::Other(o) => StripeObject::Other(event::UnknownObject {
+            object: o.object,
+            id: o.id,
+        }),
     })
 }
 
 fn next_action(a: wit::NextAction) -> event::NextAction {
-    event::NextAction { kind: a.kind, redirect_url: a.redirect_url }
+    event::NextAction {
+        kind: a.kind,
+        redirect_url: a.redirect_url,
+    }
 }
 
 payhook_core::wit_fact_conversions!();
 
 fn fact(f: wit::Fact) -> Result<Fact> {
-    fact_from_wit(f).map_err(|code| RuntimeError::InvalidResult(format!("currency {code:?} in a fact")))
+    fact_from_wit(f)
+        .map_err(|code| RuntimeError::InvalidResult(format!("currency {code:?} in a fact")))
 }
 
 pub(crate) fn machine(kind: MachineKind) -> wit_machines::Machine {

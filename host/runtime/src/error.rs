@@ -106,9 +106,17 @@ impl RuntimeError {
             Some(wasmtime::Trap::UnreachableCodeReached) => TrapKind::Unreachable,
             Some(wasmtime::Trap::StackOverflow) => TrapKind::StackOverflow,
             Some(wasmtime::Trap::AllocationTooLarge) => TrapKind::OutOfMemory,
-            _ if message.contains("memory") && (message.contains("limit") || message.contains("grow")) => TrapKind::OutOfMemory,
+            _ if message.contains("memory")
+                && (message.contains("limit") || message.contains("grow")) =>
+            {
+                TrapKind::OutOfMemory
+            }
             _ => TrapKind::Other,
         };
-        RuntimeError::Trap { kind, elapsed, message }
+        RuntimeError::Trap {
+            kind,
+            elapsed,
+            message,
+        }
     }
 }

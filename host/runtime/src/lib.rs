@@ -31,7 +31,10 @@ use payhook_core::secret::WebhookSecret;
 use payhook_core::signature::SignatureError;
 use payhook_core::webhook::{Decoded, Delivery, WebhookError};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder,
+};
 
 pub use error::{RuntimeError, TrapKind};
 
@@ -50,7 +53,10 @@ pub struct AmountError {
 
 impl From<&payhook_core::money::MoneyError> for AmountError {
     fn from(e: &payhook_core::money::MoneyError) -> Self {
-        Self { code: e.code().to_owned(), message: e.to_string() }
+        Self {
+            code: e.code().to_owned(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -161,16 +167,28 @@ impl Runtime {
         let engine = Engine::new(&wasmtime_config(&config)).map_err(RuntimeError::setup)?;
         let (component, load_source) = match &config.cache_dir {
             Some(dir) => cache::load_or_compile(&engine, wasm, dir)?,
-            None => (Component::new(&engine, wasm).map_err(RuntimeError::compile)?, LoadSource::Compiled),
+            None => (
+                Component::new(&engine, wasm).map_err(RuntimeError::compile)?,
+                LoadSource::Compiled,
+            ),
         };
         // Nothing is linked: a component that imports anything fails here, by design.
         let linker = Linker::<HostState>::new(&engine);
-        let instance_pre = linker.instantiate_pre(&component).map_err(RuntimeError::link)?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(RuntimeError::link)?;
         let pre = bindings::EnginePre::new(instance_pre).map_err(RuntimeError::link)?;
         let tick = config.epoch_tick.max(Duration::from_millis(1));
         let deadline_ticks = (config.call_deadline.as_nanos() / tick.as_nanos()).max(1) as u64 + 1;
         let ticker = Ticker::start(engine.clone(), tick);
-        Ok(Self { engine, pre, config, deadline_ticks, load_source, _ticker: ticker })
+        Ok(Self {
+            engine,
+            pre,
+            config,
+            deadline_ticks,
+            load_source,
+            _ticker: ticker,
+        })
     }
 
     /// Whether the component came from the cache or was compiled.
@@ -180,7 +198,13 @@ impl Runtime {
 
     /// The names of everything the component imports. Empty for the engine.
     pub fn imports(&self) -> Vec<String> {
-        self.pre.instance_pre().component().component_type().imports(&self.engine).map(|(name, _)| name.to_string()).collect()
+        self.pre
+            .instance_pre()
+            .component()
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
     }
 
     /// A fresh sandboxed instance for one or more calls; see [`Session`].
@@ -197,7 +221,8 @@ impl Runtime {
         now: i64,
         tolerance_secs: i64,
     ) -> Result<Result<Verified, SignatureError>, RuntimeError> {
-        self.session()?.verify(header, body, secrets, now, tolerance_secs)
+        self.session()?
+            .verify(header, body, secrets, now, tolerance_secs)
     }
 
     /// Verifies, decodes and derives facts in a fresh instance.
@@ -209,21 +234,34 @@ impl Runtime {
         now: i64,
         tolerance_secs: i64,
     ) -> Result<Result<Delivery, WebhookError>, RuntimeError> {
-        self.session()?.receive(header, body, secrets, now, tolerance_secs)
+        self.session()?
+            .receive(header, body, secrets, now, tolerance_secs)
     }
 
     /// Decodes a stored (previously verified) body in a fresh instance.
-    pub fn decode_stored(&self, body: &[u8]) -> Result<Result<Decoded, payhook_core::event::DecodeError>, RuntimeError> {
+    pub fn decode_stored(
+        &self,
+        body: &[u8],
+    ) -> Result<Result<Decoded, payhook_core::event::DecodeError>, RuntimeError> {
         self.session()?.decode_stored(body)
     }
 
     /// Signs `body` as Stripe would, in a fresh instance; returns the header value.
-    pub fn sign(&self, body: &[u8], secret: &WebhookSecret, timestamp: i64) -> Result<String, RuntimeError> {
+    pub fn sign(
+        &self,
+        body: &[u8],
+        secret: &WebhookSecret,
+        timestamp: i64,
+    ) -> Result<String, RuntimeError> {
         self.session()?.sign(body, secret, timestamp)
     }
 
     /// Parses a decimal amount in a fresh instance.
-    pub fn parse_amount(&self, text: &str, currency: &str) -> Result<Result<Money, AmountError>, RuntimeError> {
+    pub fn parse_amount(
+        &self,
+        text: &str,
+        currency: &str,
+    ) -> Result<Result<Money, AmountError>, RuntimeError> {
         self.session()?.parse_amount(text, currency)
     }
 }
@@ -252,8 +290,16 @@ impl<'r> Session<'r> {
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(runtime.deadline_ticks);
         store.epoch_deadline_trap();
-        let bindings = runtime.pre.instantiate(&mut store).map_err(RuntimeError::instantiate)?;
-        Ok(Self { runtime, store, bindings, poisoned: false })
+        let bindings = runtime
+            .pre
+            .instantiate(&mut store)
+            .map_err(RuntimeError::instantiate)?;
+        Ok(Self {
+            runtime,
+            store,
+            bindings,
+            poisoned: false,
+        })
     }
 
     /// See [`Runtime::verify`].
@@ -267,9 +313,15 @@ impl<'r> Session<'r> {
     ) -> Result<Result<Verified, SignatureError>, RuntimeError> {
         let body = utf8_body(body)?;
         let secrets = expose(secrets);
-        let out = self.call(|b, s| b.payhook_engine_webhook().call_verify(s, header, body, &secrets, now, tolerance_secs))?;
+        let out = self.call(|b, s| {
+            b.payhook_engine_webhook()
+                .call_verify(s, header, body, &secrets, now, tolerance_secs)
+        })?;
         Ok(match out {
-            Ok(v) => Ok(Verified { timestamp: v.timestamp, secret_index: v.secret_index as usize }),
+            Ok(v) => Ok(Verified {
+                timestamp: v.timestamp,
+                secret_index: v.secret_index as usize,
+            }),
             Err(e) => Err(convert::signature_error(e)),
         })
     }
@@ -285,7 +337,10 @@ impl<'r> Session<'r> {
     ) -> Result<Result<Delivery, WebhookError>, RuntimeError> {
         let body = utf8_body(body)?;
         let secrets = expose(secrets);
-        let out = self.call(|b, s| b.payhook_engine_webhook().call_receive(s, header, body, &secrets, now, tolerance_secs))?;
+        let out = self.call(|b, s| {
+            b.payhook_engine_webhook()
+                .call_receive(s, header, body, &secrets, now, tolerance_secs)
+        })?;
         match out {
             Ok(d) => convert::delivery(d).map(Ok),
             Err(e) => Ok(Err(convert::webhook_error(e))),
@@ -293,7 +348,10 @@ impl<'r> Session<'r> {
     }
 
     /// See [`Runtime::decode_stored`].
-    pub fn decode_stored(&mut self, body: &[u8]) -> Result<Result<Decoded, payhook_core::event::DecodeError>, RuntimeError> {
+    pub fn decode_stored(
+        &mut self,
+        body: &[u8],
+    ) -> Result<Result<Decoded, payhook_core::event::DecodeError>, RuntimeError> {
         let body = utf8_body(body)?;
         match self.call(|b, s| b.payhook_engine_webhook().call_decode_stored(s, body))? {
             Ok(d) => convert::decoded(d).map(Ok),
@@ -302,41 +360,80 @@ impl<'r> Session<'r> {
     }
 
     /// See [`Runtime::sign`].
-    pub fn sign(&mut self, body: &[u8], secret: &WebhookSecret, timestamp: i64) -> Result<String, RuntimeError> {
+    pub fn sign(
+        &mut self,
+        body: &[u8],
+        secret: &WebhookSecret,
+        timestamp: i64,
+    ) -> Result<String, RuntimeError> {
         let body = utf8_body(body)?;
-        self.call(|b, s| b.payhook_engine_webhook().call_sign(s, body, secret.expose(), timestamp))
+        self.call(|b, s| {
+            b.payhook_engine_webhook()
+                .call_sign(s, body, secret.expose(), timestamp)
+        })
     }
 
     /// Applies `fact` to a record's state document with machine `kind`; returns the decision
     /// document (see [`payhook_core::machine::document`]).
-    pub fn apply(&mut self, kind: MachineKind, state: &str, fact: &Fact) -> Result<Result<String, MachineError>, RuntimeError> {
+    pub fn apply(
+        &mut self,
+        kind: MachineKind,
+        state: &str,
+        fact: &Fact,
+    ) -> Result<Result<String, MachineError>, RuntimeError> {
         let fact = convert::fact_to_wit(fact);
         let machine = convert::machine(kind);
-        let out = self.call(|b, s| b.payhook_engine_machines().call_apply(s, machine, state, &fact))?;
+        let out = self.call(|b, s| {
+            b.payhook_engine_machines()
+                .call_apply(s, machine, state, &fact)
+        })?;
         Ok(out.map_err(convert::machine_error))
     }
 
     /// A new state document for machine `kind`: an invoice of `amount` (its currency for the
     /// others), a payment with Stripe id `payment_id`.
-    pub fn new_state(&mut self, kind: MachineKind, amount: Money, payment_id: &str) -> Result<Result<String, MachineError>, RuntimeError> {
+    pub fn new_state(
+        &mut self,
+        kind: MachineKind,
+        amount: Money,
+        payment_id: &str,
+    ) -> Result<Result<String, MachineError>, RuntimeError> {
         let currency = amount.currency.as_str();
         let out = match kind {
             MachineKind::Invoice => {
                 let money = convert::to_wit_money(amount);
                 self.call(|b, s| b.payhook_engine_machines().call_new_invoice(s, &money))?
             }
-            MachineKind::Appointment => self.call(|b, s| b.payhook_engine_machines().call_new_appointment(s, currency))?,
-            MachineKind::Payment => self.call(|b, s| b.payhook_engine_machines().call_new_payment(s, payment_id, currency))?,
-            MachineKind::Subscription => Ok(self.call(|b, s| b.payhook_engine_machines().call_new_subscription(s))?),
+            MachineKind::Appointment => self.call(|b, s| {
+                b.payhook_engine_machines()
+                    .call_new_appointment(s, currency)
+            })?,
+            MachineKind::Payment => self.call(|b, s| {
+                b.payhook_engine_machines()
+                    .call_new_payment(s, payment_id, currency)
+            })?,
+            MachineKind::Subscription => {
+                Ok(self.call(|b, s| b.payhook_engine_machines().call_new_subscription(s))?)
+            }
         };
         Ok(out.map_err(convert::machine_error))
     }
 
     /// See [`Runtime::parse_amount`].
-    pub fn parse_amount(&mut self, text: &str, currency: &str) -> Result<Result<Money, AmountError>, RuntimeError> {
-        match self.call(|b, s| b.payhook_engine_amounts().call_parse_amount(s, text, currency))? {
+    pub fn parse_amount(
+        &mut self,
+        text: &str,
+        currency: &str,
+    ) -> Result<Result<Money, AmountError>, RuntimeError> {
+        match self.call(|b, s| {
+            b.payhook_engine_amounts()
+                .call_parse_amount(s, text, currency)
+        })? {
             Ok(m) => convert::money(m).map(Ok),
-            Err(e) => Ok(Err(AmountError { code: e.code, message: e.message })),
+            Err(e) => Ok(Err(AmountError {
+                code: e.code,
+                message: e.message,
+            })),
         }
     }
 
@@ -347,8 +444,12 @@ impl<'r> Session<'r> {
         operation: &payhook_core::stripe::Operation,
         idempotency_key: Option<&str>,
     ) -> Result<Result<StripeRequest, StripeRequestError>, RuntimeError> {
-        let json = serde_json::to_string(operation).map_err(|e| RuntimeError::InvalidResult(e.to_string()))?;
-        let out = self.call(|b, s| b.payhook_engine_stripe().call_build(s, &json, idempotency_key))?;
+        let json = serde_json::to_string(operation)
+            .map_err(|e| RuntimeError::InvalidResult(e.to_string()))?;
+        let out = self.call(|b, s| {
+            b.payhook_engine_stripe()
+                .call_build(s, &json, idempotency_key)
+        })?;
         Ok(match out {
             Ok(r) => Ok(StripeRequest {
                 method: r.method,
@@ -358,7 +459,10 @@ impl<'r> Session<'r> {
                 idempotency_key: r.idempotency_key,
                 api_version: r.api_version,
             }),
-            Err(e) => Err(StripeRequestError { code: e.code, message: e.message }),
+            Err(e) => Err(StripeRequestError {
+                code: e.code,
+                message: e.message,
+            }),
         })
     }
 
@@ -367,10 +471,15 @@ impl<'r> Session<'r> {
         &mut self,
         status: u16,
         body: &str,
-    ) -> Result<Result<payhook_core::stripe::response::Object, payhook_core::stripe::response::ApiError>, RuntimeError> {
+    ) -> Result<
+        Result<payhook_core::stripe::response::Object, payhook_core::stripe::response::ApiError>,
+        RuntimeError,
+    > {
         let out = self.call(|b, s| b.payhook_engine_stripe().call_parse(s, status, body))?;
         Ok(match out {
-            Ok(json) => Ok(serde_json::from_str(&json).map_err(|e| RuntimeError::InvalidResult(format!("the engine's Stripe object: {e}")))?),
+            Ok(json) => Ok(serde_json::from_str(&json).map_err(|e| {
+                RuntimeError::InvalidResult(format!("the engine's Stripe object: {e}"))
+            })?),
             Err(e) => Err(payhook_core::stripe::response::ApiError {
                 status: e.status,
                 kind: e.kind,
@@ -395,18 +504,38 @@ impl<'r> Session<'r> {
         use payhook_core::stripe::retry::Outcome;
         let (status, should_retry, retry_after) = match outcome {
             Outcome::ConnectionError => (None, None, None),
-            Outcome::Status { status, should_retry, retry_after_secs } => (Some(status), should_retry, retry_after_secs),
+            Outcome::Status {
+                status,
+                should_retry,
+                retry_after_secs,
+            } => (Some(status), should_retry, retry_after_secs),
         };
-        self.call(|b, s| b.payhook_engine_stripe().call_next_delay_ms(s, attempt, max_retries, status, should_retry, retry_after, jitter))
+        self.call(|b, s| {
+            b.payhook_engine_stripe().call_next_delay_ms(
+                s,
+                attempt,
+                max_retries,
+                status,
+                should_retry,
+                retry_after,
+                jitter,
+            )
+        })
     }
 
     /// Checks that `amount` can be charged: at least the currency's minimum charge, within its
     /// digit limit, and a multiple of 10 for three-decimal currencies.
-    pub fn check_chargeable(&mut self, amount: Money) -> Result<Result<(), AmountError>, RuntimeError> {
+    pub fn check_chargeable(
+        &mut self,
+        amount: Money,
+    ) -> Result<Result<(), AmountError>, RuntimeError> {
         let money = convert::to_wit_money(amount);
         Ok(self
             .call(|b, s| b.payhook_engine_amounts().call_check_chargeable(s, &money))?
-            .map_err(|e| AmountError { code: e.code, message: e.message }))
+            .map_err(|e| AmountError {
+                code: e.code,
+                message: e.message,
+            }))
     }
 
     fn call<T>(
@@ -433,9 +562,14 @@ struct HostState {
 fn utf8_body(body: &[u8]) -> Result<&str, RuntimeError> {
     if body.len() > payhook_core::signature::MAX_BODY_BYTES {
         // Refused before it is copied into the sandbox; the engine would refuse it too.
-        return Err(RuntimeError::BodyTooLarge { len: body.len(), max: payhook_core::signature::MAX_BODY_BYTES });
+        return Err(RuntimeError::BodyTooLarge {
+            len: body.len(),
+            max: payhook_core::signature::MAX_BODY_BYTES,
+        });
     }
-    std::str::from_utf8(body).map_err(|e| RuntimeError::BodyNotUtf8 { valid_up_to: e.valid_up_to() })
+    std::str::from_utf8(body).map_err(|e| RuntimeError::BodyNotUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })
 }
 
 fn expose(secrets: &[WebhookSecret]) -> Vec<String> {
@@ -481,7 +615,10 @@ impl Ticker {
                 }
             })
             .expect("spawning the epoch thread");
-        Self { stop, handle: Some(handle) }
+        Self {
+            stop,
+            handle: Some(handle),
+        }
     }
 }
 
@@ -496,7 +633,10 @@ impl Drop for Ticker {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("config", &self.config).field("load_source", &self.load_source).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .field("load_source", &self.load_source)
+            .finish_non_exhaustive()
     }
 }
 

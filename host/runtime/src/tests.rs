@@ -5,7 +5,9 @@ use payhook_core::webhook;
 const SECRET: &str = "whsec_runtime_test";
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/stripe-events/events").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/stripe-events/events")
+        .join(name);
     std::fs::read(path).unwrap()
 }
 
@@ -39,7 +41,10 @@ fn a_component_that_imports_anything_is_refused_at_link_time() {
     assert!(err.to_string().contains("wall-clock"), "{err}");
     // Bytes that are not a component at all fail to compile, with a typed error.
     let err = Runtime::from_wasm(b"\0asm\x0d\0\x01\0", RuntimeConfig::default()).unwrap_err();
-    assert!(matches!(err, RuntimeError::Compile(_) | RuntimeError::Link(_)), "{err}");
+    assert!(
+        matches!(err, RuntimeError::Compile(_) | RuntimeError::Link(_)),
+        "{err}"
+    );
 }
 
 #[test]
@@ -49,14 +54,23 @@ fn receive_matches_the_native_engine() {
     let t = 1_767_261_603;
     let header = header_for(&body, &WebhookSecret::new(SECRET), t);
     let native = webhook::receive(Some(&header), &body, &secrets(), t + 5, 300);
-    let component = rt.receive(Some(&header), &body, &secrets(), t + 5, 300).unwrap();
+    let component = rt
+        .receive(Some(&header), &body, &secrets(), t + 5, 300)
+        .unwrap();
     assert!(native.is_ok());
     assert_eq!(native, component);
     // And a refusal is the same refusal.
     let native = webhook::receive(Some(&header), &body, &secrets(), t + 301, 300);
-    let component = rt.receive(Some(&header), &body, &secrets(), t + 301, 300).unwrap();
+    let component = rt
+        .receive(Some(&header), &body, &secrets(), t + 301, 300)
+        .unwrap();
     assert_eq!(native, component);
-    assert!(matches!(component, Err(WebhookError::Signature(SignatureError::TimestampTooOld { .. }))));
+    assert!(matches!(
+        component,
+        Err(WebhookError::Signature(
+            SignatureError::TimestampTooOld { .. }
+        ))
+    ));
 }
 
 #[test]
@@ -65,37 +79,76 @@ fn verify_sign_decode_and_amounts_round_trip() {
     let body = fixture("charge.refunded.json");
     let header = rt.sign(&body, &WebhookSecret::new(SECRET), 1000).unwrap();
     assert_eq!(header, header_for(&body, &WebhookSecret::new(SECRET), 1000));
-    let ok = rt.verify(Some(&header), &body, &secrets(), 1000, 300).unwrap().unwrap();
-    assert_eq!(ok, Verified { timestamp: 1000, secret_index: 0 });
-    assert_eq!(rt.decode_stored(&body).unwrap(), webhook::decode_stored(&body));
+    let ok = rt
+        .verify(Some(&header), &body, &secrets(), 1000, 300)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ok,
+        Verified {
+            timestamp: 1000,
+            secret_index: 0
+        }
+    );
+    assert_eq!(
+        rt.decode_stored(&body).unwrap(),
+        webhook::decode_stored(&body)
+    );
     let eur = payhook_core::money::Currency::EUR;
-    assert_eq!(rt.parse_amount("20.00", "eur").unwrap(), Ok(Money::new(2000, eur)));
+    assert_eq!(
+        rt.parse_amount("20.00", "eur").unwrap(),
+        Ok(Money::new(2000, eur))
+    );
     let native_err = Money::from_decimal_str("20.001", eur).unwrap_err();
-    assert_eq!(rt.parse_amount("20.001", "eur").unwrap(), Err(AmountError::from(&native_err)));
+    assert_eq!(
+        rt.parse_amount("20.001", "eur").unwrap(),
+        Err(AmountError::from(&native_err))
+    );
 }
 
 #[test]
 fn bodies_that_cannot_be_events_are_refused_before_the_sandbox() {
     let rt = runtime(RuntimeConfig::default());
-    let err = rt.receive(Some("t=1,v1=00"), b"{\"a\":\"\xff\"}", &secrets(), 1, 300).unwrap_err();
-    assert_eq!(err.to_string(), "the body is not valid UTF-8 (first bad byte at offset 6)");
+    let err = rt
+        .receive(Some("t=1,v1=00"), b"{\"a\":\"\xff\"}", &secrets(), 1, 300)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the body is not valid UTF-8 (first bad byte at offset 6)"
+    );
     let huge = vec![b' '; 40 << 20];
-    let err = rt.receive(Some("t=1,v1=00"), &huge, &secrets(), 1, 300).unwrap_err();
-    assert_eq!(err.to_string(), "the body is 41943040 bytes; at most 1048576 are accepted");
+    let err = rt
+        .receive(Some("t=1,v1=00"), &huge, &secrets(), 1, 300)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the body is 41943040 bytes; at most 1048576 are accepted"
+    );
 }
 
 #[test]
 fn the_memory_cap_turns_a_large_call_into_a_typed_trap_and_the_next_session_works() {
-    let rt = runtime(RuntimeConfig { memory_limit: 256 << 10, ..RuntimeConfig::default() });
+    let rt = runtime(RuntimeConfig {
+        memory_limit: 256 << 10,
+        ..RuntimeConfig::default()
+    });
     let body = vec![b' '; 900 << 10];
     let mut session = rt.session().unwrap();
-    let err = session.receive(Some("t=1,v1=00"), &body, &secrets(), 1, 300).unwrap_err();
+    let err = session
+        .receive(Some("t=1,v1=00"), &body, &secrets(), 1, 300)
+        .unwrap_err();
     assert!(matches!(err, RuntimeError::Trap { .. }), "{err}");
     // The trapped instance is never used again...
-    assert!(matches!(session.receive(None, b"{}", &secrets(), 1, 300), Err(RuntimeError::Poisoned)));
+    assert!(matches!(
+        session.receive(None, b"{}", &secrets(), 1, 300),
+        Err(RuntimeError::Poisoned)
+    ));
     // ...and a fresh one from the same runtime works at once.
     let ok = rt.receive(None, b"{}", &secrets(), 1, 300).unwrap();
-    assert_eq!(ok, Err(WebhookError::Signature(SignatureError::MissingHeader)));
+    assert_eq!(
+        ok,
+        Err(WebhookError::Signature(SignatureError::MissingHeader))
+    );
 }
 
 #[test]
@@ -107,40 +160,64 @@ fn the_epoch_deadline_stops_a_long_call() {
     });
     // Eight candidate secrets over a 1 MiB body: far more than 2 ms of HMAC inside wasm.
     let body = vec![b'x'; 1 << 20];
-    let many: Vec<_> = (0..8).map(|i| WebhookSecret::new(format!("whsec_{i}"))).collect();
+    let many: Vec<_> = (0..8)
+        .map(|i| WebhookSecret::new(format!("whsec_{i}")))
+        .collect();
     let header = format!("t=1,v1={}", "0".repeat(64));
     let mut trapped = false;
     for _ in 0..20 {
         match rt.receive(Some(&header), &body, &many, 1, 300) {
-            Err(RuntimeError::Trap { kind: TrapKind::Deadline, .. }) => {
+            Err(RuntimeError::Trap {
+                kind: TrapKind::Deadline,
+                ..
+            }) => {
                 trapped = true;
                 break;
             }
-            Ok(v) => assert_eq!(v, Err(WebhookError::Signature(SignatureError::SignatureMismatch))),
+            Ok(v) => assert_eq!(
+                v,
+                Err(WebhookError::Signature(SignatureError::SignatureMismatch))
+            ),
             Err(e) => panic!("unexpected error {e}"),
         }
     }
-    assert!(trapped, "a 1 ms deadline never fired over 20 calls of several ms each");
+    assert!(
+        trapped,
+        "a 1 ms deadline never fired over 20 calls of several ms each"
+    );
 }
 
 #[test]
 fn precompiled_code_is_cached_keyed_and_recovered_when_corrupt() {
     let dir = tempfile::tempdir().unwrap();
-    let config = RuntimeConfig { cache_dir: Some(dir.path().join("cache")), ..RuntimeConfig::default() };
+    let config = RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    };
     assert_eq!(runtime(config.clone()).load_source(), LoadSource::Compiled);
     let rt = runtime(config.clone());
     assert_eq!(rt.load_source(), LoadSource::Cache);
     assert!(rt.receive(None, b"{}", &secrets(), 1, 300).is_ok());
-    let files: Vec<_> = std::fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     std::fs::write(&files[0], b"garbage").unwrap();
     let rt = runtime(config);
-    assert_eq!(rt.load_source(), LoadSource::Compiled, "a corrupt cache file is recompiled, not trusted");
+    assert_eq!(
+        rt.load_source(),
+        LoadSource::Compiled,
+        "a corrupt cache file is recompiled, not trusted"
+    );
     assert!(rt.receive(None, b"{}", &secrets(), 1, 300).is_ok());
 }
 
@@ -160,13 +237,32 @@ fn machine_decisions_match_the_native_engine_and_bad_states_are_refused() {
     let fact = &decoded.facts[0];
     let usd = payhook_core::money::Currency::USD;
     let mut session = rt.session().unwrap();
-    let state = session.new_state(MachineKind::Invoice, Money::new(2000, usd), "").unwrap().unwrap();
+    let state = session
+        .new_state(MachineKind::Invoice, Money::new(2000, usd), "")
+        .unwrap()
+        .unwrap();
     assert_eq!(state, document::new_invoice(Money::new(2000, usd)));
     let native = document::apply(MachineKind::Invoice, &state, fact).unwrap();
-    assert_eq!(session.apply(MachineKind::Invoice, &state, fact).unwrap().unwrap(), native);
+    assert_eq!(
+        session
+            .apply(MachineKind::Invoice, &state, fact)
+            .unwrap()
+            .unwrap(),
+        native
+    );
     assert!(native.contains("\"invoice_paid\""), "{native}");
-    let err = session.apply(MachineKind::Payment, "{}", fact).unwrap().unwrap_err();
-    assert_eq!(err, MachineError::InvalidState(document::apply(MachineKind::Payment, "{}", fact).unwrap_err().to_string()));
+    let err = session
+        .apply(MachineKind::Payment, "{}", fact)
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        MachineError::InvalidState(
+            document::apply(MachineKind::Payment, "{}", fact)
+                .unwrap_err()
+                .to_string()
+        )
+    );
 }
 
 #[test]
@@ -193,11 +289,19 @@ fn every_wit_item_is_documented() {
                 above -= 1;
             }
             if is_item && (above == 0 || !lines[above - 1].starts_with("///")) {
-                undocumented.push(format!("{}:{}: {line}", path.file_name().unwrap().to_string_lossy(), i + 1));
+                undocumented.push(format!(
+                    "{}:{}: {line}",
+                    path.file_name().unwrap().to_string_lossy(),
+                    i + 1
+                ));
             }
         }
     }
-    assert!(undocumented.is_empty(), "undocumented WIT items:\n{}", undocumented.join("\n"));
+    assert!(
+        undocumented.is_empty(),
+        "undocumented WIT items:\n{}",
+        undocumented.join("\n")
+    );
 }
 
 #[test]
@@ -205,16 +309,37 @@ fn stripe_requests_and_answers_agree_with_the_native_engine() {
     use payhook_core::stripe::{self, Operation, RefundInput, response, retry::Outcome};
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let mut session = runtime.session().unwrap();
-    let eur = |minor| payhook_core::money::Money { minor, currency: payhook_core::money::Currency::parse("eur").unwrap() };
+    let eur = |minor| payhook_core::money::Money {
+        minor,
+        currency: payhook_core::money::Currency::parse("eur").unwrap(),
+    };
     let refund = |amount: Option<i64>, refundable| {
-        Operation::CreateRefund(RefundInput { payment_intent: "pi_1".into(), amount: amount.map(eur), refundable, reason: None, metadata: Default::default() })
+        Operation::CreateRefund(RefundInput {
+            payment_intent: "pi_1".into(),
+            amount: amount.map(eur),
+            refundable,
+            reason: None,
+            metadata: Default::default(),
+        })
     };
     let ops = [
         (refund(Some(500), 2000), Some("key-1")),
         (refund(Some(2500), 2000), Some("key-2")),
         (refund(None, 2000), None),
-        (Operation::CreatePrice { product_name: "Plan".into(), amount: eur(9900), interval: Some(stripe::Interval::Annual) }, Some("k")),
-        (Operation::RetrievePaymentIntent { id: "pi_1/../x".into() }, None),
+        (
+            Operation::CreatePrice {
+                product_name: "Plan".into(),
+                amount: eur(9900),
+                interval: Some(stripe::Interval::Annual),
+            },
+            Some("k"),
+        ),
+        (
+            Operation::RetrievePaymentIntent {
+                id: "pi_1/../x".into(),
+            },
+            None,
+        ),
         (Operation::RetrieveBalance, None),
     ];
     for (op, key) in ops {
@@ -222,17 +347,59 @@ fn stripe_requests_and_answers_agree_with_the_native_engine() {
         let component = session.stripe_build(&op, key).unwrap();
         match (native, component) {
             (Ok(n), Ok(c)) => {
-                assert_eq!((n.method.as_str(), n.path.as_str(), &n.params, n.form(), n.idempotency_key.as_deref()), (c.method.as_str(), c.path.as_str(), &c.params, c.form.clone(), c.idempotency_key.as_deref()), "{op:?}");
+                assert_eq!(
+                    (
+                        n.method.as_str(),
+                        n.path.as_str(),
+                        &n.params,
+                        n.form(),
+                        n.idempotency_key.as_deref()
+                    ),
+                    (
+                        c.method.as_str(),
+                        c.path.as_str(),
+                        &c.params,
+                        c.form.clone(),
+                        c.idempotency_key.as_deref()
+                    ),
+                    "{op:?}"
+                );
                 assert_eq!(c.api_version, stripe::API_VERSION);
             }
             (Err(n), Err(c)) => assert_eq!(n.to_string(), c.message, "{op:?}"),
             (n, c) => panic!("{op:?}: native {n:?}, component {c:?}"),
         }
     }
-    for (status, body) in [(200, r#"{"object":"refund","id":"re_1","status":"succeeded","amount":500,"currency":"eur"}"#), (402, r#"{"error":{"type":"card_error","code":"card_declined","message":"Declined."}}"#), (503, "")] {
-        assert_eq!(session.stripe_parse(status, body).unwrap(), response::parse(status, body), "{status} {body}");
+    for (status, body) in [
+        (
+            200,
+            r#"{"object":"refund","id":"re_1","status":"succeeded","amount":500,"currency":"eur"}"#,
+        ),
+        (
+            402,
+            r#"{"error":{"type":"card_error","code":"card_declined","message":"Declined."}}"#,
+        ),
+        (503, ""),
+    ] {
+        assert_eq!(
+            session.stripe_parse(status, body).unwrap(),
+            response::parse(status, body),
+            "{status} {body}"
+        );
     }
-    let outcome = Outcome::Status { status: 429, should_retry: None, retry_after_secs: Some(2.0) };
-    assert_eq!(session.stripe_next_delay_ms(1, 2, outcome, 0.3).unwrap(), stripe::retry::next_delay_ms(1, 2, outcome, 0.3));
-    assert_eq!(session.stripe_next_delay_ms(3, 2, Outcome::ConnectionError, 0.3).unwrap(), None);
+    let outcome = Outcome::Status {
+        status: 429,
+        should_retry: None,
+        retry_after_secs: Some(2.0),
+    };
+    assert_eq!(
+        session.stripe_next_delay_ms(1, 2, outcome, 0.3).unwrap(),
+        stripe::retry::next_delay_ms(1, 2, outcome, 0.3)
+    );
+    assert_eq!(
+        session
+            .stripe_next_delay_ms(3, 2, Outcome::ConnectionError, 0.3)
+            .unwrap(),
+        None
+    );
 }

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod admin_token;
+pub mod calls;
 pub mod connection;
 pub mod db;
 pub mod engine;

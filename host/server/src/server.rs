@@ -26,6 +26,9 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Whether this node processes events (all do by default).
     pub process: bool,
+    /// Stripe's API base URL ([`crate::stripe::DEFAULT_API_BASE`]; a fake such as localstripe
+    /// in tests).
+    pub stripe_api_base: String,
 }
 
 /// Why the server could not start.
@@ -118,6 +121,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         metrics,
         token,
         &public_url,
+        crate::stripe::StripeClient::new(&config.stripe_api_base),
     );
     tracing::info!(
         %addr,

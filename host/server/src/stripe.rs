@@ -58,14 +58,21 @@ pub struct StripeClient {
 
 impl std::fmt::Debug for StripeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripeClient").field("api_base", &self.api_base).field("max_retries", &self.max_retries).finish()
+        f.debug_struct("StripeClient")
+            .field("api_base", &self.api_base)
+            .field("max_retries", &self.max_retries)
+            .finish()
     }
 }
 
 impl StripeClient {
     /// A client for `api_base` (e.g. [`DEFAULT_API_BASE`], or a localstripe URL).
     pub fn new(api_base: &str) -> StripeClient {
-        StripeClient { http: reqwest::Client::new(), api_base: api_base.trim_end_matches('/').to_owned(), max_retries: DEFAULT_MAX_RETRIES }
+        StripeClient {
+            http: reqwest::Client::new(),
+            api_base: api_base.trim_end_matches('/').to_owned(),
+            max_retries: DEFAULT_MAX_RETRIES,
+        }
     }
 
     /// With `n` retries after the first attempt.
@@ -76,30 +83,59 @@ impl StripeClient {
 
     /// Performs `operation` with `secret_key`; `idempotency_key` must be given (and stored by
     /// the caller beforehand) for creating calls.
-    pub async fn call(&self, secret_key: &Secret, operation: &Operation, idempotency_key: Option<&str>) -> Result<Object, StripeError> {
+    pub async fn call(
+        &self,
+        secret_key: &Secret,
+        operation: &Operation,
+        idempotency_key: Option<&str>,
+    ) -> Result<Object, StripeError> {
         let request = engine::with_session(|s| s.stripe_build(operation, idempotency_key))?
-            .map_err(|e| StripeError::Refused { code: e.code, message: e.message })?;
+            .map_err(|e| StripeError::Refused {
+                code: e.code,
+                message: e.message,
+            })?;
         let url = format!("{}{}", self.api_base, request.path);
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut builder = match request.method.as_str() {
-                "POST" => self.http.post(&url).header("Content-Type", "application/x-www-form-urlencoded").body(request.form.clone()),
+                "POST" => self
+                    .http
+                    .post(&url)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(request.form.clone()),
                 "DELETE" => self.http.delete(with_query(&url, &request.form)),
                 _ => self.http.get(with_query(&url, &request.form)),
             };
-            builder = builder.bearer_auth(secret_key.expose()).header("Stripe-Version", &request.api_version).timeout(ATTEMPT_TIMEOUT);
+            builder = builder
+                .bearer_auth(secret_key.expose())
+                .header("Stripe-Version", &request.api_version)
+                .timeout(ATTEMPT_TIMEOUT);
             if let Some(key) = &request.idempotency_key {
                 builder = builder.header("Idempotency-Key", key);
             }
             let (outcome, answer) = match builder.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let header = |name: &str| {
+                        response
+                            .headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
                     let should_retry = header("stripe-should-retry").map(|v| v == "true");
-                    let retry_after_secs = header("retry-after").and_then(|v| v.trim().parse::<f64>().ok());
+                    let retry_after_secs =
+                        header("retry-after").and_then(|v| v.trim().parse::<f64>().ok());
                     let body = response.text().await.unwrap_or_default();
-                    (Outcome::Status { status, should_retry, retry_after_secs }, Some((status, body)))
+                    (
+                        Outcome::Status {
+                            status,
+                            should_retry,
+                            retry_after_secs,
+                        },
+                        Some((status, body)),
+                    )
                 }
                 Err(e) => {
                     tracing::warn!(path = %request.path, attempt, error = %e, "Stripe did not answer");
@@ -107,21 +143,34 @@ impl StripeClient {
                 }
             };
             let jitter = jitter();
-            let delay = engine::with_session(|s| s.stripe_next_delay_ms(attempt, self.max_retries, outcome, jitter))?;
+            let delay = engine::with_session(|s| {
+                s.stripe_next_delay_ms(attempt, self.max_retries, outcome, jitter)
+            })?;
             match (delay, answer) {
                 (Some(ms), _) => {
                     tracing::info!(path = %request.path, attempt, retry_in_ms = ms, "retrying a Stripe call");
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                 }
-                (None, Some((status, body))) => return Ok(engine::with_session(|s| s.stripe_parse(status, &body))??),
-                (None, None) => return Err(StripeError::Unreachable { attempts: attempt, last: "connection failed".into() }),
+                (None, Some((status, body))) => {
+                    return Ok(engine::with_session(|s| s.stripe_parse(status, &body))??);
+                }
+                (None, None) => {
+                    return Err(StripeError::Unreachable {
+                        attempts: attempt,
+                        last: "connection failed".into(),
+                    });
+                }
             }
         }
     }
 }
 
 fn with_query(url: &str, form: &str) -> String {
-    if form.is_empty() { url.to_owned() } else { format!("{url}?{form}") }
+    if form.is_empty() {
+        url.to_owned()
+    } else {
+        format!("{url}?{form}")
+    }
 }
 
 fn jitter() -> f64 {

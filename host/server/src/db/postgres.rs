@@ -198,7 +198,15 @@ fn error(e: postgres::Error) -> DbError {
                 || c == "40001"
                 || c == "40P01"
         })
-        || e.as_db_error().is_none() && e.code().is_none();
+        || e.as_db_error().is_none() && e.code().is_none() && {
+            // Without a server error, only failures to talk to the server are worth a retry; a
+            // value that does not convert is a bug, not an outage.
+            let text = e.to_string();
+            text.contains("connect")
+                || text.contains("communicating")
+                || text.contains("timed out")
+                || text.contains("closed")
+        };
     if transient {
         DbError::Unavailable(e.to_string())
     } else {

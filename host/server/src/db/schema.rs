@@ -4,7 +4,7 @@
 use super::{Backend, Conn, DbError, transaction};
 
 /// The newest schema version this build knows.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 /// Tables every version has; `{SEQ}` is the backend's auto-incrementing row id.
 const V1: &str = r#"
@@ -134,6 +134,28 @@ CREATE TABLE settings (
 );
 "#;
 
+/// Calls to Stripe: each stored with its idempotency key before the first attempt, so a retry
+/// (or a restart) reuses the key and Stripe creates one object.
+const V2: &str = r#"
+CREATE TABLE stripe_calls (
+    id              TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL,
+    mode            TEXT NOT NULL,
+    purpose         TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    operation       TEXT NOT NULL,
+    payment_id      TEXT,
+    amount          BIGINT,
+    status          TEXT NOT NULL,
+    result          TEXT,
+    error           TEXT,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    UNIQUE (tenant_id, purpose)
+);
+CREATE INDEX stripe_calls_by_payment ON stripe_calls (tenant_id, payment_id, status);
+"#;
+
 /// Creates the schema, or checks that the database's is one this build can use.
 pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
     conn.batch("CREATE TABLE IF NOT EXISTS payhook_schema (version BIGINT NOT NULL)")?;
@@ -161,6 +183,13 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
             tx.execute(
                 "INSERT INTO payhook_schema (version) VALUES ($1)",
                 &[1.into()],
+            )?;
+        }
+        if found < 2 {
+            tx.batch(V2)?;
+            tx.execute(
+                "INSERT INTO payhook_schema (version) VALUES ($1)",
+                &[2.into()],
             )?;
         }
         Ok(())

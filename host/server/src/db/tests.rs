@@ -59,7 +59,7 @@ fn sqlite_opens_in_wal_with_synchronous_full_and_migrates_once() {
             .unwrap()
             .unwrap()
             .int(0),
-        1
+        2
     );
 }
 

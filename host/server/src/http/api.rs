@@ -449,6 +449,18 @@ pub fn parse_amount(text: &str, currency: &str) -> Result<Money, AppError> {
     }
 }
 
+/// Parses a refund amount (refunds may be below the minimum charge) in `currency`.
+pub fn parse_refund_amount(text: &str, currency: &str) -> Result<Money, AppError> {
+    match engine::with_session(|s| s.parse_amount(text, currency)) {
+        Ok(Ok(money)) => Ok(money),
+        Ok(Err(e)) => Err(AppError::BadRequest {
+            code: "invalid_amount",
+            message: e.message,
+        }),
+        Err(e) => Err(AppError::Internal(format!("the engine failed: {e}"))),
+    }
+}
+
 /// The engine's initial state document for a new record of `kind`.
 pub fn new_state(kind: RecordKind, amount: Money) -> Result<String, AppError> {
     let machine = match kind {

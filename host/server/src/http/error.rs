@@ -37,6 +37,10 @@ pub enum AppError {
     /// 413: the body is too large.
     #[error("the body is larger than {0} bytes")]
     TooLarge(usize),
+    /// 402 for a declined card, 502 when Stripe failed, 400 for any other refusal by Stripe:
+    /// Stripe's own error, with its code.
+    #[error(transparent)]
+    Stripe(payhook_core::stripe::response::ApiError),
     /// 503: the database could not take the request now; retry.
     #[error("{0}")]
     Unavailable(String),
@@ -56,6 +60,11 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Stripe(e) if e.is_card_error() || e.status == 402 => {
+                StatusCode::PAYMENT_REQUIRED
+            }
+            AppError::Stripe(e) if e.status >= 500 || e.status < 400 => StatusCode::BAD_GATEWAY,
+            AppError::Stripe(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -69,6 +78,7 @@ impl AppError {
             AppError::TooLarge(_) => "too_large",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
+            AppError::Stripe(_) => "stripe_error",
         }
     }
 
@@ -87,11 +97,11 @@ impl IntoResponse for AppError {
             tracing::error!(error = %self, "request failed");
         }
         let status = self.status();
-        let mut response = (
-            status,
-            Json(json!({"error": {"code": self.code(), "message": self.to_string()}})),
-        )
-            .into_response();
+        let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
+        if let AppError::Stripe(e) = &self {
+            body["error"]["stripe"] = json!({"type": e.kind, "code": e.code, "decline_code": e.decline_code, "param": e.param});
+        }
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

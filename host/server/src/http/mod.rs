@@ -4,6 +4,7 @@
 
 pub mod api;
 mod error;
+mod payments;
 mod webhook;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use crate::db::{Database, DbConn};
 use crate::inbox::Writer;
 use crate::metrics::Metrics;
 use crate::seal::Sealer;
+use crate::stripe::StripeClient;
 
 /// The largest webhook body accepted (413 above): Stripe's events are a few KB.
 pub const MAX_WEBHOOK_BODY: usize = 1 << 20;
@@ -52,6 +54,7 @@ struct Inner {
     writer: Writer,
     metrics: Metrics,
     admin_token: AdminToken,
+    stripe: StripeClient,
     public_url: String,
     tolerance_secs: i64,
     secrets: Mutex<HashMap<(String, Mode), (Instant, Option<Vec<WebhookSecret>>)>>,
@@ -66,6 +69,7 @@ impl AppState {
         metrics: Metrics,
         admin_token: AdminToken,
         public_url: &str,
+        stripe: StripeClient,
     ) -> AppState {
         AppState(Arc::new(Inner {
             db,
@@ -73,6 +77,7 @@ impl AppState {
             writer,
             metrics,
             admin_token,
+            stripe,
             public_url: public_url.trim_end_matches('/').to_owned(),
             tolerance_secs: DEFAULT_TOLERANCE_SECS,
             secrets: Mutex::new(HashMap::new()),
@@ -103,6 +108,7 @@ impl AppState {
 /// The router.
 pub fn app(state: AppState) -> Router {
     let api = api::routes()
+        .merge(payments::routes())
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()

@@ -34,6 +34,7 @@ fn state(dir: &tempfile::TempDir) -> (AppState, crate::inbox::WriterThread) {
             metrics,
             AdminToken::new(TOKEN),
             "http://127.0.0.1:8080/",
+            crate::stripe::StripeClient::new("http://127.0.0.1:9"),
         ),
         thread,
     )

@@ -69,6 +69,15 @@ impl TestServer {
     }
 
     pub async fn start_with(location: &Location, config: WriterConfig) -> TestServer {
+        Self::start_full(location, config, "http://127.0.0.1:9").await
+    }
+
+    /// A server whose Stripe calls go to `stripe_api_base` (localstripe, a scripted server).
+    pub async fn start_full(
+        location: &Location,
+        config: WriterConfig,
+        stripe_api_base: &str,
+    ) -> TestServer {
         let db = blocking(|| Database::open(location).unwrap());
         let sealer = Sealer::new(&master_key());
         let metrics = Metrics::new();
@@ -83,6 +92,7 @@ impl TestServer {
             metrics.clone(),
             AdminToken::new(ADMIN_TOKEN),
             &base,
+            payhook_server::stripe::StripeClient::new(stripe_api_base),
         );
         let server = tokio::spawn(async move {
             axum::serve(listener, app(state)).await.unwrap();

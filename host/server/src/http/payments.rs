@@ -1,0 +1,328 @@
+//! `/api/v1` routes that call Stripe: a PaymentIntent for an invoice or an appointment, and
+//! refunds. Each call is stored with its idempotency key before it is made (see
+//! [`crate::calls`]); an `Idempotency-Key` header from the API client makes a repeated request
+//! return the first answer instead of calling again.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use payhook_core::money::Money;
+use payhook_core::stripe::response::Object;
+use payhook_core::stripe::{Operation, PaymentIntentInput, RefundInput, RefundReason};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{AppError, AppState};
+use crate::calls::{self, CallError};
+use crate::connection::Mode;
+use crate::db::{DbConn, transaction};
+use crate::ids::is_plausible;
+use crate::records::{self, RecordKind};
+use crate::stripe::StripeError;
+use crate::tenants::{self, TenantError};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/invoices/{id}/payment-intents",
+            post(invoice_payment_intent),
+        )
+        .route(
+            "/appointments/{id}/payment-intents",
+            post(appointment_payment_intent),
+        )
+        .route("/tenants/{id}/payments/{payment}/refunds", post(refund))
+}
+
+#[derive(Deserialize, Default)]
+struct PaymentIntentBody {
+    /// `pm_…` (or a test method such as `pm_card_visa`), to confirm at once.
+    payment_method: Option<String>,
+    /// Confirm at once (needs `payment_method`).
+    #[serde(default)]
+    confirm: bool,
+    /// Where 3-D Secure returns.
+    return_url: Option<String>,
+    /// Which connection, when the tenant has both.
+    mode: Option<String>,
+}
+
+async fn invoice_payment_intent(
+    s: State<AppState>,
+    p: Path<String>,
+    h: HeaderMap,
+    b: Result<Json<PaymentIntentBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    payment_intent(s, p, h, b, RecordKind::Invoice).await
+}
+
+async fn appointment_payment_intent(
+    s: State<AppState>,
+    p: Path<String>,
+    h: HeaderMap,
+    b: Result<Json<PaymentIntentBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    payment_intent(s, p, h, b, RecordKind::Appointment).await
+}
+
+async fn payment_intent(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<PaymentIntentBody>, axum::extract::rejection::JsonRejection>,
+    kind: RecordKind,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let Json(body) = body.map_err(|e| AppError::bad("invalid_json", e.body_text()))?;
+    let client_key = client_key(&headers)?;
+    let confirm_now = body.confirm;
+    let return_url = body.return_url.clone();
+    let payment_method = body.payment_method.clone();
+    let asked_mode = body.mode.clone();
+    let (call, secret, tenant, mode, request) = s
+        .db(move |c, inner| {
+            let record = records::get(c, kind, &id)?
+                .ok_or_else(|| AppError::NotFound(format!("no {} {id:?}", kind.name())))?;
+            let mode = pick_mode(c, &record.tenant_id, asked_mode.as_deref())?;
+            let connection =
+                tenants::load(c, &inner.sealer, &record.tenant_id, mode).map_err(AppError::from)?;
+            if !connection.is_enabled() {
+                return Err(AppError::Conflict(format!(
+                    "the {mode} connection is disabled; enable it to take payments"
+                )));
+            }
+            let currency = payhook_core::money::Currency::parse(&record.currency)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let remaining = (record.amount - record.amount_paid + record.amount_refunded).max(0);
+            // Created, then confirmed in a second call: some fakes (localstripe) take no
+            // `confirm` on creation, and two calls are as safe with their own keys.
+            let op = Operation::CreatePaymentIntent(PaymentIntentInput {
+                amount: Money {
+                    minor: if remaining > 0 {
+                        remaining
+                    } else {
+                        record.amount
+                    },
+                    currency,
+                },
+                customer: None,
+                payment_method,
+                confirm: false,
+                return_url: None,
+                description: None,
+                metadata: [(format!("{}_id", kind.name()), record.id.clone())]
+                    .into_iter()
+                    .collect(),
+            });
+            let request = client_key.unwrap_or_else(|| crate::ids::new_id("req"));
+            let purpose = format!("payment_intent:{}:{request}", record.id);
+            let call = calls::begin(c, &record.tenant_id, mode, &purpose, &op, None, None)
+                .map_err(call_error)?;
+            Ok((
+                call,
+                connection.secret_key().clone(),
+                record.tenant_id,
+                mode,
+                request,
+            ))
+        })
+        .await?;
+    let created = perform(&s, call, &secret).await?;
+    if !confirm_now {
+        return Ok((StatusCode::OK, Json(created)));
+    }
+    let pi = created["id"].as_str().unwrap_or_default().to_owned();
+    let confirm = Operation::ConfirmPaymentIntent {
+        id: pi.clone(),
+        payment_method: None,
+        return_url,
+    };
+    let call = s
+        .db(move |c, _| {
+            let purpose = format!("confirm:{pi}:{request}");
+            calls::begin(c, &tenant, mode, &purpose, &confirm, None, None).map_err(call_error)
+        })
+        .await?;
+    let object = perform(&s, call, &secret).await?;
+    Ok((StatusCode::OK, Json(object)))
+}
+
+#[derive(Deserialize)]
+struct RefundBody {
+    /// A decimal in the payment's currency, e.g. `"5.00"`; none refunds what is left.
+    amount: Option<String>,
+    /// `requested_by_customer`, `duplicate` or `fraudulent`.
+    reason: Option<RefundReason>,
+}
+
+async fn refund(
+    State(s): State<AppState>,
+    Path((tenant, payment)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<RefundBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let Json(body) = body.map_err(|e| AppError::bad("invalid_json", e.body_text()))?;
+    let client_key = client_key(&headers)?;
+    if !is_plausible(&payment) {
+        return Err(AppError::NotFound(format!("no payment {payment:?}")));
+    }
+    let (call, secret) = s
+        .db(move |c, inner| {
+            let mode = pick_mode(c, &tenant, None)?;
+            let connection =
+                tenants::load(c, &inner.sealer, &tenant, mode).map_err(AppError::from)?;
+            // The refundable amount is read and the refund reserved in one transaction, so two
+            // refunds asked for at once cannot both take the same money.
+            let call = transaction(c, |tx| -> Result<_, AppError> {
+                let (refundable, currency) =
+                    calls::refundable(tx, &tenant, &payment)?.ok_or_else(|| {
+                        AppError::NotFound(format!("no payment {payment:?} for this tenant"))
+                    })?;
+                let amount = match &body.amount {
+                    Some(text) => super::api::parse_refund_amount(text, &currency)?,
+                    None if refundable > 0 => Money {
+                        minor: refundable,
+                        currency: payhook_core::money::Currency::parse(&currency)
+                            .map_err(|e| AppError::Internal(e.to_string()))?,
+                    },
+                    None => {
+                        return Err(AppError::bad(
+                            "nothing_to_refund",
+                            "nothing is left to refund on this payment",
+                        ));
+                    }
+                };
+                let op = Operation::CreateRefund(RefundInput {
+                    payment_intent: payment.clone(),
+                    amount: Some(amount),
+                    refundable,
+                    reason: body.reason,
+                    metadata: Default::default(),
+                });
+                // Checked here too, so a refused refund reserves nothing.
+                payhook_core::stripe::build(&op, Some("check"))
+                    .map_err(|e| AppError::bad("invalid_amount", e.to_string()))?;
+                let purpose = format!(
+                    "refund:{payment}:{}",
+                    client_key.unwrap_or_else(|| crate::ids::new_id("req"))
+                );
+                calls::begin(
+                    tx,
+                    &tenant,
+                    mode,
+                    &purpose,
+                    &op,
+                    Some(&payment),
+                    Some(amount.minor),
+                )
+                .map_err(call_error)
+            })?;
+            Ok((call, connection.secret_key().clone()))
+        })
+        .await?;
+    let object = perform(&s, call, &secret).await?;
+    Ok((StatusCode::OK, Json(object)))
+}
+
+/// Calls Stripe for a stored call (or returns its stored answer) and records the outcome.
+async fn perform(
+    s: &AppState,
+    call: calls::Call,
+    secret: &crate::secret::Secret,
+) -> Result<Value, AppError> {
+    if let Some(result) = call.result {
+        return Ok(result);
+    }
+    let outcome =
+        s.0.stripe
+            .call(secret, &call.operation, Some(&call.idempotency_key))
+            .await;
+    let id = call.id.clone();
+    let (stored, answer) = match outcome {
+        Ok(object) => {
+            let value = public_view(&object);
+            (Ok(value.clone()), Ok(value))
+        }
+        Err(e) => (Err(e.to_string()), Err(e)),
+    };
+    s.db(move |c, _| {
+        Ok(calls::finish(
+            c,
+            &id,
+            stored.as_ref().map_err(String::as_str),
+        )?)
+    })
+    .await?;
+    answer.map_err(stripe_error)
+}
+
+/// What the API answers: the typed object, with `client_secret` kept (the caller's browser
+/// needs it for Stripe.js) but never logged.
+fn public_view(object: &Object) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+fn stripe_error(e: StripeError) -> AppError {
+    match e {
+        StripeError::Refused { code, message } => AppError::BadRequest {
+            code: if code == "amount" {
+                "invalid_amount"
+            } else {
+                "invalid_request"
+            },
+            message,
+        },
+        StripeError::Api(api) => AppError::Stripe(api),
+        StripeError::Unreachable { .. } => AppError::Unavailable(e.to_string()),
+        StripeError::Engine(_) => AppError::Internal(e.to_string()),
+    }
+}
+
+fn call_error(e: CallError) -> AppError {
+    match e {
+        CallError::Mismatch => AppError::Conflict(e.to_string()),
+        CallError::Db(d) => d.into(),
+    }
+}
+
+fn client_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    match headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::trim))
+    {
+        None => Ok(None),
+        Some(Ok(k)) if is_plausible(k) => Ok(Some(k.to_owned())),
+        Some(_) => Err(AppError::bad(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 64 letters, digits, '_' or '-'",
+        )),
+    }
+}
+
+/// The connection to use: the one named, else the tenant's only live one that is not
+/// disconnected, else its test one.
+fn pick_mode(c: &mut DbConn, tenant: &str, asked: Option<&str>) -> Result<Mode, AppError> {
+    if let Some(m) = asked {
+        return m
+            .parse::<Mode>()
+            .map_err(|e| AppError::bad("invalid_mode", e.to_string()));
+    }
+    let view = tenants::show(c, tenant)?
+        .ok_or_else(|| AppError::from(TenantError::NoTenant(tenant.to_owned())))?;
+    let usable: Vec<Mode> = view
+        .connections
+        .iter()
+        .filter(|c| c.disconnected_at.is_none())
+        .map(|c| c.mode)
+        .collect();
+    match usable.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(AppError::Conflict(
+            "the tenant has no connected Stripe account; connect one first".into(),
+        )),
+        _ => Err(AppError::bad(
+            "mode_required",
+            "the tenant has a test and a live connection; say which with \"mode\"",
+        )),
+    }
+}
