@@ -1,16 +1,20 @@
 //! The webhook inbox: deliveries stored before they are acknowledged, then processed.
 //!
-//! Every delivery that verified is handed to the [`Writer`], a thread that owns one database
-//! connection. It stores whatever deliveries are waiting in one transaction (group commit: one
-//! `fsync` for many deliveries, never a weaker `synchronous`) and answers each only after the
-//! commit. Between batches it runs the [worker](crate::process), so on SQLite every write goes
-//! through one connection and nothing waits on a lock.
+//! Every delivery that verified is handed to the [`Writer`]'s store thread, which owns one
+//! database connection. It stores whatever deliveries are waiting with one statement in one
+//! transaction (group commit: one `fsync` for many deliveries, never a weaker `synchronous`) and
+//! answers each only after the commit. A processor thread with a connection of its own runs the
+//! [worker](crate::process) in short transactions; on SQLite the two take turns at the write
+//! lock through an in-process gate, and the processor stands aside whenever deliveries are
+//! waiting, so processing never holds up an acknowledgement for long.
 //!
 //! A delivery is unique per `(tenant, event id)`: a duplicate is acknowledged and not stored
 //! again. An event whose `livemode` differs from its connection's mode is stored as `ignored`
 //! with the reason, and never applied.
 
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,7 +23,7 @@ use serde_json::Value as Json;
 use tokio::sync::oneshot;
 
 use crate::connection::Mode;
-use crate::db::{Conn, Database, DbConn, DbError, Row, transaction};
+use crate::db::{Backend, Conn, Database, DbConn, DbError, Row, transaction};
 use crate::ids::{is_plausible, now_millis};
 use crate::metrics::Metrics;
 use crate::process;
@@ -105,13 +109,13 @@ pub struct Writer {
     jobs: SyncSender<Job>,
 }
 
-/// The writer thread, to join on shutdown.
-pub struct WriterThread(Option<JoinHandle<()>>);
+/// The store and processor threads, to join on shutdown.
+pub struct WriterThread(Vec<JoinHandle<()>>);
 
 impl WriterThread {
-    /// Waits for the thread to finish its current batch and stop.
-    pub fn join(mut self) {
-        if let Some(h) = self.0.take() {
+    /// Waits for the threads to finish their current batch and stop.
+    pub fn join(self) {
+        for h in self.0 {
             let _ = h.join();
         }
     }
@@ -122,8 +126,11 @@ impl WriterThread {
 pub struct WriterConfig {
     /// Whether to process events (a node may only receive).
     pub process: bool,
-    /// How many events one processing transaction takes.
+    /// The most events one processing transaction takes.
     pub process_batch: usize,
+    /// How long one processing transaction may go on taking events before it commits, so
+    /// that it never holds SQLite's write lock long.
+    pub process_budget: Duration,
     /// How many attempts an event gets before it is dead.
     pub max_attempts: i64,
 }
@@ -132,21 +139,74 @@ impl Default for WriterConfig {
     fn default() -> Self {
         Self {
             process: true,
-            process_batch: 32,
+            process_batch: 64,
+            process_budget: Duration::from_millis(4),
             max_attempts: process::MAX_ATTEMPTS,
         }
     }
 }
 
+/// What the store thread and the processor share: SQLite takes one writer at a time, so the two
+/// take turns through `lock` (instead of SQLite's busy-wait, which sleeps in steps of
+/// milliseconds), and the processor stands aside while deliveries wait to be stored: the ack
+/// path comes first.
+struct Gate {
+    sqlite: bool,
+    lock: Mutex<()>,
+    stores_waiting: AtomicUsize,
+    work: Mutex<bool>,
+    wake: Condvar,
+    stop: AtomicBool,
+}
+
+impl Gate {
+    fn notify(&self) {
+        if let Ok(mut w) = self.work.lock() {
+            *w = true;
+        }
+        self.wake.notify_one();
+    }
+
+    /// Holds the write turn on SQLite (nothing to hold on PostgreSQL).
+    fn turn(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.sqlite.then(|| {
+            self.lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+    }
+}
+
 impl Writer {
-    /// Starts the writer thread on `db`.
+    /// Starts the store thread, and the processor thread when `config.process`, on `db`.
     pub fn start(db: Database, config: WriterConfig, metrics: Metrics) -> (Writer, WriterThread) {
         let (jobs, rx) = mpsc::sync_channel(QUEUE_CAPACITY);
-        let handle = std::thread::Builder::new()
-            .name("payhook-writer".into())
-            .spawn(move || run(db, rx, config, metrics))
-            .expect("cannot start the writer thread");
-        (Writer { jobs }, WriterThread(Some(handle)))
+        let gate = Arc::new(Gate {
+            sqlite: db.backend() == Backend::Sqlite,
+            lock: Mutex::new(()),
+            stores_waiting: AtomicUsize::new(0),
+            work: Mutex::new(true),
+            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
+        });
+        let mut handles = Vec::new();
+        if config.process {
+            let (db, gate, metrics, config) =
+                (db.clone(), gate.clone(), metrics.clone(), config.clone());
+            handles.push(
+                std::thread::Builder::new()
+                    .name("payhook-processor".into())
+                    .spawn(move || process_loop(db, gate, config, metrics))
+                    .expect("cannot start the processor thread"),
+            );
+        }
+        handles.push(
+            std::thread::Builder::new()
+                .name("payhook-writer".into())
+                .spawn(move || store_loop(db, rx, gate, metrics))
+                .expect("cannot start the writer thread"),
+        );
+        (Writer { jobs }, WriterThread(handles))
     }
 
     /// Stores a delivery; resolves once it is committed (or refused).
@@ -160,42 +220,31 @@ impl Writer {
         rx.await.unwrap_or(Err(IngestError::Closed))
     }
 
-    /// Tells the writer there is work to process (a replay).
+    /// Tells the processor there is work (a replay).
     pub fn wake(&self) {
         let _ = self.jobs.try_send(Job::Wake);
     }
 
-    /// Asks the writer to stop after its current batch.
+    /// Asks both threads to stop after their current batch.
     pub fn stop(&self) {
         let _ = self.jobs.send(Job::Stop);
     }
 }
 
-fn run(db: Database, rx: mpsc::Receiver<Job>, config: WriterConfig, metrics: Metrics) {
+fn store_loop(db: Database, rx: mpsc::Receiver<Job>, gate: Arc<Gate>, metrics: Metrics) {
     let mut conn: Option<DbConn> = None;
-    let mut work_pending = true;
-    let mut backoff = Duration::ZERO;
     loop {
-        let wait = if work_pending && backoff.is_zero() {
-            Duration::ZERO
-        } else {
-            backoff.max(IDLE_POLL.min(if backoff.is_zero() {
-                IDLE_POLL
-            } else {
-                backoff
-            }))
-        };
         let mut batch = Vec::new();
         let mut stop = false;
-        match rx.recv_timeout(wait) {
+        match rx.recv() {
             Ok(Job::Store(d, reply)) => batch.push((d, reply)),
-            Ok(Job::Wake) | Err(RecvTimeoutError::Timeout) => work_pending = true,
-            Ok(Job::Stop) | Err(RecvTimeoutError::Disconnected) => stop = true,
+            Ok(Job::Wake) => gate.notify(),
+            Ok(Job::Stop) | Err(_) => stop = true,
         }
         while !stop && !batch.is_empty() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(Job::Store(d, reply)) => batch.push((d, reply)),
-                Ok(Job::Wake) => work_pending = true,
+                Ok(Job::Wake) => gate.notify(),
                 Ok(Job::Stop) => stop = true,
                 Err(_) => break,
             }
@@ -203,14 +252,18 @@ fn run(db: Database, rx: mpsc::Receiver<Job>, config: WriterConfig, metrics: Met
         if !batch.is_empty() {
             let started = Instant::now();
             let n = batch.len();
+            gate.stores_waiting.fetch_add(1, Ordering::SeqCst);
+            let turn = gate.turn();
+            gate.stores_waiting.fetch_sub(1, Ordering::SeqCst);
             let stored = with_conn(&db, &mut conn, |c| store_batch(c, &batch));
+            drop(turn);
             metrics.observe_batch(n, started.elapsed());
             match stored {
                 Ok(results) => {
+                    if results.iter().any(|r| matches!(r, Ok(Stored::New))) {
+                        gate.notify();
+                    }
                     for ((_, reply), result) in batch.into_iter().zip(results) {
-                        if matches!(result, Ok(Stored::New)) {
-                            work_pending = true;
-                        }
                         metrics.count_delivery(&result);
                         let _ =
                             reply.send(result.map_err(|e| IngestError::Database(e.to_string())));
@@ -226,24 +279,70 @@ fn run(db: Database, rx: mpsc::Receiver<Job>, config: WriterConfig, metrics: Met
             }
         }
         if stop {
+            gate.stop.store(true, Ordering::SeqCst);
+            gate.notify();
             break;
         }
-        if config.process && work_pending {
-            match with_conn(&db, &mut conn, |c| {
-                process::run_batch(c, config.process_batch, config.max_attempts, &metrics)
-            }) {
-                Ok(n) => {
-                    work_pending = n >= config.process_batch;
+    }
+}
+
+fn process_loop(db: Database, gate: Arc<Gate>, config: WriterConfig, metrics: Metrics) {
+    let mut conn: Option<DbConn> = None;
+    let mut backoff = Duration::ZERO;
+    while !gate.stop.load(Ordering::SeqCst) {
+        // Wait for work (or look for work nobody announced: retries that fell due, replays from
+        // the CLI, events stored by other nodes).
+        {
+            let mut work = gate
+                .work
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !*work || !backoff.is_zero() {
+                let wait = if backoff.is_zero() {
+                    IDLE_POLL
+                } else {
+                    backoff
+                };
+                work = gate
+                    .wake
+                    .wait_timeout(work, wait)
+                    .map(|(w, _)| w)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+            *work = false;
+        }
+        if gate.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        loop {
+            // Deliveries waiting to be stored go first.
+            while gate.sqlite && gate.stores_waiting.load(Ordering::SeqCst) > 0 {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            let turn = gate.turn();
+            let done = with_conn(&db, &mut conn, |c| {
+                process::run_batch(
+                    c,
+                    config.process_batch,
+                    config.process_budget,
+                    config.max_attempts,
+                    &metrics,
+                )
+            });
+            drop(turn);
+            match done {
+                Ok(n) if n > 0 && !gate.stop.load(Ordering::SeqCst) => {
                     backoff = Duration::ZERO;
+                    continue;
                 }
+                Ok(_) => backoff = Duration::ZERO,
                 Err(e) => {
                     tracing::warn!(error = %e, "processing events failed; retrying");
                     backoff =
                         (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
                 }
             }
-        } else if !config.process {
-            work_pending = false;
+            break;
         }
     }
 }
@@ -277,12 +376,8 @@ fn store_batch(
     conn: &mut dyn Conn,
     batch: &[Pending],
 ) -> Result<Vec<Result<Stored, DbError>>, DbError> {
-    let all = transaction(conn, |tx| {
-        batch
-            .iter()
-            .map(|(d, _)| insert(tx, d))
-            .collect::<Result<Vec<_>, DbError>>()
-    });
+    let deliveries: Vec<&NewDelivery> = batch.iter().map(|(d, _)| d).collect();
+    let all = transaction(conn, |tx| insert_many(tx, &deliveries));
     match all {
         Ok(stored) => Ok(stored.into_iter().map(Ok).collect()),
         Err(e) if e.is_transient() || batch.len() == 1 => Err(e),
@@ -293,11 +388,81 @@ fn store_batch(
     }
 }
 
-/// Stores one delivery in the current transaction (the writer batches these).
+/// The most rows in one INSERT (12 parameters each, well within both databases' limits).
+const ROWS_PER_INSERT: usize = 256;
+
+/// Stores one delivery in the current transaction.
 pub fn insert(conn: &mut dyn Conn, d: &NewDelivery) -> Result<Stored, DbError> {
+    Ok(insert_many(conn, &[d])?.pop().unwrap_or(Stored::Duplicate))
+}
+
+/// Stores deliveries in the current transaction, a few hundred per statement (one round trip
+/// to PostgreSQL instead of one per delivery); returns, in order, which were new. Of two equal
+/// deliveries in one call, the first is new and the second a duplicate.
+pub fn insert_many(
+    conn: &mut dyn Conn,
+    deliveries: &[&NewDelivery],
+) -> Result<Vec<Stored>, DbError> {
     let now = now_millis();
-    let mismatch = d.livemode != (d.mode == Mode::Live);
-    let (status, reason) = if mismatch {
+    let mut out = Vec::with_capacity(deliveries.len());
+    for chunk in deliveries.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO events (tenant_id, mode, event_id, type, livemode, created, api_version, body, received_at, status, reason, attempts, next_attempt_at) VALUES ",
+        );
+        let mut params = Vec::with_capacity(chunk.len() * 12);
+        for (i, d) in chunk.iter().enumerate() {
+            let n = i * 12;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 0, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8,
+                n + 9,
+                n + 10,
+                n + 11,
+                n + 12
+            ));
+            let (status, reason) = initial_status(d);
+            params.extend([
+                d.tenant_id.as_str().into(),
+                d.mode.as_str().into(),
+                d.event_id.as_str().into(),
+                d.event_type.as_str().into(),
+                d.livemode.into(),
+                d.created.into(),
+                d.api_version.clone().into(),
+                d.body.as_str().into(),
+                now.into(),
+                status.into(),
+                reason.into(),
+                now.into(),
+            ]);
+        }
+        sql.push_str(" ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING tenant_id, event_id");
+        let mut inserted: std::collections::HashSet<(String, String)> = conn
+            .query(&sql, &params)?
+            .iter()
+            .map(|r| (r.text(0), r.text(1)))
+            .collect();
+        for d in chunk {
+            let new = inserted.remove(&(d.tenant_id.clone(), d.event_id.clone()));
+            out.push(if new { Stored::New } else { Stored::Duplicate });
+        }
+    }
+    Ok(out)
+}
+
+/// `received`, or `ignored` with the reason when the event's `livemode` is not the endpoint's.
+fn initial_status(d: &NewDelivery) -> (&'static str, Option<String>) {
+    if d.livemode != (d.mode == Mode::Live) {
         let reason = format!(
             "livemode mismatch: a {} event was sent to the {} endpoint; it is stored and not applied",
             if d.livemode { "live" } else { "test" },
@@ -306,30 +471,7 @@ pub fn insert(conn: &mut dyn Conn, d: &NewDelivery) -> Result<Stored, DbError> {
         (status::IGNORED, Some(reason))
     } else {
         (status::RECEIVED, None)
-    };
-    let n = conn.execute(
-        "INSERT INTO events (tenant_id, mode, event_id, type, livemode, created, api_version, body, received_at, status, reason, attempts, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12) ON CONFLICT (tenant_id, event_id) DO NOTHING",
-        &[
-            d.tenant_id.as_str().into(),
-            d.mode.as_str().into(),
-            d.event_id.as_str().into(),
-            d.event_type.as_str().into(),
-            d.livemode.into(),
-            d.created.into(),
-            d.api_version.clone().into(),
-            d.body.as_str().into(),
-            now.into(),
-            status.into(),
-            reason.into(),
-            now.into(),
-        ],
-    )?;
-    Ok(if n == 1 {
-        Stored::New
-    } else {
-        Stored::Duplicate
-    })
+    }
 }
 
 /// A stored event, as shown.

@@ -13,6 +13,8 @@
 //! `appointment_id`), and the subscription. Ledger entries are booked from the payment machine
 //! only, once per `(payment, kind, total)`.
 
+use std::time::{Duration, Instant};
+
 use payhook_core::fact::{Fact, FactKind};
 use payhook_core::machine::document::MachineKind;
 use payhook_core::machine::{Decision, Effect, Ignored, PaymentId};
@@ -68,28 +70,44 @@ struct Outcome {
     decisions: Vec<Json>,
 }
 
-/// Processes up to `limit` due events; returns how many it took.
+/// Processes due events, up to `limit` or until `budget` has passed (checked between events),
+/// in one transaction; returns how many it took.
 pub fn run_batch(
     conn: &mut dyn Conn,
     limit: usize,
+    budget: Duration,
     max_attempts: i64,
     metrics: &Metrics,
 ) -> Result<usize, DbError> {
     let now = now_millis();
+    let started = Instant::now();
     transaction(conn, |tx| {
         let lock = if tx.backend() == Backend::Postgres {
             " FOR UPDATE SKIP LOCKED"
         } else {
             ""
         };
-        let rows = tx.query(
-            &format!(
-                "SELECT seq, tenant_id, event_id, body, attempts FROM events \
-                 WHERE status IN ('received', 'failed') AND next_attempt_at <= $1 ORDER BY seq LIMIT $2{lock}"
-            ),
-            &[now.into(), (limit as i64).into()],
+        // New events in the order they arrived (an index range, however long the backlog), then
+        // failed ones whose retry is due.
+        let mut rows = tx.query(
+            &format!("SELECT seq, tenant_id, event_id, body, attempts FROM events WHERE status = 'received' ORDER BY seq LIMIT $1{lock}"),
+            &[(limit as i64).into()],
         )?;
+        if rows.len() < limit {
+            rows.extend(tx.query(
+                &format!(
+                    "SELECT seq, tenant_id, event_id, body, attempts FROM events \
+                     WHERE status = 'failed' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{lock}"
+                ),
+                &[now.into(), ((limit - rows.len()) as i64).into()],
+            )?);
+        }
+        let mut taken = 0;
         for r in &rows {
+            if taken > 0 && started.elapsed() >= budget {
+                break;
+            }
+            taken += 1;
             let (seq, tenant, event_id, body) = (r.int(0), r.text(1), r.text(2), r.text(3));
             let attempts = r.int(4) + 1;
             match savepoint(tx, |sp| process_event(sp, &tenant, &body)) {
@@ -126,7 +144,7 @@ pub fn run_batch(
                 }
             }
         }
-        Ok(rows.len())
+        Ok(taken)
     })
 }
 

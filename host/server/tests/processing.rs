@@ -381,7 +381,11 @@ fn outcome(conn: &mut DbConn, s: &Scenario) -> Value {
 
 fn run(conn: &mut DbConn, s: &Scenario, ops: &[Op]) -> Value {
     let metrics = Metrics::new();
-    let drain = |conn: &mut DbConn| while process::run_batch(conn, 3, 8, &metrics).unwrap() > 0 {};
+    let drain = |conn: &mut DbConn| {
+        while process::run_batch(conn, 3, std::time::Duration::from_secs(60), 8, &metrics).unwrap()
+            > 0
+        {}
+    };
     for op in ops {
         match op {
             Op::Deliver(i) => {
@@ -394,7 +398,8 @@ fn run(conn: &mut DbConn, s: &Scenario, ops: &[Op]) -> Value {
                 inbox::replay(conn, &s.tenant, &s.events[*i % s.events.len()].event_id).unwrap();
             }
             Op::Process => {
-                process::run_batch(conn, 2, 8, &metrics).unwrap();
+                process::run_batch(conn, 2, std::time::Duration::from_secs(60), 8, &metrics)
+                    .unwrap();
             }
         }
     }
@@ -580,5 +585,38 @@ async fn subscription_events_keep_the_subscription_record() {
         assert_eq!(subs[0]["id"], "sub_1", "{subs}");
         assert_eq!(subs[0]["status"], "canceled", "{subs}");
         s.stop().await;
+    }
+}
+
+#[test]
+fn one_insert_with_the_same_event_twice_stores_it_once_and_says_which_was_new() {
+    for db in databases("insert_many") {
+        let database = Database::open(&db.location).unwrap();
+        let mut conn = database.conn().unwrap();
+        let s = scenario(&mut conn, "batch");
+        let (a, b) = (&s.events[0], &s.events[1]);
+        let stored =
+            payhook_server::db::transaction(&mut conn, |tx| inbox::insert_many(tx, &[a, b, a]))
+                .unwrap();
+        assert_eq!(
+            stored,
+            vec![
+                inbox::Stored::New,
+                inbox::Stored::New,
+                inbox::Stored::Duplicate
+            ]
+        );
+        let again =
+            payhook_server::db::transaction(&mut conn, |tx| inbox::insert_many(tx, &[b])).unwrap();
+        assert_eq!(again, vec![inbox::Stored::Duplicate]);
+        let n = conn
+            .query_opt(
+                "SELECT COUNT(*) FROM events WHERE tenant_id = $1",
+                &[s.tenant.as_str().into()],
+            )
+            .unwrap()
+            .unwrap()
+            .int(0);
+        assert_eq!(n, 2);
     }
 }

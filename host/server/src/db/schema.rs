@@ -4,7 +4,7 @@
 use super::{Backend, Conn, DbError, transaction};
 
 /// The newest schema version this build knows.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Tables every version has; `{SEQ}` is the backend's auto-incrementing row id.
 const V1: &str = r#"
@@ -156,6 +156,9 @@ CREATE TABLE stripe_calls (
 CREATE INDEX stripe_calls_by_payment ON stripe_calls (tenant_id, payment_id, status);
 "#;
 
+/// New events in arrival order, for the worker: an index range however long the backlog.
+const V3: &str = "CREATE INDEX events_received ON events (status, seq);";
+
 /// Creates the schema, or checks that the database's is one this build can use.
 pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
     conn.batch("CREATE TABLE IF NOT EXISTS payhook_schema (version BIGINT NOT NULL)")?;
@@ -190,6 +193,13 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
             tx.execute(
                 "INSERT INTO payhook_schema (version) VALUES ($1)",
                 &[2.into()],
+            )?;
+        }
+        if found < 3 {
+            tx.batch(V3)?;
+            tx.execute(
+                "INSERT INTO payhook_schema (version) VALUES ($1)",
+                &[3.into()],
             )?;
         }
         Ok(())

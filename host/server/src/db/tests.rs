@@ -48,7 +48,8 @@ fn sqlite_opens_in_wal_with_synchronous_full_and_migrates_once() {
             .unwrap()
             .unwrap()
             .int(0),
-        2
+        2,
+        "synchronous=FULL"
     );
     drop(conn);
     // Opening again finds the schema in place.
@@ -59,7 +60,7 @@ fn sqlite_opens_in_wal_with_synchronous_full_and_migrates_once() {
             .unwrap()
             .unwrap()
             .int(0),
-        2
+        3
     );
 }
 
