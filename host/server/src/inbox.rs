@@ -327,6 +327,7 @@ fn process_loop(db: Database, gate: Arc<Gate>, config: WriterConfig, metrics: Me
                     config.process_budget,
                     config.max_attempts,
                     &metrics,
+                    &|| gate.stores_waiting.load(Ordering::SeqCst) > 0,
                 )
             });
             drop(turn);

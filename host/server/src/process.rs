@@ -70,14 +70,16 @@ struct Outcome {
     decisions: Vec<Json>,
 }
 
-/// Processes due events, up to `limit` or until `budget` has passed (checked between events),
-/// in one transaction; returns how many it took.
+/// Processes due events, up to `limit`, until `budget` has passed or until `interrupt` says so
+/// (both checked between events, after the first), in one transaction; returns how many it
+/// took.
 pub fn run_batch(
     conn: &mut dyn Conn,
     limit: usize,
     budget: Duration,
     max_attempts: i64,
     metrics: &Metrics,
+    interrupt: &dyn Fn() -> bool,
 ) -> Result<usize, DbError> {
     let now = now_millis();
     let started = Instant::now();
@@ -104,7 +106,7 @@ pub fn run_batch(
         }
         let mut taken = 0;
         for r in &rows {
-            if taken > 0 && started.elapsed() >= budget {
+            if taken > 0 && (started.elapsed() >= budget || interrupt()) {
                 break;
             }
             taken += 1;

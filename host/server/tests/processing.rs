@@ -382,7 +382,15 @@ fn outcome(conn: &mut DbConn, s: &Scenario) -> Value {
 fn run(conn: &mut DbConn, s: &Scenario, ops: &[Op]) -> Value {
     let metrics = Metrics::new();
     let drain = |conn: &mut DbConn| {
-        while process::run_batch(conn, 3, std::time::Duration::from_secs(60), 8, &metrics).unwrap()
+        while process::run_batch(
+            conn,
+            3,
+            std::time::Duration::from_secs(60),
+            8,
+            &metrics,
+            &|| false,
+        )
+        .unwrap()
             > 0
         {}
     };
@@ -398,8 +406,15 @@ fn run(conn: &mut DbConn, s: &Scenario, ops: &[Op]) -> Value {
                 inbox::replay(conn, &s.tenant, &s.events[*i % s.events.len()].event_id).unwrap();
             }
             Op::Process => {
-                process::run_batch(conn, 2, std::time::Duration::from_secs(60), 8, &metrics)
-                    .unwrap();
+                process::run_batch(
+                    conn,
+                    2,
+                    std::time::Duration::from_secs(60),
+                    8,
+                    &metrics,
+                    &|| false,
+                )
+                .unwrap();
             }
         }
     }
