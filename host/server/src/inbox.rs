@@ -12,7 +12,7 @@
 //! again. An event whose `livemode` differs from its connection's mode is stored as `ignored`
 //! with the reason, and never applied.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -32,6 +32,11 @@ use crate::process;
 pub const MAX_BATCH: usize = 512;
 /// How many deliveries may wait for the writer before new ones are refused with a 503.
 pub const QUEUE_CAPACITY: usize = 16 * 1024;
+/// On SQLite, the processor waits for the store thread to have been idle this long before it
+/// takes the write lock: under a burst of deliveries, acknowledging comes first.
+pub const QUIET_BEFORE_PROCESSING: Duration = Duration::from_micros(500);
+/// ... but never waits longer than this for a turn; then it processes at least one event.
+pub const MAX_PROCESSING_WAIT: Duration = Duration::from_secs(1);
 /// How often an idle writer looks for work it was not told about (replays from the CLI,
 /// retries that fell due, events stored by other nodes).
 pub const IDLE_POLL: Duration = Duration::from_millis(200);
@@ -152,6 +157,10 @@ impl Default for WriterConfig {
 /// path comes first.
 struct Gate {
     sqlite: bool,
+    /// When the gate was made; times below are microseconds since.
+    epoch: Instant,
+    /// When the store thread last finished a batch.
+    last_store_end: AtomicU64,
     lock: Mutex<()>,
     stores_waiting: AtomicUsize,
     work: Mutex<bool>,
@@ -185,6 +194,8 @@ impl Writer {
             sqlite: db.backend() == Backend::Sqlite,
             lock: Mutex::new(()),
             stores_waiting: AtomicUsize::new(0),
+            epoch: Instant::now(),
+            last_store_end: AtomicU64::new(0),
             work: Mutex::new(true),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -257,6 +268,8 @@ fn store_loop(db: Database, rx: mpsc::Receiver<Job>, gate: Arc<Gate>, metrics: M
             gate.stores_waiting.fetch_sub(1, Ordering::SeqCst);
             let stored = with_conn(&db, &mut conn, |c| store_batch(c, &batch));
             drop(turn);
+            gate.last_store_end
+                .store(gate.epoch.elapsed().as_micros() as u64, Ordering::SeqCst);
             metrics.observe_batch(n, started.elapsed());
             match stored {
                 Ok(results) => {
@@ -315,8 +328,18 @@ fn process_loop(db: Database, gate: Arc<Gate>, config: WriterConfig, metrics: Me
             break;
         }
         loop {
-            // Deliveries waiting to be stored go first.
-            while gate.sqlite && gate.stores_waiting.load(Ordering::SeqCst) > 0 {
+            // Deliveries go first: on SQLite the processor takes its turn only when the store
+            // thread has been quiet for a moment, or when it has waited so long that a single
+            // event must get through (a trickle that keeps the oldest event moving).
+            let wanted = Instant::now();
+            while gate.sqlite && wanted.elapsed() < MAX_PROCESSING_WAIT {
+                let quiet = (gate.epoch.elapsed().as_micros() as u64)
+                    .saturating_sub(gate.last_store_end.load(Ordering::SeqCst));
+                if gate.stores_waiting.load(Ordering::SeqCst) == 0
+                    && quiet >= QUIET_BEFORE_PROCESSING.as_micros() as u64
+                {
+                    break;
+                }
                 std::thread::sleep(Duration::from_micros(100));
             }
             let turn = gate.turn();
