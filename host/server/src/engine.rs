@@ -1,4 +1,4 @@
-//! The engine component, loaded once per process and run in a sandboxed instance per thread.
+//! The engine component, loaded once per process, each call run in a sandboxed instance.
 //!
 //! Idle [`Session`]s are kept in a small pool and reused (a reused instance is about twice as fast
 //! as a fresh one); a session that trapped is dropped and the next call gets a fresh one, and

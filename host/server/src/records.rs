@@ -177,9 +177,7 @@ pub fn get(conn: &mut dyn Conn, kind: RecordKind, id: &str) -> Result<Option<Rec
         columns(kind),
         kind.table()
     );
-    Ok(conn
-        .query_opt(&sql, &[id.into()])?
-        .map(|r| record(kind, &r)))
+    Ok(conn.query_opt(&sql, &[id.into()])?.map(|r| record(&r)))
 }
 
 /// A tenant's invoices or appointments, newest first, optionally with one status.
@@ -200,7 +198,7 @@ pub fn list(
         &sql,
         &[tenant_id.into(), status.into(), status.into(), limit.into()],
     )?;
-    Ok(rows.iter().map(|r| record(kind, r)).collect())
+    Ok(rows.iter().map(record).collect())
 }
 
 /// The state document of a tenant's record, for the worker.
@@ -265,7 +263,7 @@ fn columns(kind: RecordKind) -> &'static str {
     }
 }
 
-fn record(kind: RecordKind, r: &Row) -> Record {
+fn record(r: &Row) -> Record {
     let currency = r.text(3);
     let amount = r.int(2);
     let amount_display = payhook_core::money::Currency::parse(&currency)
@@ -277,7 +275,6 @@ fn record(kind: RecordKind, r: &Row) -> Record {
             .to_decimal_string()
         })
         .unwrap_or_else(|_| amount.to_string());
-    let _ = kind;
     Record {
         id: r.text(0),
         tenant_id: r.text(1),

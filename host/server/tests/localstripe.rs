@@ -161,6 +161,28 @@ async fn a_payment_intent_confirmed_in_localstripe_pays_the_invoice_through_its_
         // localstripe's signed payment_intent.succeeded reaches the server and pays the invoice.
         let paid = wait_for(&s, &format!("/invoices/{invoice}"), "status", "paid").await;
         assert_eq!(paid["amount_paid"], 2000);
+        // A paid invoice takes no second payment; confirming needs a payment method.
+        let (status, again) = s
+            .api(
+                reqwest::Method::POST,
+                &format!("/invoices/{invoice}/payment-intents"),
+                Some(json!({"payment_method": "pm_card_visa", "confirm": true})),
+            )
+            .await;
+        assert_eq!(status, 409, "{again}");
+        let other = s.invoice(&tenant, "20.00").await;
+        let (status, e) = s
+            .api(
+                reqwest::Method::POST,
+                &format!("/invoices/{other}/payment-intents"),
+                Some(json!({"confirm": true})),
+            )
+            .await;
+        assert_eq!(
+            (status, e["error"]["code"].as_str()),
+            (400, Some("payment_method_missing")),
+            "{e}"
+        );
         let payment = pi["id"].as_str().unwrap().to_owned();
         // A partial refund, then one that asks for more than is left: refused before any call.
         let refunds = format!("/tenants/{tenant}/payments/{payment}/refunds");

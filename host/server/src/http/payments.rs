@@ -76,6 +76,12 @@ async fn payment_intent(
     let Json(body) = body.map_err(|e| AppError::bad("invalid_json", e.body_text()))?;
     let client_key = client_key(&headers)?;
     let confirm_now = body.confirm;
+    if confirm_now && body.payment_method.is_none() {
+        return Err(AppError::bad(
+            "payment_method_missing",
+            "give a payment_method (pm_…) to confirm at once",
+        ));
+    }
     let return_url = body.return_url.clone();
     let payment_method = body.payment_method.clone();
     let asked_mode = body.mode.clone();
@@ -94,15 +100,18 @@ async fn payment_intent(
             let currency = payhook_core::money::Currency::parse(&record.currency)
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             let remaining = (record.amount - record.amount_paid + record.amount_refunded).max(0);
+            if remaining == 0 {
+                return Err(AppError::Conflict(format!(
+                    "{} {} is already paid",
+                    kind.name(),
+                    record.id
+                )));
+            }
             // Created, then confirmed in a second call: some fakes (localstripe) take no
             // `confirm` on creation, and two calls are as safe with their own keys.
             let op = Operation::CreatePaymentIntent(PaymentIntentInput {
                 amount: Money {
-                    minor: if remaining > 0 {
-                        remaining
-                    } else {
-                        record.amount
-                    },
+                    minor: remaining,
                     currency,
                 },
                 customer: None,
@@ -200,8 +209,11 @@ async fn refund(
                     metadata: Default::default(),
                 });
                 // Checked here too, so a refused refund reserves nothing.
-                payhook_core::stripe::build(&op, Some("check"))
-                    .map_err(|e| AppError::bad("invalid_amount", e.to_string()))?;
+                match crate::engine::with_session(|s| s.stripe_build(&op, Some("check"))) {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => return Err(AppError::bad("invalid_amount", e.message)),
+                    Err(e) => return Err(AppError::Internal(format!("the engine failed: {e}"))),
+                }
                 let purpose = format!(
                     "refund:{payment}:{}",
                     client_key.unwrap_or_else(|| crate::ids::new_id("req"))
