@@ -39,6 +39,9 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), String> {
     let limit = check(&cli)?;
     let pool = cli.concurrency.map_or(cli.max_in_flight, |c| c as usize);
+    // Built beside payhook-server (e.g. `cargo build -p payhook -p payhook-load`), reqwest has
+    // rustls without a provider; install one so the client can be built either way.
+    drop(rustls::crypto::ring::default_provider().install_default());
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs_f64(cli.timeout))

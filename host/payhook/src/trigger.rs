@@ -104,6 +104,7 @@ pub async fn run(ctx: &Ctx, t: Trigger) -> Result<()> {
         .ok()
         .and_then(|v| v["id"].as_str().map(str::to_owned))
         .unwrap_or_default();
+    payhook_server::stripe::install_tls_provider();
     let response = reqwest::Client::new()
         .post(&url)
         .header("Stripe-Signature", header)

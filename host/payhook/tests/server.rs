@@ -540,7 +540,10 @@ fn load(
             .build()
             .unwrap();
         rt.block_on(async move {
-            let client = reqwest::Client::new();
+            let client = {
+                payhook_server::stripe::install_tls_provider();
+                reqwest::Client::new()
+            };
             let mut tasks = Vec::new();
             for _ in 0..senders {
                 let (client, server, tenant, stop) =
@@ -662,7 +665,10 @@ fn two_servers_on_one_postgres_process_each_event_exactly_once() {
         .build()
         .unwrap();
     let statuses = rt.block_on(async {
-        let client = reqwest::Client::new();
+        let client = {
+            payhook_server::stripe::install_tls_provider();
+            reqwest::Client::new()
+        };
         let mut tasks = Vec::new();
         for i in 0..n {
             let (client, url, tenant, invoice) = (

@@ -66,8 +66,10 @@ impl std::fmt::Debug for StripeClient {
 }
 
 impl StripeClient {
-    /// A client for `api_base` (e.g. [`DEFAULT_API_BASE`], or a localstripe URL).
+    /// A client for `api_base` (e.g. [`DEFAULT_API_BASE`], or a localstripe URL). HTTPS uses
+    /// rustls, with ring as its crypto provider, and the system's root certificates.
     pub fn new(api_base: &str) -> StripeClient {
+        install_tls_provider();
         StripeClient {
             http: reqwest::Client::new(),
             api_base: api_base.trim_end_matches('/').to_owned(),
@@ -163,6 +165,14 @@ impl StripeClient {
             }
         }
     }
+}
+
+/// Installs ring as the process's rustls crypto provider (once; a provider installed before is
+/// kept). Every HTTP client in a process that links this crate needs one: call this before
+/// building a `reqwest::Client` of your own.
+pub fn install_tls_provider() {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| drop(rustls::crypto::ring::default_provider().install_default()));
 }
 
 fn with_query(url: &str, form: &str) -> String {

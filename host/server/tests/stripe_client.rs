@@ -195,3 +195,28 @@ async fn refused_operations_send_nothing() {
         "{err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_api_base_speaks_tls() {
+    // A listener that reads the first byte a client sends: 0x16 opens a TLS handshake.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut first = [0u8; 1];
+        socket.read_exact(&mut first).unwrap();
+        first[0]
+    });
+    let client = StripeClient::new(&format!("https://127.0.0.1:{port}")).with_max_retries(0);
+    let err = client
+        .call(&Secret::new(KEY), &refund(), Some("k5"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StripeError::Unreachable { .. }), "{err:?}");
+    assert_eq!(
+        seen.join().unwrap(),
+        0x16,
+        "the client opened a TLS handshake"
+    );
+}

@@ -105,7 +105,10 @@ impl TestServer {
             metrics,
             thread: Some(thread),
             server,
-            client: reqwest::Client::new(),
+            client: {
+                payhook_server::stripe::install_tls_provider();
+                reqwest::Client::new()
+            },
         }
     }
 
