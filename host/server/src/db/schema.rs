@@ -177,30 +177,19 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
                 supported: VERSION,
             });
         }
-        if found < 1 {
-            let seq = match tx.backend() {
-                Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
-                Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-            };
-            tx.batch(&V1.replace("{SEQ}", seq))?;
-            tx.execute(
-                "INSERT INTO payhook_schema (version) VALUES ($1)",
-                &[1.into()],
-            )?;
-        }
-        if found < 2 {
-            tx.batch(V2)?;
-            tx.execute(
-                "INSERT INTO payhook_schema (version) VALUES ($1)",
-                &[2.into()],
-            )?;
-        }
-        if found < 3 {
-            tx.batch(V3)?;
-            tx.execute(
-                "INSERT INTO payhook_schema (version) VALUES ($1)",
-                &[3.into()],
-            )?;
+        let seq = match tx.backend() {
+            Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        };
+        let v1 = V1.replace("{SEQ}", seq);
+        for (version, sql) in [(1, v1.as_str()), (2, V2), (3, V3)] {
+            if found < version {
+                tx.batch(sql)?;
+                tx.execute(
+                    "INSERT INTO payhook_schema (version) VALUES ($1)",
+                    &[version.into()],
+                )?;
+            }
         }
         Ok(())
     })

@@ -509,20 +509,41 @@ async fn list_records(
     q: ListQueryResult,
     kind: RecordKind,
 ) -> ApiResult {
+    tenant_list(&s, tenant, q, (50, 500), move |c, t, status, limit| {
+        records::list(c, kind, t, status, limit)
+    })
+    .await
+}
+
+/// A list of one tenant's things: 404 for an unknown tenant; `status` and `limit` from the
+/// query, `limits` being the default and the most.
+async fn tenant_list<T: serde::Serialize + Send + 'static>(
+    s: &AppState,
+    tenant: String,
+    q: ListQueryResult,
+    limits: (i64, i64),
+    list: impl FnOnce(
+        &mut dyn crate::db::Conn,
+        &str,
+        Option<&str>,
+        i64,
+    ) -> Result<Vec<T>, crate::db::DbError>
+    + Send
+    + 'static,
+) -> ApiResult {
     let q = list_query(q)?;
-    let list = s
+    let items = s
         .db(move |c, _| {
             require_tenant(c, &tenant)?;
-            Ok(records::list(
+            Ok(list(
                 c,
-                kind,
                 &tenant,
                 q.status.as_deref(),
-                q.limit.unwrap_or(50).clamp(1, 500),
+                q.limit.unwrap_or(limits.0).clamp(1, limits.1),
             )?)
         })
         .await?;
-    ok(serde_json::to_value(list).unwrap_or(Value::Null))
+    ok(serde_json::to_value(items).unwrap_or(Value::Null))
 }
 
 async fn show_invoice(s: State<AppState>, p: Path<String>) -> ApiResult {
@@ -550,19 +571,7 @@ async fn list_payments(
     Path(tenant): Path<String>,
     q: ListQueryResult,
 ) -> ApiResult {
-    let q = list_query(q)?;
-    let list = s
-        .db(move |c, _| {
-            require_tenant(c, &tenant)?;
-            Ok(records::list_payments(
-                c,
-                &tenant,
-                q.status.as_deref(),
-                q.limit.unwrap_or(50).clamp(1, 500),
-            )?)
-        })
-        .await?;
-    ok(serde_json::to_value(list).unwrap_or(Value::Null))
+    tenant_list(&s, tenant, q, (50, 500), records::list_payments).await
 }
 
 async fn list_subscriptions(
@@ -570,19 +579,7 @@ async fn list_subscriptions(
     Path(tenant): Path<String>,
     q: ListQueryResult,
 ) -> ApiResult {
-    let q = list_query(q)?;
-    let list = s
-        .db(move |c, _| {
-            require_tenant(c, &tenant)?;
-            Ok(records::list_subscriptions(
-                c,
-                &tenant,
-                q.status.as_deref(),
-                q.limit.unwrap_or(50).clamp(1, 500),
-            )?)
-        })
-        .await?;
-    ok(serde_json::to_value(list).unwrap_or(Value::Null))
+    tenant_list(&s, tenant, q, (50, 500), records::list_subscriptions).await
 }
 
 async fn ledger(
@@ -590,18 +587,11 @@ async fn ledger(
     Path(tenant): Path<String>,
     q: ListQueryResult,
 ) -> ApiResult {
-    let q = list_query(q)?;
-    let list = s
-        .db(move |c, _| {
-            require_tenant(c, &tenant)?;
-            Ok(records::ledger(
-                c,
-                &tenant,
-                q.limit.unwrap_or(500).clamp(1, 5000),
-            )?)
-        })
-        .await?;
-    ok(serde_json::to_value(list).unwrap_or(Value::Null))
+    // The ledger takes no status.
+    tenant_list(&s, tenant, q, (500, 5000), |c, t, _status, limit| {
+        records::ledger(c, t, limit)
+    })
+    .await
 }
 
 fn json_error(e: axum::extract::rejection::JsonRejection) -> AppError {
