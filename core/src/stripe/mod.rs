@@ -24,8 +24,8 @@ pub mod retry;
 mod tests;
 
 pub use operation::{
-    CheckoutInput, CheckoutMode, Interval, LineItem, ListKind, Operation, PaymentIntentInput, RefundInput, RefundReason, SubscriptionInput, UiMode,
-    build,
+    CheckoutInput, CheckoutMode, Interval, LineItem, ListKind, Operation, PaymentIntentInput,
+    RefundInput, RefundReason, SubscriptionInput, UiMode, build,
 };
 
 use alloc::string::String;

@@ -294,7 +294,13 @@ pub enum ListKind {
 impl Operation {
     /// True for calls that create something: they need an idempotency key.
     pub fn creates(&self) -> bool {
-        !matches!(self, Operation::RetrievePaymentIntent { .. } | Operation::RetrieveAccount | Operation::RetrieveBalance | Operation::List { .. })
+        !matches!(
+            self,
+            Operation::RetrievePaymentIntent { .. }
+                | Operation::RetrieveAccount
+                | Operation::RetrieveBalance
+                | Operation::List { .. }
+        )
     }
 }
 
@@ -305,13 +311,23 @@ pub fn build(op: &Operation, idempotency_key: Option<&str>) -> Result<Request, R
     let idempotency_key = if op.creates() {
         match idempotency_key.map(str::trim) {
             Some(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_string()),
-            Some(_) => return Err(RequestError::Invalid { field: "idempotency_key", reason: "must be 1 to 255 characters".into() }),
+            Some(_) => {
+                return Err(RequestError::Invalid {
+                    field: "idempotency_key",
+                    reason: "must be 1 to 255 characters".into(),
+                });
+            }
             None => return Err(RequestError::IdempotencyKeyMissing),
         }
     } else {
         None
     };
-    Ok(Request { method, path, params: params::flatten(&body), idempotency_key })
+    Ok(Request {
+        method,
+        path,
+        params: params::flatten(&body),
+        idempotency_key,
+    })
 }
 
 fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
@@ -336,13 +352,25 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
             }
             (Method::Post, "/v1/payment_intents".into(), body)
         }
-        Operation::ConfirmPaymentIntent { id, payment_method, return_url } => (
+        Operation::ConfirmPaymentIntent {
+            id,
+            payment_method,
+            return_url,
+        } => (
             Method::Post,
             format!("/v1/payment_intents/{}/confirm", id_of("id", id)?),
             json!({"payment_method": opt_id("payment_method", payment_method)?, "return_url": return_url}),
         ),
-        Operation::RetrievePaymentIntent { id } => (Method::Get, format!("/v1/payment_intents/{}", id_of("id", id)?), json!({})),
-        Operation::CancelPaymentIntent { id } => (Method::Post, format!("/v1/payment_intents/{}/cancel", id_of("id", id)?), json!({})),
+        Operation::RetrievePaymentIntent { id } => (
+            Method::Get,
+            format!("/v1/payment_intents/{}", id_of("id", id)?),
+            json!({}),
+        ),
+        Operation::CancelPaymentIntent { id } => (
+            Method::Post,
+            format!("/v1/payment_intents/{}/cancel", id_of("id", id)?),
+            json!({}),
+        ),
         Operation::CreateRefund(r) => {
             let amount = match &r.amount {
                 Some(amount) => {
@@ -350,7 +378,10 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
                     Some(amount.minor)
                 }
                 None if r.refundable <= 0 => {
-                    return Err(RequestError::Invalid { field: "amount", reason: "nothing is left to refund on this payment".into() });
+                    return Err(RequestError::Invalid {
+                        field: "amount",
+                        reason: "nothing is left to refund on this payment".into(),
+                    });
                 }
                 None => None,
             };
@@ -365,10 +396,20 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
                 }),
             )
         }
-        Operation::CreateCustomer { email, name, metadata: m } => {
-            (Method::Post, "/v1/customers".into(), json!({"email": email, "name": name, "metadata": metadata(m)?}))
-        }
-        Operation::CreatePrice { product_name, amount, interval } => {
+        Operation::CreateCustomer {
+            email,
+            name,
+            metadata: m,
+        } => (
+            Method::Post,
+            "/v1/customers".into(),
+            json!({"email": email, "name": name, "metadata": metadata(m)?}),
+        ),
+        Operation::CreatePrice {
+            product_name,
+            amount,
+            interval,
+        } => {
             amount.check_chargeable()?;
             let mut body = json!({
                 "currency": amount.currency.as_str(),
@@ -381,7 +422,12 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
             }
             (Method::Post, "/v1/prices".into(), body)
         }
-        Operation::CreatePaymentLink { price, quantity, redirect_url, metadata: m } => {
+        Operation::CreatePaymentLink {
+            price,
+            quantity,
+            redirect_url,
+            metadata: m,
+        } => {
             let mut body = json!({
                 "line_items": [{"price": id_of("price", price)?, "quantity": quantity_of(*quantity)?}],
                 "metadata": metadata(m)?,
@@ -392,7 +438,9 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
             }
             (Method::Post, "/v1/payment_links".into(), body)
         }
-        Operation::CreateCheckoutSession(c) => (Method::Post, "/v1/checkout/sessions".into(), checkout(c)?),
+        Operation::CreateCheckoutSession(c) => {
+            (Method::Post, "/v1/checkout/sessions".into(), checkout(c)?)
+        }
         Operation::CreateSubscription(s) => (
             Method::Post,
             "/v1/subscriptions".into(),
@@ -408,15 +456,35 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
             format!("/v1/subscriptions/{}", id_of("id", id)?),
             json!({"items": [{"id": id_of("item", item)?, "price": id_of("price", price)?}], "proration_behavior": "create_prorations"}),
         ),
-        Operation::CancelSubscription { id, at_period_end: true } => {
-            (Method::Post, format!("/v1/subscriptions/{}", id_of("id", id)?), json!({"cancel_at_period_end": true}))
-        }
-        Operation::CancelSubscription { id, at_period_end: false } => (Method::Delete, format!("/v1/subscriptions/{}", id_of("id", id)?), json!({})),
+        Operation::CancelSubscription {
+            id,
+            at_period_end: true,
+        } => (
+            Method::Post,
+            format!("/v1/subscriptions/{}", id_of("id", id)?),
+            json!({"cancel_at_period_end": true}),
+        ),
+        Operation::CancelSubscription {
+            id,
+            at_period_end: false,
+        } => (
+            Method::Delete,
+            format!("/v1/subscriptions/{}", id_of("id", id)?),
+            json!({}),
+        ),
         Operation::RetrieveAccount => (Method::Get, "/v1/account".into(), json!({})),
         Operation::RetrieveBalance => (Method::Get, "/v1/balance".into(), json!({})),
-        Operation::List { list, created_gte, starting_after, limit } => {
+        Operation::List {
+            list,
+            created_gte,
+            starting_after,
+            limit,
+        } => {
             if !(1..=100).contains(limit) {
-                return Err(RequestError::Invalid { field: "limit", reason: "must be 1 to 100".into() });
+                return Err(RequestError::Invalid {
+                    field: "limit",
+                    reason: "must be 1 to 100".into(),
+                });
             }
             let path = match list {
                 ListKind::Events => "/v1/events",
@@ -444,7 +512,10 @@ fn checkout(c: &CheckoutInput) -> Result<Value, RequestError> {
     for line in &c.line_items {
         line.amount.check_chargeable()?;
         if line.amount.currency != currency {
-            return Err(RequestError::Invalid { field: "line_items", reason: "every line must be in the same currency".into() });
+            return Err(RequestError::Invalid {
+                field: "line_items",
+                reason: "every line must be in the same currency".into(),
+            });
         }
         let recurring = match (c.mode, line.interval) {
             (CheckoutMode::Subscription, Some(i)) => {
@@ -452,7 +523,10 @@ fn checkout(c: &CheckoutInput) -> Result<Value, RequestError> {
                 Some(json!({"interval": unit, "interval_count": count}))
             }
             (CheckoutMode::Subscription, None) => {
-                return Err(RequestError::Invalid { field: "line_items", reason: "a subscription's lines need an interval".into() });
+                return Err(RequestError::Invalid {
+                    field: "line_items",
+                    reason: "a subscription's lines need an interval".into(),
+                });
             }
             (CheckoutMode::Payment, _) => None,
         };
@@ -495,15 +569,24 @@ fn checkout(c: &CheckoutInput) -> Result<Value, RequestError> {
 /// Stripe's limits: 50 keys, keys up to 40 characters, values up to 500, no brackets in keys.
 fn metadata(m: &BTreeMap<String, String>) -> Result<Value, RequestError> {
     if m.len() > 50 {
-        return Err(RequestError::Invalid { field: "metadata", reason: "at most 50 keys".into() });
+        return Err(RequestError::Invalid {
+            field: "metadata",
+            reason: "at most 50 keys".into(),
+        });
     }
     let mut out = Map::new();
     for (k, v) in m {
         if k.is_empty() || k.chars().count() > 40 || k.contains(['[', ']']) {
-            return Err(RequestError::Invalid { field: "metadata", reason: format!("key {k:?} must be 1 to 40 characters without brackets") });
+            return Err(RequestError::Invalid {
+                field: "metadata",
+                reason: format!("key {k:?} must be 1 to 40 characters without brackets"),
+            });
         }
         if v.chars().count() > 500 {
-            return Err(RequestError::Invalid { field: "metadata", reason: format!("the value of {k:?} is longer than 500 characters") });
+            return Err(RequestError::Invalid {
+                field: "metadata",
+                reason: format!("the value of {k:?} is longer than 500 characters"),
+            });
         }
         out.insert(k.clone(), Value::String(v.clone()));
     }
@@ -511,10 +594,16 @@ fn metadata(m: &BTreeMap<String, String>) -> Result<Value, RequestError> {
 }
 
 fn id_of(field: &'static str, id: &str) -> Result<String, RequestError> {
-    if !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if !id.is_empty()
+        && id.len() <= 255
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         Ok(id.to_string())
     } else {
-        Err(RequestError::InvalidId { field, value: id.chars().take(64).collect() })
+        Err(RequestError::InvalidId {
+            field,
+            value: id.chars().take(64).collect(),
+        })
     }
 }
 
@@ -523,9 +612,20 @@ fn opt_id(field: &'static str, id: &Option<String>) -> Result<Option<String>, Re
 }
 
 fn non_empty(field: &'static str, text: &str) -> Result<String, RequestError> {
-    if text.trim().is_empty() { Err(RequestError::Missing(field)) } else { Ok(text.to_string()) }
+    if text.trim().is_empty() {
+        Err(RequestError::Missing(field))
+    } else {
+        Ok(text.to_string())
+    }
 }
 
 fn quantity_of(q: u32) -> Result<u32, RequestError> {
-    if q == 0 { Err(RequestError::Invalid { field: "quantity", reason: "must be at least 1".into() }) } else { Ok(q) }
+    if q == 0 {
+        Err(RequestError::Invalid {
+            field: "quantity",
+            reason: "must be at least 1".into(),
+        })
+    } else {
+        Ok(q)
+    }
 }

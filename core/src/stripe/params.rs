@@ -9,7 +9,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 /// Everything but the characters that need no escaping in a form value (RFC 3986 unreserved).
-const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Flattens a JSON object into `(name, value)` pairs in bracket syntax, sorted by name. Nulls are
 /// left out; booleans are `true`/`false`; an empty object or array is left out.

@@ -101,8 +101,9 @@ pub struct CheckoutSession {
 /// Any other object: its type and id, and the JSON as Stripe sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Other {
-    /// Stripe's `object`, e.g. `payment_link`, `price`, `customer`, `subscription`, `account`.
-    pub object: String,
+    /// Stripe's `object`, e.g. `payment_link`, `price`, `customer`, `subscription`, `account`
+    /// (the answer's own `object` tag is `other`).
+    pub kind: String,
     /// Its id, when it has one.
     pub id: Option<String>,
     /// A hosted URL (payment links).
@@ -131,6 +132,7 @@ pub enum Object {
     /// `refund`
     Refund(Refund),
     /// `checkout.session`
+    #[serde(rename = "checkout.session")]
     CheckoutSession(CheckoutSession),
     /// `list`
     List(Page),
@@ -145,7 +147,12 @@ pub fn parse(status: u16, body: &str) -> Result<Object, ApiError> {
     if !(200..300).contains(&status) || value.get("error").is_some() {
         return Err(error(status, &value));
     }
-    let s = |k: &str| value.get(k).and_then(Value::as_str).map(ToString::to_string);
+    let s = |k: &str| {
+        value
+            .get(k)
+            .and_then(Value::as_str)
+            .map(ToString::to_string)
+    };
     let i = |k: &str| value.get(k).and_then(Value::as_i64);
     let object = s("object").unwrap_or_default();
     Ok(match object.as_str() {
@@ -155,13 +162,34 @@ pub fn parse(status: u16, body: &str) -> Result<Object, ApiError> {
             amount: i("amount").unwrap_or(0),
             currency: s("currency").unwrap_or_default(),
             client_secret: s("client_secret"),
-            next_action: value.get("next_action").filter(|v| v.is_object()).map(|na| NextAction {
-                kind: na.get("type").and_then(Value::as_str).unwrap_or_default().to_string(),
-                url: na.pointer("/redirect_to_url/url").and_then(Value::as_str).map(ToString::to_string),
+            next_action: value
+                .get("next_action")
+                .filter(|v| v.is_object())
+                .map(|na| NextAction {
+                    kind: na
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    url: na
+                        .pointer("/redirect_to_url/url")
+                        .and_then(Value::as_str)
+                        .map(ToString::to_string),
+                }),
+            latest_charge: s("latest_charge").or_else(|| {
+                value
+                    .pointer("/charges/data/0/id")
+                    .and_then(Value::as_str)
+                    .map(ToString::to_string)
             }),
-            latest_charge: s("latest_charge").or_else(|| value.pointer("/charges/data/0/id").and_then(Value::as_str).map(ToString::to_string)),
-            last_error_code: value.pointer("/last_payment_error/code").and_then(Value::as_str).map(ToString::to_string),
-            last_error_message: value.pointer("/last_payment_error/message").and_then(Value::as_str).map(ToString::to_string),
+            last_error_code: value
+                .pointer("/last_payment_error/code")
+                .and_then(Value::as_str)
+                .map(ToString::to_string),
+            last_error_message: value
+                .pointer("/last_payment_error/message")
+                .and_then(Value::as_str)
+                .map(ToString::to_string),
         }),
         "refund" => Object::Refund(Refund {
             id: s("id").unwrap_or_default(),
@@ -179,25 +207,56 @@ pub fn parse(status: u16, body: &str) -> Result<Object, ApiError> {
             expires_at: i("expires_at"),
         }),
         "list" => {
-            let data: Vec<Value> = value.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
-            let last_id = data.last().and_then(|o| o.get("id")).and_then(Value::as_str).map(ToString::to_string);
-            Object::List(Page { has_more: value.get("has_more").and_then(Value::as_bool).unwrap_or(false), last_id, data })
+            let data: Vec<Value> = value
+                .get("data")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let last_id = data
+                .last()
+                .and_then(|o| o.get("id"))
+                .and_then(Value::as_str)
+                .map(ToString::to_string);
+            Object::List(Page {
+                has_more: value
+                    .get("has_more")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                last_id,
+                data,
+            })
         }
-        _ => Object::Other(Other { object, id: s("id"), url: s("url"), raw: value.clone() }),
+        _ => Object::Other(Other {
+            kind: object,
+            id: s("id"),
+            url: s("url"),
+            raw: value.clone(),
+        }),
     })
 }
 
 fn error(status: u16, value: &Value) -> ApiError {
     let e = value.get("error").cloned().unwrap_or(Value::Null);
     let s = |k: &str| e.get(k).and_then(Value::as_str).map(ToString::to_string);
-    let kind = s("type").unwrap_or_else(|| if status >= 500 { "api_error".into() } else { "invalid_response".into() });
+    let kind = s("type").unwrap_or_else(|| {
+        if status >= 500 {
+            "api_error".into()
+        } else {
+            "invalid_response".into()
+        }
+    });
     ApiError {
         status,
-        message: s("message").unwrap_or_else(|| alloc::format!("Stripe answered HTTP {status} without an error message")),
+        message: s("message").unwrap_or_else(|| {
+            alloc::format!("Stripe answered HTTP {status} without an error message")
+        }),
         code: s("code"),
         decline_code: s("decline_code"),
         param: s("param"),
-        payment_intent: e.pointer("/payment_intent/id").and_then(Value::as_str).map(ToString::to_string),
+        payment_intent: e
+            .pointer("/payment_intent/id")
+            .and_then(Value::as_str)
+            .map(ToString::to_string),
         kind,
     }
 }

@@ -37,9 +37,16 @@ pub fn next_delay_ms(attempt: u32, max_retries: u32, outcome: Outcome, jitter: f
     }
     let exp = attempt.saturating_sub(1).min(16);
     let base = INITIAL_DELAY_MS.saturating_mul(1 << exp).min(MAX_DELAY_MS) as f64;
-    let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let mut delay = (base * 0.5 * (1.0 + jitter)).max(INITIAL_DELAY_MS as f64) as u64;
-    if let Outcome::Status { retry_after_secs: Some(secs), .. } = outcome
+    if let Outcome::Status {
+        retry_after_secs: Some(secs),
+        ..
+    } = outcome
         && secs.is_finite()
         && secs >= 0.0
     {
@@ -54,7 +61,10 @@ pub fn next_delay_ms(attempt: u32, max_retries: u32, outcome: Outcome, jitter: f
 fn should_retry(outcome: Outcome) -> bool {
     match outcome {
         Outcome::ConnectionError => true,
-        Outcome::Status { should_retry: Some(answer), .. } => answer,
+        Outcome::Status {
+            should_retry: Some(answer),
+            ..
+        } => answer,
         Outcome::Status { status, .. } => status == 409 || status == 429 || status >= 500,
     }
 }

@@ -9,15 +9,24 @@ use super::*;
 use crate::money::{Currency, Money};
 
 fn eur(minor: i64) -> Money {
-    Money { minor, currency: Currency::parse("eur").unwrap() }
+    Money {
+        minor,
+        currency: Currency::parse("eur").unwrap(),
+    }
 }
 
 fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn pairs(r: &Request) -> Vec<(&str, &str)> {
-    r.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    r.params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 #[test]
@@ -32,7 +41,10 @@ fn a_payment_intent_is_form_encoded_in_bracket_syntax_and_sorted() {
         metadata: meta(&[("invoice_id", "inv_1"), ("appointment_id", "apt 2")]),
     });
     let r = build(&op, Some("key-1")).unwrap();
-    assert_eq!((r.method, r.path.as_str(), r.idempotency_key.as_deref()), (Method::Post, "/v1/payment_intents", Some("key-1")));
+    assert_eq!(
+        (r.method, r.path.as_str(), r.idempotency_key.as_deref()),
+        (Method::Post, "/v1/payment_intents", Some("key-1"))
+    );
     assert_eq!(
         pairs(&r),
         vec![
@@ -70,39 +82,106 @@ fn amounts_are_checked_before_any_call() {
     });
     let err = build(&small, Some("k")).unwrap_err().to_string();
     assert!(err.contains("0.50"), "{err}");
-    let jpy = Money { minor: 5000, currency: Currency::parse("jpy").unwrap() };
-    let ok = Operation::CreatePrice { product_name: "Cut".into(), amount: jpy, interval: None };
-    assert!(pairs(&build(&ok, Some("k")).unwrap()).contains(&("unit_amount", "5000")), "JPY is not multiplied by 100");
-    let kwd = Money { minor: 1005, currency: Currency::parse("kwd").unwrap() };
-    assert!(build(&Operation::CreatePrice { product_name: "X".into(), amount: kwd, interval: None }, Some("k")).is_err(), "three-decimal amounts end in 0");
+    let jpy = Money {
+        minor: 5000,
+        currency: Currency::parse("jpy").unwrap(),
+    };
+    let ok = Operation::CreatePrice {
+        product_name: "Cut".into(),
+        amount: jpy,
+        interval: None,
+    };
+    assert!(
+        pairs(&build(&ok, Some("k")).unwrap()).contains(&("unit_amount", "5000")),
+        "JPY is not multiplied by 100"
+    );
+    let kwd = Money {
+        minor: 1005,
+        currency: Currency::parse("kwd").unwrap(),
+    };
+    assert!(
+        build(
+            &Operation::CreatePrice {
+                product_name: "X".into(),
+                amount: kwd,
+                interval: None
+            },
+            Some("k")
+        )
+        .is_err(),
+        "three-decimal amounts end in 0"
+    );
 }
 
 #[test]
 fn refunds_never_exceed_what_is_refundable() {
     let refund = |amount: Option<i64>, refundable| {
         build(
-            &Operation::CreateRefund(RefundInput { payment_intent: "pi_1".into(), amount: amount.map(eur), refundable, reason: Some(RefundReason::RequestedByCustomer), metadata: BTreeMap::new() }),
+            &Operation::CreateRefund(RefundInput {
+                payment_intent: "pi_1".into(),
+                amount: amount.map(eur),
+                refundable,
+                reason: Some(RefundReason::RequestedByCustomer),
+                metadata: BTreeMap::new(),
+            }),
             Some("k"),
         )
     };
     assert!(refund(Some(2001), 2000).is_err());
     assert!(refund(None, 0).is_err(), "nothing left");
     let r = refund(Some(500), 2000).unwrap();
-    assert_eq!(pairs(&r), vec![("amount", "500"), ("payment_intent", "pi_1"), ("reason", "requested_by_customer")]);
-    assert!(!pairs(&refund(None, 2000).unwrap()).iter().any(|(k, _)| *k == "amount"), "a full refund names no amount");
+    assert_eq!(
+        pairs(&r),
+        vec![
+            ("amount", "500"),
+            ("payment_intent", "pi_1"),
+            ("reason", "requested_by_customer")
+        ]
+    );
+    assert!(
+        !pairs(&refund(None, 2000).unwrap())
+            .iter()
+            .any(|(k, _)| *k == "amount"),
+        "a full refund names no amount"
+    );
 }
 
 #[test]
 fn ids_that_would_change_the_path_are_refused() {
-    let err = build(&Operation::RetrievePaymentIntent { id: "pi_1/../../v1/charges".into() }, None).unwrap_err();
-    assert!(matches!(err, RequestError::InvalidId { field: "id", .. }), "{err}");
-    assert!(build(&Operation::CancelSubscription { id: "sub_1?x=1".into(), at_period_end: false }, Some("k")).is_err());
+    let err = build(
+        &Operation::RetrievePaymentIntent {
+            id: "pi_1/../../v1/charges".into(),
+        },
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, RequestError::InvalidId { field: "id", .. }),
+        "{err}"
+    );
+    assert!(
+        build(
+            &Operation::CancelSubscription {
+                id: "sub_1?x=1".into(),
+                at_period_end: false
+            },
+            Some("k")
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn creating_calls_need_an_idempotency_key_and_reads_carry_none() {
-    let op = Operation::CreateCustomer { email: Some("a@b.example".into()), name: None, metadata: BTreeMap::new() };
-    assert_eq!(build(&op, None).unwrap_err(), RequestError::IdempotencyKeyMissing);
+    let op = Operation::CreateCustomer {
+        email: Some("a@b.example".into()),
+        name: None,
+        metadata: BTreeMap::new(),
+    };
+    assert_eq!(
+        build(&op, None).unwrap_err(),
+        RequestError::IdempotencyKeyMissing
+    );
     assert!(build(&op, Some("  ")).is_err());
     let read = build(&Operation::RetrieveBalance, Some("ignored")).unwrap();
     assert_eq!((read.method, read.idempotency_key), (Method::Get, None));
@@ -113,7 +192,12 @@ fn checkout_sessions_hold_a_slot_and_carry_metadata_to_the_payment() {
     let op = Operation::CreateCheckoutSession(CheckoutInput {
         mode: CheckoutMode::Payment,
         ui_mode: UiMode::Embedded,
-        line_items: vec![LineItem { name: "Consultation".into(), amount: eur(4500), quantity: 1, interval: None }],
+        line_items: vec![LineItem {
+            name: "Consultation".into(),
+            amount: eur(4500),
+            quantity: 1,
+            interval: None,
+        }],
         success_url: "https://clinic.example/done?session_id={CHECKOUT_SESSION_ID}".into(),
         cancel_url: None,
         expires_at: Some(1_800_000_000),
@@ -125,35 +209,61 @@ fn checkout_sessions_hold_a_slot_and_carry_metadata_to_the_payment() {
     let p = pairs(&r);
     for expected in [
         ("ui_mode", "embedded"),
-        ("return_url", "https://clinic.example/done?session_id={CHECKOUT_SESSION_ID}"),
+        (
+            "return_url",
+            "https://clinic.example/done?session_id={CHECKOUT_SESSION_ID}",
+        ),
         ("expires_at", "1800000000"),
         ("line_items[0][price_data][unit_amount]", "4500"),
-        ("line_items[0][price_data][product_data][name]", "Consultation"),
+        (
+            "line_items[0][price_data][product_data][name]",
+            "Consultation",
+        ),
         ("payment_intent_data[metadata][appointment_id]", "apt_1"),
         ("metadata[appointment_id]", "apt_1"),
         ("mode", "payment"),
     ] {
         assert!(p.contains(&expected), "{expected:?} in {p:?}");
     }
-    assert!(!p.iter().any(|(k, _)| *k == "success_url"), "embedded sessions take return_url");
+    assert!(
+        !p.iter().any(|(k, _)| *k == "success_url"),
+        "embedded sessions take return_url"
+    );
 }
 
 #[test]
 fn quarterly_is_every_three_months() {
-    let r = build(&Operation::CreatePrice { product_name: "Plan".into(), amount: eur(9900), interval: Some(Interval::Quarterly) }, Some("k")).unwrap();
+    let r = build(
+        &Operation::CreatePrice {
+            product_name: "Plan".into(),
+            amount: eur(9900),
+            interval: Some(Interval::Quarterly),
+        },
+        Some("k"),
+    )
+    .unwrap();
     let p = pairs(&r);
-    assert!(p.contains(&("recurring[interval]", "month")) && p.contains(&("recurring[interval_count]", "3")), "{p:?}");
+    assert!(
+        p.contains(&("recurring[interval]", "month"))
+            && p.contains(&("recurring[interval_count]", "3")),
+        "{p:?}"
+    );
 }
 
 #[test]
 fn responses_from_stripe_fixtures_parse_into_typed_objects() {
     let pi = include_str!("../../../tests/fixtures/stripe-events/objects/payment_intent.json");
     match parse(200, pi).unwrap() {
-        Object::PaymentIntent(p) => assert!(p.id.starts_with("pi_") && p.amount > 0 && !p.currency.is_empty(), "{p:?}"),
+        Object::PaymentIntent(p) => assert!(
+            p.id.starts_with("pi_") && p.amount > 0 && !p.currency.is_empty(),
+            "{p:?}"
+        ),
         other => panic!("{other:?}"),
     }
     let cs = include_str!("../../../tests/fixtures/stripe-events/objects/checkout.session.json");
-    assert!(matches!(parse(200, cs).unwrap(), Object::CheckoutSession(s) if s.id.starts_with("cs_")));
+    assert!(
+        matches!(parse(200, cs).unwrap(), Object::CheckoutSession(s) if s.id.starts_with("cs_"))
+    );
     let re = include_str!("../../../tests/fixtures/stripe-events/objects/refund.json");
     assert!(matches!(parse(200, re).unwrap(), Object::Refund(r) if r.id.starts_with("re_")));
 }
@@ -163,29 +273,105 @@ fn stripe_errors_become_typed_errors_with_their_message() {
     let declined = r#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","payment_intent":{"id":"pi_9"}}}"#;
     let e = parse(402, declined).unwrap_err();
     assert!(e.is_card_error());
-    assert_eq!((e.code.as_deref(), e.decline_code.as_deref(), e.payment_intent.as_deref()), (Some("card_declined"), Some("insufficient_funds"), Some("pi_9")));
-    assert_eq!(e.to_string(), "Your card has insufficient funds. (Stripe card_error: card_declined, HTTP 402)");
+    assert_eq!(
+        (
+            e.code.as_deref(),
+            e.decline_code.as_deref(),
+            e.payment_intent.as_deref()
+        ),
+        (
+            Some("card_declined"),
+            Some("insufficient_funds"),
+            Some("pi_9")
+        )
+    );
+    assert_eq!(
+        e.to_string(),
+        "Your card has insufficient funds. (Stripe card_error: card_declined, HTTP 402)"
+    );
     let gateway = parse(502, "<html>bad gateway</html>").unwrap_err();
     assert_eq!((gateway.kind.as_str(), gateway.status), ("api_error", 502));
 }
 
 #[test]
 fn retries_follow_the_sdks() {
-    let status = |s, should: Option<bool>, after: Option<f64>| Outcome::Status { status: s, should_retry: should, retry_after_secs: after };
+    let status = |s, should: Option<bool>, after: Option<f64>| Outcome::Status {
+        status: s,
+        should_retry: should,
+        retry_after_secs: after,
+    };
     assert!(next_delay_ms(1, 2, Outcome::ConnectionError, 0.0).is_some());
     for s in [409, 429, 500, 503] {
-        assert!(next_delay_ms(1, 2, status(s, None, None), 0.5).is_some(), "{s}");
+        assert!(
+            next_delay_ms(1, 2, status(s, None, None), 0.5).is_some(),
+            "{s}"
+        );
     }
     for s in [400, 401, 402, 404] {
         assert_eq!(next_delay_ms(1, 2, status(s, None, None), 0.5), None, "{s}");
     }
-    assert_eq!(next_delay_ms(1, 2, status(500, Some(false), None), 0.5), None, "Stripe-Should-Retry: false wins");
-    assert!(next_delay_ms(1, 2, status(400, Some(true), None), 0.5).is_some(), "Stripe-Should-Retry: true wins");
-    assert_eq!(next_delay_ms(3, 2, Outcome::ConnectionError, 0.5), None, "bounded");
+    assert_eq!(
+        next_delay_ms(1, 2, status(500, Some(false), None), 0.5),
+        None,
+        "Stripe-Should-Retry: false wins"
+    );
+    assert!(
+        next_delay_ms(1, 2, status(400, Some(true), None), 0.5).is_some(),
+        "Stripe-Should-Retry: true wins"
+    );
+    assert_eq!(
+        next_delay_ms(3, 2, Outcome::ConnectionError, 0.5),
+        None,
+        "bounded"
+    );
     // Doubling from 0.5 s, capped at 5 s, with jitter between half and all of it.
-    assert_eq!(next_delay_ms(1, 9, Outcome::ConnectionError, 0.0), Some(500));
-    assert_eq!(next_delay_ms(2, 9, Outcome::ConnectionError, 1.0), Some(1000));
-    assert_eq!(next_delay_ms(9, 9, Outcome::ConnectionError, 1.0), Some(5000));
-    assert_eq!(next_delay_ms(1, 2, status(429, None, Some(3.0)), 0.0), Some(3000), "Retry-After honoured");
-    assert_eq!(next_delay_ms(1, 2, status(429, None, Some(600.0)), 0.0), Some(500), "an unreasonable Retry-After is not");
+    assert_eq!(
+        next_delay_ms(1, 9, Outcome::ConnectionError, 0.0),
+        Some(500)
+    );
+    assert_eq!(
+        next_delay_ms(2, 9, Outcome::ConnectionError, 1.0),
+        Some(1000)
+    );
+    assert_eq!(
+        next_delay_ms(9, 9, Outcome::ConnectionError, 1.0),
+        Some(5000)
+    );
+    assert_eq!(
+        next_delay_ms(1, 2, status(429, None, Some(3.0)), 0.0),
+        Some(3000),
+        "Retry-After honoured"
+    );
+    assert_eq!(
+        next_delay_ms(1, 2, status(429, None, Some(600.0)), 0.0),
+        Some(500),
+        "an unreasonable Retry-After is not"
+    );
+}
+
+#[test]
+fn every_kind_of_answer_round_trips_through_json_with_stripes_object_names() {
+    for body in [
+        r#"{"object":"payment_intent","id":"pi_1","status":"succeeded","amount":1,"currency":"eur"}"#,
+        r#"{"object":"refund","id":"re_1","status":"succeeded","amount":1,"currency":"eur"}"#,
+        r#"{"object":"checkout.session","id":"cs_1","url":"https://checkout.stripe.com/x"}"#,
+        r#"{"object":"list","data":[{"id":"ch_1"}],"has_more":true}"#,
+        r#"{"object":"payment_link","id":"plink_1","url":"https://buy.stripe.com/x"}"#,
+    ] {
+        let object = parse(200, body).unwrap();
+        let json = serde_json::to_string(&object).unwrap();
+        let back: Object = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(back, object, "{json}");
+    }
+    let session =
+        serde_json::to_value(parse(200, r#"{"object":"checkout.session","id":"cs_1"}"#).unwrap())
+            .unwrap();
+    assert_eq!(session["object"], "checkout.session");
+    let link =
+        serde_json::to_value(parse(200, r#"{"object":"payment_link","id":"plink_1"}"#).unwrap())
+            .unwrap();
+    assert_eq!(
+        (link["object"].as_str(), link["kind"].as_str()),
+        (Some("other"), Some("payment_link"))
+    );
 }

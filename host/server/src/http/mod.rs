@@ -3,6 +3,7 @@
 //! socket, and served by [`crate::server`].
 
 pub mod api;
+mod checkout;
 mod error;
 mod payments;
 mod webhook;
@@ -109,6 +110,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let api = api::routes()
         .merge(payments::routes())
+        .merge(checkout::routes())
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()

@@ -87,33 +87,16 @@ async fn payment_intent(
     let asked_mode = body.mode.clone();
     let (call, secret, tenant, mode, request) = s
         .db(move |c, inner| {
-            let record = records::get(c, kind, &id)?
-                .ok_or_else(|| AppError::NotFound(format!("no {} {id:?}", kind.name())))?;
-            let mode = pick_mode(c, &record.tenant_id, asked_mode.as_deref())?;
-            let connection =
-                tenants::load(c, &inner.sealer, &record.tenant_id, mode).map_err(AppError::from)?;
-            if !connection.is_enabled() {
-                return Err(AppError::Conflict(format!(
-                    "the {mode} connection is disabled; enable it to take payments"
-                )));
-            }
-            let currency = payhook_core::money::Currency::parse(&record.currency)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            let remaining = (record.amount - record.amount_paid + record.amount_refunded).max(0);
-            if remaining == 0 {
-                return Err(AppError::Conflict(format!(
-                    "{} {} is already paid",
-                    kind.name(),
-                    record.id
-                )));
-            }
+            let Payable {
+                record,
+                mode,
+                secret,
+                remaining,
+            } = payable(c, inner, kind, &id, asked_mode.as_deref())?;
             // Created, then confirmed in a second call: some fakes (localstripe) take no
             // `confirm` on creation, and two calls are as safe with their own keys.
             let op = Operation::CreatePaymentIntent(PaymentIntentInput {
-                amount: Money {
-                    minor: remaining,
-                    currency,
-                },
+                amount: remaining,
                 customer: None,
                 payment_method,
                 confirm: false,
@@ -127,13 +110,7 @@ async fn payment_intent(
             let purpose = format!("payment_intent:{}:{request}", record.id);
             let call = calls::begin(c, &record.tenant_id, mode, &purpose, &op, None, None)
                 .map_err(call_error)?;
-            Ok((
-                call,
-                connection.secret_key().clone(),
-                record.tenant_id,
-                mode,
-                request,
-            ))
+            Ok((call, secret, record.tenant_id, mode, request))
         })
         .await?;
     let created = perform(&s, call, &secret).await?;
@@ -154,6 +131,58 @@ async fn payment_intent(
         .await?;
     let object = perform(&s, call, &secret).await?;
     Ok((StatusCode::OK, Json(object)))
+}
+
+/// A record that can be paid, with the connection to take the payment.
+pub(super) struct Payable {
+    /// The invoice or appointment.
+    pub record: records::Record,
+    /// The connection's mode.
+    pub mode: Mode,
+    /// Its secret key.
+    pub secret: crate::secret::Secret,
+    /// What is still due.
+    pub remaining: Money,
+}
+
+/// Loads a record to take a payment for: 404 when there is none, 409 when the connection is
+/// disabled or the record is paid already.
+pub(super) fn payable(
+    c: &mut DbConn,
+    inner: &super::Inner,
+    kind: RecordKind,
+    id: &str,
+    asked_mode: Option<&str>,
+) -> Result<Payable, AppError> {
+    let record = records::get(c, kind, id)?
+        .ok_or_else(|| AppError::NotFound(format!("no {} {id:?}", kind.name())))?;
+    let mode = pick_mode(c, &record.tenant_id, asked_mode)?;
+    let connection =
+        tenants::load(c, &inner.sealer, &record.tenant_id, mode).map_err(AppError::from)?;
+    if !connection.is_enabled() {
+        return Err(AppError::Conflict(format!(
+            "the {mode} connection is disabled; enable it to take payments"
+        )));
+    }
+    let currency = payhook_core::money::Currency::parse(&record.currency)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let remaining = (record.amount - record.amount_paid + record.amount_refunded).max(0);
+    if remaining == 0 {
+        return Err(AppError::Conflict(format!(
+            "{} {} is already paid",
+            kind.name(),
+            record.id
+        )));
+    }
+    Ok(Payable {
+        record,
+        mode,
+        secret: connection.secret_key().clone(),
+        remaining: Money {
+            minor: remaining,
+            currency,
+        },
+    })
 }
 
 #[derive(Deserialize)]
@@ -237,7 +266,7 @@ async fn refund(
 }
 
 /// Calls Stripe for a stored call (or returns its stored answer) and records the outcome.
-async fn perform(
+pub(super) async fn perform(
     s: &AppState,
     call: calls::Call,
     secret: &crate::secret::Secret,
@@ -290,14 +319,14 @@ fn stripe_error(e: StripeError) -> AppError {
     }
 }
 
-fn call_error(e: CallError) -> AppError {
+pub(super) fn call_error(e: CallError) -> AppError {
     match e {
         CallError::Mismatch => AppError::Conflict(e.to_string()),
         CallError::Db(d) => d.into(),
     }
 }
 
-fn client_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+pub(super) fn client_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     match headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::trim))

@@ -1,0 +1,187 @@
+//! `/api/v1` routes that open a page for the customer to pay on: a Checkout Session (hosted or
+//! embedded) for an invoice or an appointment, and a Payment Link for an invoice. Like every
+//! call to Stripe, each is stored with its idempotency key before it is made.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use payhook_core::stripe::{CheckoutInput, CheckoutMode, LineItem, Operation, UiMode};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::payments::{Payable, call_error, client_key, payable, perform};
+use super::{AppError, AppState};
+use crate::calls;
+use crate::ids::{new_id, now_secs};
+use crate::records::RecordKind;
+
+/// The shortest and longest a Checkout Session may stay open, as Stripe allows.
+const MIN_EXPIRY_MINUTES: i64 = 30;
+const MAX_EXPIRY_MINUTES: i64 = 24 * 60;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/invoices/{id}/checkout-sessions", post(invoice_checkout))
+        .route(
+            "/appointments/{id}/checkout-sessions",
+            post(appointment_checkout),
+        )
+        .route("/invoices/{id}/payment-links", post(invoice_payment_link))
+}
+
+type Answer = Result<(StatusCode, Json<Value>), AppError>;
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+#[derive(Deserialize)]
+struct CheckoutBody {
+    /// `hosted` (default: the answer's `url`) or `embedded` (its `client_secret`).
+    #[serde(default)]
+    ui_mode: Option<UiMode>,
+    /// Hosted: where to go after paying. Embedded: where to return.
+    success_url: String,
+    /// Hosted: where to go when the customer gives up.
+    cancel_url: Option<String>,
+    /// How long the session (and an appointment's slot) is held: 30 to 1440 minutes, default 30.
+    expires_in_minutes: Option<i64>,
+    /// Which connection, when the tenant has both.
+    mode: Option<String>,
+}
+
+async fn invoice_checkout(
+    s: State<AppState>,
+    p: Path<String>,
+    h: HeaderMap,
+    b: Body<CheckoutBody>,
+) -> Answer {
+    checkout(s, p, h, b, RecordKind::Invoice).await
+}
+
+async fn appointment_checkout(
+    s: State<AppState>,
+    p: Path<String>,
+    h: HeaderMap,
+    b: Body<CheckoutBody>,
+) -> Answer {
+    checkout(s, p, h, b, RecordKind::Appointment).await
+}
+
+async fn checkout(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body<CheckoutBody>,
+    kind: RecordKind,
+) -> Answer {
+    let Json(body) = body.map_err(|e| AppError::bad("invalid_json", e.body_text()))?;
+    let minutes = body.expires_in_minutes.unwrap_or(MIN_EXPIRY_MINUTES);
+    if !(MIN_EXPIRY_MINUTES..=MAX_EXPIRY_MINUTES).contains(&minutes) {
+        return Err(AppError::bad(
+            "invalid_expiry",
+            format!(
+                "expires_in_minutes must be {MIN_EXPIRY_MINUTES} to {MAX_EXPIRY_MINUTES} (Stripe's limits)"
+            ),
+        ));
+    }
+    let request = client_key(&headers)?.unwrap_or_else(|| new_id("req"));
+    let (call, secret) = s
+        .db(move |c, inner| {
+            let Payable {
+                record,
+                mode,
+                secret,
+                remaining,
+            } = payable(c, inner, kind, &id, body.mode.as_deref())?;
+            let reference = format!("{}_id", kind.name());
+            let op = Operation::CreateCheckoutSession(CheckoutInput {
+                mode: CheckoutMode::Payment,
+                ui_mode: body.ui_mode.unwrap_or(UiMode::Hosted),
+                line_items: vec![LineItem {
+                    name: title(kind, &record.id),
+                    amount: remaining,
+                    quantity: 1,
+                    interval: None,
+                }],
+                success_url: body.success_url,
+                cancel_url: body.cancel_url,
+                // A minute of slack so that Stripe's own clock never sees less than its minimum.
+                expires_at: Some(now_secs() + minutes * 60 + 60),
+                customer: None,
+                client_reference_id: Some(record.id.clone()),
+                metadata: [(reference, record.id.clone())].into_iter().collect(),
+            });
+            let purpose = format!("checkout:{}:{request}", record.id);
+            let call = calls::begin(c, &record.tenant_id, mode, &purpose, &op, None, None)
+                .map_err(call_error)?;
+            Ok((call, secret))
+        })
+        .await?;
+    Ok((StatusCode::OK, Json(perform(&s, call, &secret).await?)))
+}
+
+#[derive(Deserialize)]
+struct PaymentLinkBody {
+    /// Where to send the customer after paying (Stripe's own page otherwise).
+    redirect_url: Option<String>,
+    /// Which connection, when the tenant has both.
+    mode: Option<String>,
+}
+
+/// A Payment Link for what is due on an invoice: a one-off price for it, then the link, with
+/// `invoice_id` in the metadata of the link and of every payment it takes.
+async fn invoice_payment_link(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body<PaymentLinkBody>,
+) -> Answer {
+    let Json(body) = body.map_err(|e| AppError::bad("invalid_json", e.body_text()))?;
+    let request = client_key(&headers)?.unwrap_or_else(|| new_id("req"));
+    let (price_call, secret, tenant, mode, invoice) = s
+        .db(move |c, inner| {
+            let Payable {
+                record,
+                mode,
+                secret,
+                remaining,
+            } = payable(c, inner, RecordKind::Invoice, &id, body.mode.as_deref())?;
+            let op = Operation::CreatePrice {
+                product_name: title(RecordKind::Invoice, &record.id),
+                amount: remaining,
+                interval: None,
+            };
+            let purpose = format!("price:{}:{request}", record.id);
+            let call = calls::begin(c, &record.tenant_id, mode, &purpose, &op, None, None)
+                .map_err(call_error)?;
+            Ok((call, secret, record.tenant_id, mode, record.id))
+        })
+        .await?;
+    let price = perform(&s, price_call, &secret).await?;
+    let price_id = price["id"]
+        .as_str()
+        .or_else(|| price["raw"]["id"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let op = Operation::CreatePaymentLink {
+        price: price_id.clone(),
+        quantity: 1,
+        redirect_url: body.redirect_url,
+        metadata: [("invoice_id".to_owned(), invoice.clone())]
+            .into_iter()
+            .collect(),
+    };
+    let call = s
+        .db(move |c, _| {
+            let purpose = format!("payment_link:{invoice}:{price_id}");
+            calls::begin(c, &tenant, mode, &purpose, &op, None, None).map_err(call_error)
+        })
+        .await?;
+    Ok((StatusCode::OK, Json(perform(&s, call, &secret).await?)))
+}
+
+fn title(kind: RecordKind, id: &str) -> String {
+    match kind {
+        RecordKind::Invoice => format!("Invoice {id}"),
+        RecordKind::Appointment => format!("Appointment {id}"),
+    }
+}
