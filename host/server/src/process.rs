@@ -217,7 +217,9 @@ fn apply_fact(
         } else {
             MachineKind::Appointment
         };
-        if let Some(next) = decide(fact, machine, &state, &format!("{} {id}", kind.name()), out)? {
+        if let Some((next, _)) =
+            decide(fact, machine, &state, &format!("{} {id}", kind.name()), out)?
+        {
             records::save_state(conn, kind, id, &next, now)?;
         }
     }
@@ -232,8 +234,8 @@ fn apply_fact(
         };
         if let Some(state) = state {
             let label = format!("payment {id}");
-            let before = out.decisions.len();
-            if let Some(next) = decide(fact, MachineKind::Payment, &state, &label, out)? {
+            if let Some((next, effects)) = decide(fact, MachineKind::Payment, &state, &label, out)?
+            {
                 records::save_payment(
                     conn,
                     tenant,
@@ -242,14 +244,14 @@ fn apply_fact(
                     (&links.invoice_id, &links.appointment_id),
                     now,
                 )?;
-                book_ledger(conn, tenant, fact, &out.decisions[before..], now)?;
+                book_ledger(conn, tenant, fact, &effects, now)?;
             }
         }
     }
     if let Some(sub) = &fact.subject.subscription {
         let state = records::subscription_state_for_update(conn, tenant, sub)?
             .unwrap_or_else(payhook_core::machine::document::new_subscription);
-        if let Some(next) = decide(
+        if let Some((next, _)) = decide(
             fact,
             MachineKind::Subscription,
             &state,
@@ -270,64 +272,63 @@ fn decide(
     state: &str,
     label: &str,
     out: &mut Outcome,
-) -> Result<Option<String>, ProcessError> {
+) -> Result<Option<(String, Vec<Effect>)>, ProcessError> {
     let document = engine::with_session(|s| s.apply(machine, state, fact))?
         .map_err(|e| ProcessError::InvalidState(format!("{label}: {e}")))?;
-    let decision: Decision<Json> = serde_json::from_str(&document).map_err(|e| {
+    let unreadable = |e: serde_json::Error| {
         ProcessError::InvalidState(format!(
             "{label}: the engine's decision does not parse: {e}"
         ))
-    })?;
-    let next = match &decision {
-        Decision::Applied { next, .. } => Some(next.to_string()),
+    };
+    // Parsed once: the typed decision for the host, the JSON as it is for the event's record.
+    let value: Json = serde_json::from_str(&document).map_err(unreadable)?;
+    let decision =
+        <Decision<Json> as serde::Deserialize>::deserialize(&value).map_err(unreadable)?;
+    let applied = match decision {
+        Decision::Applied { next, effects } => Some((next.to_string(), effects)),
         Decision::Ignored(Ignored::NotApplicable) => return Ok(None),
         Decision::Ignored(_) => None,
     };
-    out.applied |= next.is_some();
-    out.decisions.push(json!({"fact": fact.kind.name(), "record": label, "decision": serde_json::to_value(&decision).unwrap_or(Json::Null)}));
-    Ok(next)
+    out.applied |= applied.is_some();
+    out.decisions
+        .push(json!({"fact": fact.kind.name(), "record": label, "decision": value}));
+    Ok(applied)
 }
 
+/// Books the ledger entries among a payment decision's effects.
 fn book_ledger(
     conn: &mut dyn Conn,
     tenant: &str,
     fact: &Fact,
-    decisions: &[Json],
+    effects: &[Effect],
     now: i64,
 ) -> Result<(), ProcessError> {
-    for d in decisions {
-        let Ok(Decision::Applied { effects, .. }) =
-            serde_json::from_value::<Decision<Json>>(d["decision"].clone())
-        else {
-            continue;
-        };
-        for effect in effects {
-            if let Effect::LedgerEntry {
-                kind,
-                payment,
-                amount,
-                total,
-            } = effect
-            {
-                let kind = serde_json::to_value(kind)
-                    .ok()
-                    .and_then(|k| k.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                records::book(
-                    conn,
-                    tenant,
-                    &LedgerEntry {
-                        payment_id: payment.as_str().to_owned(),
-                        kind,
-                        amount: amount.minor,
-                        currency: amount.currency.as_str().to_owned(),
-                        total: total.minor,
-                        event_id: fact.event_id.as_str().to_owned(),
-                        invoice_id: fact.links.invoice_id.clone(),
-                        created_at: now,
-                    },
-                )?;
-            }
+    for effect in effects {
+        if let Effect::LedgerEntry {
+            kind,
+            payment,
+            amount,
+            total,
+        } = effect
+        {
+            let kind = serde_json::to_value(kind)
+                .ok()
+                .and_then(|k| k.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            records::book(
+                conn,
+                tenant,
+                &LedgerEntry {
+                    payment_id: payment.as_str().to_owned(),
+                    kind,
+                    amount: amount.minor,
+                    currency: amount.currency.as_str().to_owned(),
+                    total: total.minor,
+                    event_id: fact.event_id.as_str().to_owned(),
+                    invoice_id: fact.links.invoice_id.clone(),
+                    created_at: now,
+                },
+            )?;
         }
     }
     Ok(())

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use payhook_core::money::Money;
-use payhook_core::stripe::response::Object;
 use payhook_core::stripe::{Operation, PaymentIntentInput, RefundInput, RefundReason};
 use serde::Deserialize;
 use serde_json::Value;
@@ -281,7 +280,7 @@ pub(super) async fn perform(
     let id = call.id.clone();
     let (stored, answer) = match outcome {
         Ok(object) => {
-            let value = public_view(&object);
+            let value = serde_json::to_value(&object).unwrap_or(Value::Null);
             (Ok(value.clone()), Ok(value))
         }
         Err(e) => (Err(e.to_string()), Err(e)),
@@ -295,12 +294,6 @@ pub(super) async fn perform(
     })
     .await?;
     answer.map_err(stripe_error)
-}
-
-/// What the API answers: the typed object, with `client_secret` kept (the caller's browser
-/// needs it for Stripe.js) but never logged.
-fn public_view(object: &Object) -> Value {
-    serde_json::to_value(object).unwrap_or(Value::Null)
 }
 
 fn stripe_error(e: StripeError) -> AppError {

@@ -76,7 +76,7 @@ pub(super) async fn receive(
         };
     let event = delivery.event;
     // The engine accepted the body as UTF-8.
-    let body = String::from_utf8(body.to_vec()).map_err(|_| refused("signature"))?;
+    let body = String::from_utf8(Vec::from(body)).map_err(|_| refused("signature"))?;
     let new = NewDelivery {
         tenant_id: tenant,
         mode,
