@@ -156,7 +156,8 @@ pub struct CheckoutInput {
 pub struct SubscriptionInput {
     /// `cus_…`
     pub customer: String,
-    /// `price_…` (recurring).
+    /// A recurring `price_…`, or the id of a plan made with the older Plans API (sent as the
+    /// item's `plan`).
     pub price: String,
     /// `pm_…` to charge; else the customer's default.
     #[serde(default)]
@@ -204,6 +205,9 @@ pub enum Operation {
         /// Name.
         #[serde(default)]
         name: Option<String>,
+        /// `pm_…` to attach and make the default for the customer's invoices (subscriptions).
+        #[serde(default)]
+        payment_method: Option<String>,
         /// Host references.
         #[serde(default)]
         metadata: BTreeMap<String, String>,
@@ -235,7 +239,12 @@ pub enum Operation {
     CreateCheckoutSession(CheckoutInput),
     /// `POST /v1/subscriptions`
     CreateSubscription(SubscriptionInput),
-    /// `POST /v1/subscriptions/{id}`: change the price of its item.
+    /// `GET /v1/subscriptions/{id}`
+    RetrieveSubscription {
+        /// `sub_…`
+        id: String,
+    },
+    /// `POST /v1/subscriptions/{id}`: change the price of its item (Stripe prorates).
     ChangeSubscriptionPrice {
         /// `sub_…`
         id: String,
@@ -297,6 +306,7 @@ impl Operation {
         !matches!(
             self,
             Operation::RetrievePaymentIntent { .. }
+                | Operation::RetrieveSubscription { .. }
                 | Operation::RetrieveAccount
                 | Operation::RetrieveBalance
                 | Operation::List { .. }
@@ -399,12 +409,17 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
         Operation::CreateCustomer {
             email,
             name,
+            payment_method,
             metadata: m,
-        } => (
-            Method::Post,
-            "/v1/customers".into(),
-            json!({"email": email, "name": name, "metadata": metadata(m)?}),
-        ),
+        } => {
+            let pm = opt_id("payment_method", payment_method)?;
+            let mut body = json!({"email": email, "name": name, "metadata": metadata(m)?});
+            if let Some(pm) = pm {
+                body["invoice_settings"] = json!({"default_payment_method": pm});
+                body["payment_method"] = json!(pm);
+            }
+            (Method::Post, "/v1/customers".into(), body)
+        }
         Operation::CreatePrice {
             product_name,
             amount,
@@ -446,15 +461,20 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
             "/v1/subscriptions".into(),
             json!({
                 "customer": id_of("customer", &s.customer)?,
-                "items": [{"price": id_of("price", &s.price)?}],
+                "items": [price_item(None, &s.price)?],
                 "default_payment_method": opt_id("default_payment_method", &s.default_payment_method)?,
                 "metadata": metadata(&s.metadata)?,
             }),
         ),
+        Operation::RetrieveSubscription { id } => (
+            Method::Get,
+            format!("/v1/subscriptions/{}", id_of("id", id)?),
+            json!({}),
+        ),
         Operation::ChangeSubscriptionPrice { id, item, price } => (
             Method::Post,
             format!("/v1/subscriptions/{}", id_of("id", id)?),
-            json!({"items": [{"id": id_of("item", item)?, "price": id_of("price", price)?}], "proration_behavior": "create_prorations"}),
+            json!({"items": [price_item(Some(item), price)?]}),
         ),
         Operation::CancelSubscription {
             id,
@@ -605,6 +625,21 @@ fn id_of(field: &'static str, id: &str) -> Result<String, RequestError> {
             value: id.chars().take(64).collect(),
         })
     }
+}
+
+/// A subscription item for a price (`price_…`), or for a plan of the older Plans API under
+/// `plan` (plans have ids of their own choosing; Stripe still takes them there).
+fn price_item(item: Option<&str>, price: &str) -> Result<Value, RequestError> {
+    let price = id_of("price", price)?;
+    let mut it = if price.starts_with("price_") {
+        json!({"price": price})
+    } else {
+        json!({"plan": price})
+    };
+    if let Some(item) = item {
+        it["id"] = json!(id_of("item", item)?);
+    }
+    Ok(it)
 }
 
 fn opt_id(field: &'static str, id: &Option<String>) -> Result<Option<String>, RequestError> {

@@ -176,6 +176,7 @@ fn creating_calls_need_an_idempotency_key_and_reads_carry_none() {
     let op = Operation::CreateCustomer {
         email: Some("a@b.example".into()),
         name: None,
+        payment_method: None,
         metadata: BTreeMap::new(),
     };
     assert_eq!(
@@ -373,5 +374,78 @@ fn every_kind_of_answer_round_trips_through_json_with_stripes_object_names() {
     assert_eq!(
         (link["object"].as_str(), link["kind"].as_str()),
         (Some("other"), Some("payment_link"))
+    );
+}
+
+#[test]
+fn subscriptions_take_a_price_or_a_plan_and_customers_a_default_payment_method() {
+    let sub = |price: &str| {
+        build(
+            &Operation::CreateSubscription(SubscriptionInput {
+                customer: "cus_1".into(),
+                price: price.into(),
+                default_payment_method: None,
+                metadata: [("invoice_id".to_string(), "inv_1".to_string())].into(),
+            }),
+            Some("k"),
+        )
+        .unwrap()
+    };
+    let with_price = sub("price_1");
+    assert_eq!(
+        pairs(&with_price),
+        [
+            ("customer", "cus_1"),
+            ("items[0][price]", "price_1"),
+            ("metadata[invoice_id]", "inv_1"),
+        ]
+    );
+    assert!(
+        pairs(&sub("gold-monthly".replace('-', "_").as_str()))
+            .contains(&("items[0][plan]", "gold_monthly")),
+        "a plan id goes under plan"
+    );
+    let change = build(
+        &Operation::ChangeSubscriptionPrice {
+            id: "sub_1".into(),
+            item: "si_1".into(),
+            price: "price_2".into(),
+        },
+        Some("k"),
+    )
+    .unwrap();
+    assert_eq!(
+        (change.path.as_str(), pairs(&change)),
+        (
+            "/v1/subscriptions/sub_1",
+            vec![("items[0][id]", "si_1"), ("items[0][price]", "price_2")]
+        )
+    );
+    let read = build(
+        &Operation::RetrieveSubscription { id: "sub_1".into() },
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        (read.method, read.path.as_str()),
+        (Method::Get, "/v1/subscriptions/sub_1")
+    );
+    let customer = build(
+        &Operation::CreateCustomer {
+            email: Some("a@b.example".into()),
+            name: None,
+            payment_method: Some("pm_card_visa".into()),
+            metadata: BTreeMap::new(),
+        },
+        Some("k"),
+    )
+    .unwrap();
+    assert_eq!(
+        pairs(&customer),
+        [
+            ("email", "a@b.example"),
+            ("invoice_settings[default_payment_method]", "pm_card_visa"),
+            ("payment_method", "pm_card_visa"),
+        ]
     );
 }
