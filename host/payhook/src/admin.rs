@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use payhook_core::secret::WebhookSecret;
 use payhook_server::connection::{ConnectionInput, Mode};
 use payhook_server::db::{DbConn, Location};
-use payhook_server::http::api::{new_state, parse_amount, tenant_json};
+use payhook_server::http::api::{new_state, parse_amount, tenant_json, wants_payment_link};
 use payhook_server::ids::now_secs;
 use payhook_server::inbox::{self, EventFilter};
 use payhook_server::records::{self, NewRecord, RecordKind};
@@ -206,8 +206,12 @@ pub enum RecordCommand {
         /// Metadata, KEY=VALUE; repeatable.
         #[arg(long = "metadata", value_name = "KEY=VALUE")]
         metadata: Vec<String>,
+        /// Invoices: make no Payment Link (by default the running server makes one when the
+        /// tenant has an enabled connection; `invoice show` gives its URL).
+        #[arg(long)]
+        no_payment_link: bool,
     },
-    /// Shows one, with its status and amounts in minor units.
+    /// Shows one, with its status and amounts in minor units (and an invoice's Payment Link).
     Show {
         /// The id.
         id: String,
@@ -435,6 +439,7 @@ pub fn record(ctx: &Ctx, kind: RecordKind, command: RecordCommand) -> Result<()>
             description,
             starts_at,
             metadata,
+            no_payment_link,
         } => {
             let view = tenants::show(&mut conn, &tenant)
                 .map_err(|e| e.to_string())?
@@ -458,8 +463,18 @@ pub fn record(ctx: &Ctx, kind: RecordKind, command: RecordCommand) -> Result<()>
                 starts_at,
                 metadata: Value::Object(meta),
             };
-            records::create(&mut conn, kind, &tenant, &new, &state, now_secs())
-                .map_err(|e| e.to_string())?
+            let record = records::create(&mut conn, kind, &tenant, &new, &state, now_secs())
+                .map_err(|e| e.to_string())?;
+            let asked = no_payment_link.then_some(false);
+            if kind == RecordKind::Invoice && wants_payment_link(&view, asked) {
+                records::want_payment_link(&mut conn, &record.id, now_secs())
+                    .map_err(|e| e.to_string())?;
+                records::get(&mut conn, kind, &record.id)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or(record)
+            } else {
+                record
+            }
         }
         RecordCommand::Show { id } => records::get(&mut conn, kind, &id)
             .map_err(|e| e.to_string())?
@@ -494,8 +509,16 @@ pub fn record(ctx: &Ctx, kind: RecordKind, command: RecordCommand) -> Result<()>
     };
     let value = serde_json::to_value(&record).unwrap_or(Value::Null);
     print(ctx, &value, || {
+        let link = match &record.payment_link {
+            None => String::new(),
+            Some(l) => match (&l.url, &l.error) {
+                (Some(url), _) => format!("\npayment link: {url}"),
+                (None, Some(e)) => format!("\npayment link {}: {e}", l.status),
+                (None, None) => format!("\npayment link: {} (the server makes it)", l.status),
+            },
+        };
         format!(
-            "{}  {} {}  status {}  paid {} refunded {} (minor units)",
+            "{}  {} {}  status {}  paid {} refunded {} (minor units){link}",
             record.id,
             record.amount_display,
             record.currency,

@@ -27,6 +27,7 @@ use crate::engine;
 use crate::ids::{now_millis, now_secs};
 use crate::inbox::status;
 use crate::metrics::Metrics;
+use crate::notifications;
 use crate::records::{self, LedgerEntry, RecordKind};
 
 /// How many times an event is tried before it is dead.
@@ -112,7 +113,7 @@ pub fn run_batch(
             taken += 1;
             let (seq, tenant, event_id, body) = (r.int(0), r.text(1), r.text(2), r.text(3));
             let attempts = r.int(4) + 1;
-            match savepoint(tx, |sp| process_event(sp, &tenant, &body)) {
+            match savepoint(tx, |sp| process_event(sp, &tenant, &event_id, &body)) {
                 Ok(outcome) => {
                     let status = if outcome.applied {
                         status::PROCESSED
@@ -164,7 +165,12 @@ pub fn retry_delay_ms(attempts: i64) -> i64 {
     base + jitter
 }
 
-fn process_event(conn: &mut dyn Conn, tenant: &str, body: &str) -> Result<Outcome, ProcessError> {
+fn process_event(
+    conn: &mut dyn Conn,
+    tenant: &str,
+    event_id: &str,
+    body: &str,
+) -> Result<Outcome, ProcessError> {
     let decoded = engine::with_session(|s| s.decode_stored(body.as_bytes()))?
         .map_err(|e| ProcessError::Decode(e.to_string()))?;
     if decoded.facts.is_empty() {
@@ -185,7 +191,7 @@ fn process_event(conn: &mut dyn Conn, tenant: &str, body: &str) -> Result<Outcom
         decisions: Vec::new(),
     };
     for fact in &decoded.facts {
-        apply_fact(conn, tenant, fact, now, &mut outcome)?;
+        apply_fact(conn, tenant, event_id, fact, now, &mut outcome)?;
     }
     if !outcome.applied && outcome.reason.is_none() {
         outcome.reason = Some(summarize_ignored(&outcome.decisions));
@@ -196,6 +202,7 @@ fn process_event(conn: &mut dyn Conn, tenant: &str, body: &str) -> Result<Outcom
 fn apply_fact(
     conn: &mut dyn Conn,
     tenant: &str,
+    event_id: &str,
     fact: &Fact,
     now: i64,
     out: &mut Outcome,
@@ -251,14 +258,19 @@ fn apply_fact(
     if let Some(sub) = &fact.subject.subscription {
         let state = records::subscription_state_for_update(conn, tenant, sub)?
             .unwrap_or_else(payhook_core::machine::document::new_subscription);
-        if let Some((next, _)) = decide(
-            fact,
-            MachineKind::Subscription,
-            &state,
-            &format!("subscription {sub}"),
-            out,
-        )? {
+        let label = format!("subscription {sub}");
+        if let Some((next, effects)) = decide(fact, MachineKind::Subscription, &state, &label, out)?
+        {
             records::save_subscription(conn, tenant, sub, &next, now)?;
+            for effect in &effects {
+                let kind = match effect {
+                    Effect::NotifyPaymentFailed { .. } => "payment_failed",
+                    Effect::NotifyPaymentRecovered => "payment_recovered",
+                    _ => continue,
+                };
+                let value = serde_json::to_value(effect).unwrap_or(Json::Null);
+                notifications::record(conn, tenant, event_id, kind, &label, &value, now)?;
+            }
         }
     }
     Ok(())

@@ -48,6 +48,22 @@ pub struct Record {
     /// When the appointment starts (unix seconds), for appointments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub starts_at: Option<i64>,
+    /// The invoice's Payment Link, once made (see [`PaymentLink`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_link: Option<PaymentLink>,
+}
+
+/// The Payment Link made for an invoice when it was finalized.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentLink {
+    /// `pending` (being made), `created` or `failed`.
+    pub status: String,
+    /// The link to send the customer, once created.
+    pub url: Option<String>,
+    /// Why it failed, or the last error while it is retried.
+    pub error: Option<String>,
+    /// Attempts so far.
+    pub attempts: i64,
 }
 
 /// Which of the host's record kinds.
@@ -255,10 +271,12 @@ pub fn save_state(
 fn columns(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Invoice => {
-            "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, NULL"
+            "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, NULL, \
+             payment_link_status, payment_link_url, payment_link_error, payment_link_attempts"
         }
         RecordKind::Appointment => {
-            "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, starts_at"
+            "id, tenant_id, amount, currency, customer, status, amount_paid, amount_refunded, metadata, state, created_at, updated_at, starts_at, \
+             NULL, NULL, NULL, 0"
         }
     }
 }
@@ -290,7 +308,71 @@ fn record(r: &Row) -> Record {
         created_at: r.int(10),
         updated_at: r.int(11),
         starts_at: r.opt_int(12),
+        payment_link: r.opt_text(13).map(|status| PaymentLink {
+            status,
+            url: r.opt_text(14),
+            error: r.opt_text(15),
+            attempts: r.int(16),
+        }),
     }
+}
+
+/// The most attempts at making an invoice's Payment Link before it is marked failed.
+pub const MAX_LINK_ATTEMPTS: i64 = 8;
+
+/// Asks for a Payment Link for a finalized invoice: the server's link worker makes it.
+pub fn want_payment_link(conn: &mut dyn Conn, invoice: &str, now: i64) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE invoices SET payment_link_status = 'pending', payment_link_next_at = $1 \
+         WHERE id = $2 AND (payment_link_status IS NULL OR payment_link_status = 'failed')",
+        &[now.into(), invoice.into()],
+    )?;
+    Ok(())
+}
+
+/// Invoices whose Payment Link is due to be made (or retried): (tenant, invoice, attempts).
+pub fn links_due(
+    conn: &mut dyn Conn,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<(String, String, i64)>, DbError> {
+    Ok(conn
+        .query(
+            "SELECT tenant_id, id, payment_link_attempts FROM invoices \
+             WHERE payment_link_status = 'pending' AND payment_link_next_at <= $1 \
+             ORDER BY payment_link_next_at LIMIT $2",
+            &[now.into(), limit.into()],
+        )?
+        .iter()
+        .map(|r| (r.text(0), r.text(1), r.int(2)))
+        .collect())
+}
+
+/// Records the outcome of an attempt at an invoice's Payment Link: the URL; or an error that
+/// is retried at `retry_at` (None: given up).
+pub fn save_link_attempt(
+    conn: &mut dyn Conn,
+    invoice: &str,
+    outcome: Result<&str, (&str, Option<i64>)>,
+) -> Result<(), DbError> {
+    match outcome {
+        Ok(url) => conn.execute(
+            "UPDATE invoices SET payment_link_status = 'created', payment_link_url = $1, payment_link_error = NULL, \
+             payment_link_attempts = payment_link_attempts + 1, payment_link_next_at = NULL WHERE id = $2",
+            &[url.into(), invoice.into()],
+        )?,
+        Err((error, retry_at)) => conn.execute(
+            "UPDATE invoices SET payment_link_status = $1, payment_link_error = $2, \
+             payment_link_attempts = payment_link_attempts + 1, payment_link_next_at = $3 WHERE id = $4",
+            &[
+                if retry_at.is_some() { "pending" } else { "failed" }.into(),
+                error.into(),
+                retry_at.into(),
+                invoice.into(),
+            ],
+        )?,
+    };
+    Ok(())
 }
 
 fn check_metadata(metadata: &Json) -> Result<String, RecordError> {

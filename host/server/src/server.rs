@@ -130,9 +130,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         admin_token = %describe_token(&token_source),
         "payhook is listening"
     );
+    let (stop_links, links_stopped) = tokio::sync::oneshot::channel::<()>();
+    let links = tokio::spawn(crate::http::run_link_worker(state.clone(), async move {
+        let _ = links_stopped.await;
+    }));
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    let _ = stop_links.send(());
+    let _ = links.await;
     writer.stop();
     tokio::task::spawn_blocking(move || thread.join())
         .await

@@ -43,6 +43,9 @@ pub enum StripeError {
         /// The last error.
         last: String,
     },
+    /// The account's rate ceiling is reached and the wait would be too long; nothing was sent.
+    #[error(transparent)]
+    OverCeiling(#[from] crate::rate::OverCeiling),
     /// The engine failed.
     #[error("engine: {0}")]
     Engine(#[from] RuntimeError),
@@ -54,6 +57,7 @@ pub struct StripeClient {
     http: reqwest::Client,
     api_base: String,
     max_retries: u32,
+    ceiling: crate::rate::RateCeiling,
 }
 
 impl std::fmt::Debug for StripeClient {
@@ -74,7 +78,14 @@ impl StripeClient {
             http: reqwest::Client::new(),
             api_base: api_base.trim_end_matches('/').to_owned(),
             max_retries: DEFAULT_MAX_RETRIES,
+            ceiling: crate::rate::RateCeiling::default(),
         }
+    }
+
+    /// With another rate ceiling (requests a second per account) than Stripe's own limits.
+    pub fn with_ceiling(mut self, ceiling: crate::rate::RateCeiling) -> StripeClient {
+        self.ceiling = ceiling;
+        self
     }
 
     /// With `n` retries after the first attempt.
@@ -100,6 +111,7 @@ impl StripeClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.ceiling.acquire(secret_key.expose()).await?;
             let mut builder = match request.method.as_str() {
                 "POST" => self
                     .http

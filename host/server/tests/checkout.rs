@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 
 const SESSION: &str =
     include_str!("../../../tests/fixtures/stripe-events/objects/checkout.session.json");
+const SUBSCRIPTION: &str =
+    include_str!("../../../tests/fixtures/stripe-events/objects/subscription.json");
 
 type Seen = Arc<Mutex<Vec<(String, Option<String>, String)>>>;
 
@@ -33,14 +35,42 @@ async fn stripe(
     match object.as_str() {
         "prices" => r#"{"object":"price","id":"price_123","unit_amount":2000,"currency":"eur"}"#.to_owned(),
         "payment_links" => r#"{"object":"payment_link","id":"plink_123","url":"https://buy.stripe.com/test_123","active":true}"#.to_owned(),
+        "customers" => r#"{"object":"customer","id":"cus_123","email":"ana@example.com"}"#.to_owned(),
+        "subscriptions" => SUBSCRIPTION.to_owned(),
         _ => SESSION.to_owned(),
     }
+}
+
+/// Reads: the account and its balance; a revoked key is refused as Stripe refuses it.
+async fn read(
+    State(seen): State<Seen>,
+    AxPath(object): AxPath<String>,
+    headers: HeaderMap,
+) -> (axum::http::StatusCode, String) {
+    seen.lock()
+        .unwrap()
+        .push((format!("GET {object}"), None, String::new()));
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth.contains("Revoked") {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_live_****oked"}}"#.to_owned(),
+        );
+    }
+    let body = match object.as_str() {
+        "account" => r#"{"object":"account","id":"acct_1Live","charges_enabled":true}"#,
+        _ => r#"{"object":"balance","available":[{"amount":0,"currency":"eur"}],"livemode":true}"#,
+    };
+    (axum::http::StatusCode::OK, body.to_owned())
 }
 
 async fn scripted() -> (String, Seen) {
     let seen: Seen = Arc::default();
     let app = Router::new()
-        .route("/v1/{object}", post(stripe))
+        .route("/v1/{object}", post(stripe).get(read))
         .route("/v1/checkout/{object}", post(stripe))
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -204,5 +234,262 @@ async fn a_payment_link_for_an_invoice_carries_the_invoice_id_to_its_payments() 
         Some("https://books.example/thanks")
     );
     assert!(calls.iter().all(|(_, key, _)| key.is_some()));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finalized_invoice_gets_its_payment_link_from_the_link_worker() {
+    let (base, seen) = scripted().await;
+    let db = &databases("auto_link")[0];
+    let s = TestServer::start_full(&db.location, WriterConfig::default(), &base).await;
+    let tenant = s.tenant();
+    let invoice = s.invoice(&tenant, "20.00").await;
+    let (_, created) = s
+        .api(reqwest::Method::GET, &format!("/invoices/{invoice}"), None)
+        .await;
+    assert_eq!(created["payment_link"]["status"], "pending", "{created}");
+    // One that asked for none is left alone.
+    let (status, plain) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/tenants/{tenant}/invoices"),
+            Some(json!({"amount": "9.00", "payment_link": false})),
+        )
+        .await;
+    assert_eq!(status, 201, "{plain}");
+    assert!(plain.get("payment_link").is_none(), "{plain}");
+    assert_eq!(payhook_server::http::link_round(&s.state).await.unwrap(), 1);
+    let (_, done) = s
+        .api(reqwest::Method::GET, &format!("/invoices/{invoice}"), None)
+        .await;
+    assert_eq!(
+        (
+            done["payment_link"]["status"].as_str(),
+            done["payment_link"]["url"].as_str()
+        ),
+        (Some("created"), Some("https://buy.stripe.com/test_123")),
+        "{done}"
+    );
+    let objects: Vec<String> = seen.lock().unwrap().iter().map(|c| c.0.clone()).collect();
+    assert_eq!(objects, ["prices", "payment_links"]);
+    // Nothing is due any more: the next round asks Stripe for nothing.
+    assert_eq!(payhook_server::http::link_round(&s.state).await.unwrap(), 0);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_link_that_cannot_be_made_yet_is_retried_later_and_says_why() {
+    // Stripe unreachable (nothing listens on the discard port).
+    let db = &databases("auto_link_down")[0];
+    let s = TestServer::start(&db.location).await;
+    let tenant = s.tenant();
+    let invoice = s.invoice(&tenant, "20.00").await;
+    assert_eq!(payhook_server::http::link_round(&s.state).await.unwrap(), 1);
+    let (_, inv) = s
+        .api(reqwest::Method::GET, &format!("/invoices/{invoice}"), None)
+        .await;
+    let link = &inv["payment_link"];
+    assert_eq!(
+        (link["status"].as_str(), link["attempts"].as_i64()),
+        (Some("pending"), Some(1)),
+        "{inv}"
+    );
+    assert!(
+        link["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached"),
+        "{inv}"
+    );
+    // Not due again at once: the retry waits.
+    assert_eq!(payhook_server::http::link_round(&s.state).await.unwrap(), 0);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarterly_subscription_makes_its_customer_and_price_first() {
+    let (base, seen) = scripted().await;
+    let db = &databases("subscription_create")[0];
+    let s = TestServer::start_full(&db.location, WriterConfig::default(), &base).await;
+    let tenant = s.tenant();
+    let body = json!({
+        "email": "ana@example.com",
+        "payment_method": "pm_card_visa",
+        "amount": "29.00",
+        "interval": "quarterly",
+        "product_name": "Bookkeeping, quarterly",
+        "metadata": {"plan": "q"}
+    });
+    let post = || {
+        s.client
+            .post(format!("{}/api/v1/tenants/{tenant}/subscriptions", s.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("Idempotency-Key", "signup-7")
+            .json(&body)
+    };
+    let answer: Value = post().send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (answer["object"].as_str(), answer["kind"].as_str()),
+        (Some("other"), Some("subscription")),
+        "{answer}"
+    );
+    let calls = seen.lock().unwrap().clone();
+    let objects: Vec<&str> = calls.iter().map(|(o, _, _)| o.as_str()).collect();
+    assert_eq!(objects, ["customers", "prices", "subscriptions"]);
+    let customer = params(&calls[0].2);
+    assert_eq!(
+        param(&customer, "invoice_settings[default_payment_method]"),
+        Some("pm_card_visa")
+    );
+    let price = params(&calls[1].2);
+    assert_eq!(
+        (
+            param(&price, "unit_amount"),
+            param(&price, "recurring[interval]"),
+            param(&price, "recurring[interval_count]")
+        ),
+        (Some("2900"), Some("month"), Some("3"))
+    );
+    let sub = params(&calls[2].2);
+    assert_eq!(
+        (
+            param(&sub, "customer"),
+            param(&sub, "items[0][price]"),
+            param(&sub, "metadata[plan]")
+        ),
+        (Some("cus_123"), Some("price_123"), Some("q"))
+    );
+    // The same request again creates nothing more.
+    let again: Value = post().send().await.unwrap().json().await.unwrap();
+    assert_eq!(again, answer);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    // What is missing or contradictory is refused before any call.
+    for (body, code) in [
+        (json!({"price": "price_1"}), "customer_missing"),
+        (json!({"email": "a@b.example"}), "price_missing"),
+        (
+            json!({"email": "a@b.example", "price": "price_1", "amount": "5.00", "interval": "monthly"}),
+            "price_conflict",
+        ),
+        (
+            json!({"email": "a@b.example", "amount": "0.10", "interval": "monthly"}),
+            "invalid_amount",
+        ),
+        (
+            json!({"email": "a@b.example", "amount": "5.00", "interval": "weekly"}),
+            "invalid_json",
+        ),
+    ] {
+        let (status, e) = s
+            .api(
+                reqwest::Method::POST,
+                &format!("/tenants/{tenant}/subscriptions"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (status, e["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{body}: {e}"
+        );
+    }
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        3,
+        "no call for a refused request"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_connection_check_only_reads_and_names_a_refused_key() {
+    let (base, seen) = scripted().await;
+    let db = &databases("live_check")[0];
+    let s = TestServer::start_full(&db.location, WriterConfig::default(), &base).await;
+    let tenant = s.tenant();
+    let (status, t) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/tenants/{tenant}/connections"),
+            Some(json!({
+                "mode": "live",
+                "connection_name": "Smile Dental live",
+                "secret_key": "sk_live_51LiveSecretKeyDoNotLeak0123456789",
+                "publishable_key": "pk_live_51LivePublishableKey0123456789",
+                "webhook_secret": "whsec_LiveSigningSecretDoNotLeak0123456789",
+                "currency": "eur"
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{t}");
+    let (status, report) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/tenants/{tenant}/live/check"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["ok"], true, "{report}");
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["account", "balance"]);
+    assert!(
+        report["steps"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("acct_1Live"),
+        "{report}"
+    );
+    let seen_now: Vec<String> = seen.lock().unwrap().iter().map(|c| c.0.clone()).collect();
+    assert_eq!(
+        seen_now,
+        ["GET account", "GET balance"],
+        "never a charge in live mode"
+    );
+    // A key Stripe refuses: the check says the gateway is not configured, and why.
+    let (status, _) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/tenants/{tenant}/live/rotate-key"),
+            Some(json!({"secret_key": "sk_live_51RevokedKeyRevokedKey0123456789"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, report) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/tenants/{tenant}/live/check"),
+            None,
+        )
+        .await;
+    assert_eq!(report["ok"], false, "{report}");
+    let detail = report["steps"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("Stripe gateway is not properly configured: Invalid API Key"),
+        "{report}"
+    );
+    assert!(
+        !report.to_string().contains("RevokedKeyRevoked"),
+        "no key in the report"
+    );
+    // An unknown mode is refused.
+    let (status, e) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/tenants/{tenant}/prod/check"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (400, Some("invalid_mode")),
+        "{e}"
+    );
     s.stop().await;
 }

@@ -4,7 +4,7 @@
 use super::{Backend, Conn, DbError, transaction};
 
 /// The newest schema version this build knows.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Tables every version has; `{SEQ}` is the backend's auto-incrementing row id.
 const V1: &str = r#"
@@ -159,6 +159,28 @@ CREATE INDEX stripe_calls_by_payment ON stripe_calls (tenant_id, payment_id, sta
 /// New events in arrival order, for the worker: an index range however long the backlog.
 const V3: &str = "CREATE INDEX events_received ON events (status, seq);";
 
+/// The notification outbox, and the Payment Link made for each invoice.
+const V4: &str = r#"
+CREATE TABLE notifications (
+    seq             {SEQ},
+    tenant_id       TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    UNIQUE (tenant_id, event_id, kind, subject)
+);
+CREATE INDEX notifications_by_tenant ON notifications (tenant_id, seq);
+ALTER TABLE invoices ADD COLUMN payment_link_status TEXT;
+ALTER TABLE invoices ADD COLUMN payment_link_url TEXT;
+ALTER TABLE invoices ADD COLUMN payment_link_error TEXT;
+ALTER TABLE invoices ADD COLUMN payment_link_attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE invoices ADD COLUMN payment_link_next_at BIGINT;
+CREATE INDEX invoices_links_due ON invoices (payment_link_status, payment_link_next_at);
+"#;
+
 /// Creates the schema, or checks that the database's is one this build can use.
 pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
     conn.batch("CREATE TABLE IF NOT EXISTS payhook_schema (version BIGINT NOT NULL)")?;
@@ -182,7 +204,8 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
             Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         };
         let v1 = V1.replace("{SEQ}", seq);
-        for (version, sql) in [(1, v1.as_str()), (2, V2), (3, V3)] {
+        let v4 = V4.replace("{SEQ}", seq);
+        for (version, sql) in [(1, v1.as_str()), (2, V2), (3, V3), (4, v4.as_str())] {
             if found < version {
                 tx.batch(sql)?;
                 tx.execute(

@@ -47,7 +47,10 @@ pub(super) fn routes() -> Router<AppState> {
             get(list_appointments).post(create_appointment),
         )
         .route("/tenants/{id}/payments", get(list_payments))
-        .route("/tenants/{id}/subscriptions", get(list_subscriptions))
+        .route(
+            "/tenants/{id}/subscriptions",
+            get(list_subscriptions).post(super::subscriptions::create),
+        )
         .route("/tenants/{id}/ledger", get(ledger))
         .route("/invoices/{id}", get(show_invoice))
         .route("/appointments/{id}", get(show_appointment))
@@ -74,6 +77,7 @@ pub fn tenant_json(view: &TenantView, public_url: &str) -> Value {
 
 /// The fields of a new connection, as JSON.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConnectionBody {
     /// Tenant name (creation only).
     #[serde(default)]
@@ -380,6 +384,9 @@ struct RecordBody {
     starts_at: Option<i64>,
     #[serde(default)]
     metadata: Value,
+    /// Invoices: make a Payment Link for it (default: yes, when the tenant has an enabled
+    /// connection).
+    payment_link: Option<bool>,
 }
 
 async fn create_invoice(
@@ -421,13 +428,28 @@ async fn create_record(
                 starts_at: body.starts_at,
                 metadata: body.metadata,
             };
-            Ok(records::create(c, kind, &tenant, &new, &state, now_secs())?)
+            let record = records::create(c, kind, &tenant, &new, &state, now_secs())?;
+            if kind == RecordKind::Invoice && wants_payment_link(&view, body.payment_link) {
+                records::want_payment_link(c, &record.id, now_secs())?;
+                return Ok(records::get(c, kind, &record.id)?.unwrap_or(record));
+            }
+            Ok(record)
         })
         .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(record).unwrap_or(Value::Null)),
     ))
+}
+
+/// Whether a new invoice gets a Payment Link: as asked, else when the tenant has an enabled
+/// connection to make it with.
+pub fn wants_payment_link(view: &TenantView, asked: Option<bool>) -> bool {
+    asked.unwrap_or_else(|| {
+        view.connections
+            .iter()
+            .any(|c| c.enabled && c.disconnected_at.is_none())
+    })
 }
 
 /// Parses a decimal amount that Stripe can charge, by the engine's currency rules (minimum
@@ -488,7 +510,7 @@ fn list_query(q: ListQueryResult) -> Result<ListQuery, AppError> {
 }
 
 /// 404 unless the tenant exists.
-fn require_tenant(c: &mut crate::db::DbConn, id: &str) -> Result<(), AppError> {
+pub(super) fn require_tenant(c: &mut crate::db::DbConn, id: &str) -> Result<(), AppError> {
     match tenants::show(c, id)? {
         Some(_) => Ok(()),
         None => Err(AppError::NotFound(format!("no tenant {id:?}"))),

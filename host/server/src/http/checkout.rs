@@ -2,6 +2,8 @@
 //! embedded) for an invoice or an appointment, and a Payment Link for an invoice. Like every
 //! call to Stripe, each is stored with its idempotency key before it is made.
 
+use std::time::Duration;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -14,7 +16,7 @@ use super::payments::{Payable, call_error, client_key, payable, perform};
 use super::{AppError, AppState};
 use crate::calls;
 use crate::ids::{new_id, now_secs};
-use crate::records::RecordKind;
+use crate::records::{self, RecordKind};
 
 /// The shortest and longest a Checkout Session may stay open, as Stripe allows.
 const MIN_EXPIRY_MINUTES: i64 = 30;
@@ -128,7 +130,8 @@ struct PaymentLinkBody {
 }
 
 /// A Payment Link for what is due on an invoice: a one-off price for it, then the link, with
-/// `invoice_id` in the metadata of the link and of every payment it takes.
+/// `invoice_id` in the metadata of the link and of every payment it takes. The link is kept on
+/// the invoice.
 async fn invoice_payment_link(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -137,6 +140,19 @@ async fn invoice_payment_link(
 ) -> Answer {
     let Json(body) = body.map_err(|e| AppError::bad("invalid_json", e.body_text()))?;
     let request = client_key(&headers)?.unwrap_or_else(|| new_id("req"));
+    let link = make_invoice_link(&s, id, body.mode, request, body.redirect_url).await?;
+    Ok((StatusCode::OK, Json(link)))
+}
+
+/// Makes (or, for a repeated `request`, returns) the Payment Link of an invoice and keeps its
+/// URL on the invoice.
+async fn make_invoice_link(
+    s: &AppState,
+    id: String,
+    mode: Option<String>,
+    request: String,
+    redirect_url: Option<String>,
+) -> Result<Value, AppError> {
     let (price_call, secret, tenant, mode, invoice) = s
         .db(move |c, inner| {
             let Payable {
@@ -144,7 +160,7 @@ async fn invoice_payment_link(
                 mode,
                 secret,
                 remaining,
-            } = payable(c, inner, RecordKind::Invoice, &id, body.mode.as_deref())?;
+            } = payable(c, inner, RecordKind::Invoice, &id, mode.as_deref())?;
             let op = Operation::CreatePrice {
                 product_name: title(RecordKind::Invoice, &record.id),
                 amount: remaining,
@@ -156,7 +172,7 @@ async fn invoice_payment_link(
             Ok((call, secret, record.tenant_id, mode, record.id))
         })
         .await?;
-    let price = perform(&s, price_call, &secret).await?;
+    let price = perform(s, price_call, &secret).await?;
     let price_id = price["id"]
         .as_str()
         .or_else(|| price["raw"]["id"].as_str())
@@ -165,18 +181,82 @@ async fn invoice_payment_link(
     let op = Operation::CreatePaymentLink {
         price: price_id.clone(),
         quantity: 1,
-        redirect_url: body.redirect_url,
+        redirect_url,
         metadata: [("invoice_id".to_owned(), invoice.clone())]
             .into_iter()
             .collect(),
     };
+    let inv = invoice.clone();
     let call = s
         .db(move |c, _| {
-            let purpose = format!("payment_link:{invoice}:{price_id}");
+            let purpose = format!("payment_link:{inv}:{price_id}");
             calls::begin(c, &tenant, mode, &purpose, &op, None, None).map_err(call_error)
         })
         .await?;
-    Ok((StatusCode::OK, Json(perform(&s, call, &secret).await?)))
+    let link = perform(s, call, &secret).await?;
+    if let Some(url) = link["url"]
+        .as_str()
+        .or_else(|| link["raw"]["url"].as_str())
+        .map(str::to_owned)
+    {
+        s.db(move |c, _| Ok(records::save_link_attempt(c, &invoice, Ok(&url))?))
+            .await?;
+    }
+    Ok(link)
+}
+
+/// How often the link worker looks for invoices whose Payment Link is due.
+const LINK_POLL: Duration = Duration::from_secs(1);
+
+/// Makes the Payment Link of every invoice that asked for one when it was finalized (see
+/// [`records::want_payment_link`]), until `stop` resolves. Stripe being unreachable or busy is
+/// retried with backoff; Stripe refusing (an invalid key, an amount it does not take) is
+/// recorded on the invoice as failed, with Stripe's message.
+pub async fn run_link_worker(s: AppState, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        if let Err(e) = link_round(&s).await {
+            tracing::warn!(error = %e, "the payment link worker could not read its queue");
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(LINK_POLL) => {}
+        }
+    }
+}
+
+/// One pass over the invoices whose link is due; returns how many were tried.
+pub async fn link_round(s: &AppState) -> Result<usize, AppError> {
+    let due = s
+        .db(|c, _| Ok(records::links_due(c, now_secs(), 16)?))
+        .await?;
+    for (tenant, invoice, attempts) in &due {
+        let outcome = make_invoice_link(s, invoice.clone(), None, "auto".into(), None).await;
+        let (invoice, attempts) = (invoice.clone(), *attempts + 1);
+        let error = match outcome {
+            Ok(_) => continue,
+            Err(e) => e,
+        };
+        let retry_at = match &error {
+            AppError::Unavailable(_) | AppError::Internal(_)
+                if attempts < records::MAX_LINK_ATTEMPTS =>
+            {
+                Some(now_secs() + (1_i64 << attempts.min(10)))
+            }
+            _ => None,
+        };
+        tracing::warn!(%tenant, %invoice, attempts, error = %error, retried = retry_at.is_some(), "a payment link could not be made");
+        let message = error.to_string();
+        s.db(move |c, _| {
+            Ok(records::save_link_attempt(
+                c,
+                &invoice,
+                Err((&message, retry_at)),
+            )?)
+        })
+        .await?;
+    }
+    Ok(due.len())
 }
 
 fn title(kind: RecordKind, id: &str) -> String {

@@ -3,9 +3,11 @@
 //! socket, and served by [`crate::server`].
 
 pub mod api;
+mod check;
 mod checkout;
 mod error;
 mod payments;
+mod subscriptions;
 mod webhook;
 
 use std::collections::HashMap;
@@ -20,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use payhook_core::secret::WebhookSecret;
 
+pub use checkout::{link_round, run_link_worker};
 pub use error::AppError;
 
 use crate::admin_token::AdminToken;
@@ -58,6 +61,7 @@ struct Inner {
     stripe: StripeClient,
     public_url: String,
     tolerance_secs: i64,
+    filters: Arc<dyn crate::hooks::Filters>,
     secrets: Mutex<HashMap<(String, Mode), (Instant, Option<Vec<WebhookSecret>>)>>,
 }
 
@@ -81,8 +85,18 @@ impl AppState {
             stripe,
             public_url: public_url.trim_end_matches('/').to_owned(),
             tolerance_secs: DEFAULT_TOLERANCE_SECS,
+            filters: Arc::new(crate::hooks::NoFilters),
             secrets: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// With plugin filters (see [`crate::hooks`]). Call before the state is shared.
+    pub fn with_filters(mut self, filters: Arc<dyn crate::hooks::Filters>) -> AppState {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.filters = filters,
+            None => panic!("AppState::with_filters is for a state not yet shared"),
+        }
+        self
     }
 
     /// Runs `f` with a database connection on a blocking thread.
@@ -111,6 +125,8 @@ pub fn app(state: AppState) -> Router {
     let api = api::routes()
         .merge(payments::routes())
         .merge(checkout::routes())
+        .merge(subscriptions::routes())
+        .merge(check::routes())
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()

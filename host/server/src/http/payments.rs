@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use payhook_core::money::Money;
+use payhook_core::policy::{CancellationFee, FeeSplit};
 use payhook_core::stripe::{Operation, PaymentIntentInput, RefundInput, RefundReason};
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,6 +17,7 @@ use super::{AppError, AppState};
 use crate::calls::{self, CallError};
 use crate::connection::Mode;
 use crate::db::{DbConn, transaction};
+use crate::hooks::RefundContext;
 use crate::ids::is_plausible;
 use crate::records::{self, RecordKind};
 use crate::stripe::StripeError;
@@ -185,11 +187,65 @@ pub(super) fn payable(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RefundBody {
     /// A decimal in the payment's currency, e.g. `"5.00"`; none refunds what is left.
     amount: Option<String>,
     /// `requested_by_customer`, `duplicate` or `fraudulent`.
     reason: Option<RefundReason>,
+    /// A late cancellation: keep this fee and refund the rest of what is left.
+    cancellation_fee: Option<FeeBody>,
+}
+
+/// A fee kept on a late cancellation: a fixed `amount` or a `percent` of what is left.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeeBody {
+    /// A decimal in the payment's currency, e.g. `"10.00"`.
+    amount: Option<String>,
+    /// A percentage with at most two decimals, e.g. `"10"` or `"12.5"`.
+    percent: Option<String>,
+}
+
+impl FeeBody {
+    fn policy(&self, currency: &str) -> Result<CancellationFee, AppError> {
+        match (&self.amount, &self.percent) {
+            (Some(a), None) => Ok(CancellationFee::Fixed {
+                amount: super::api::parse_refund_amount(a, currency)?,
+            }),
+            (None, Some(p)) => Ok(CancellationFee::Percent {
+                basis_points: basis_points(p).ok_or_else(|| {
+                    AppError::bad(
+                        "invalid_fee",
+                        format!("cancellation_fee.percent {p:?} is not a percentage from 0 to 100 with at most two decimals"),
+                    )
+                })?,
+            }),
+            _ => Err(AppError::bad(
+                "invalid_fee",
+                "cancellation_fee takes either \"amount\" or \"percent\"",
+            )),
+        }
+    }
+}
+
+/// `"12.5"` → 1250 basis points; at most 100 %, at most two decimals.
+fn basis_points(text: &str) -> Option<u32> {
+    let (whole, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    if whole.is_empty()
+        || whole.len() > 3
+        || frac.len() > 2
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok()?;
+    let frac: u32 = format!("{frac:0<2}").parse().ok()?;
+    let bp = whole * 100 + frac;
+    (bp <= 10_000).then_some(bp)
 }
 
 async fn refund(
@@ -203,8 +259,9 @@ async fn refund(
     if !is_plausible(&payment) {
         return Err(AppError::NotFound(format!("no payment {payment:?}")));
     }
-    let (call, secret) = s
+    let (call, secret, fee_kept) = s
         .db(move |c, inner| {
+            let mut fee_kept = None;
             let mode = pick_mode(c, &tenant, None)?;
             let connection =
                 tenants::load(c, &inner.sealer, &tenant, mode).map_err(AppError::from)?;
@@ -215,20 +272,59 @@ async fn refund(
                     calls::refundable(tx, &tenant, &payment)?.ok_or_else(|| {
                         AppError::NotFound(format!("no payment {payment:?} for this tenant"))
                     })?;
-                let amount = match &body.amount {
-                    Some(text) => super::api::parse_refund_amount(text, &currency)?,
-                    None if refundable > 0 => Money {
-                        minor: refundable,
-                        currency: payhook_core::money::Currency::parse(&currency)
-                            .map_err(|e| AppError::Internal(e.to_string()))?,
-                    },
-                    None => {
+                let left = Money {
+                    minor: refundable,
+                    currency: payhook_core::money::Currency::parse(&currency)
+                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                };
+                if refundable <= 0 {
+                    return Err(AppError::bad(
+                        "nothing_to_refund",
+                        "nothing is left to refund on this payment",
+                    ));
+                }
+                let proposed = match (&body.amount, &body.cancellation_fee) {
+                    (Some(_), Some(_)) => {
                         return Err(AppError::bad(
-                            "nothing_to_refund",
-                            "nothing is left to refund on this payment",
+                            "fee_conflict",
+                            "give an \"amount\" or a \"cancellation_fee\", not both: the fee is taken from what is left",
                         ));
                     }
+                    (Some(text), None) => {
+                        let amount = super::api::parse_refund_amount(text, &currency)?;
+                        FeeSplit {
+                            fee: Money { minor: 0, currency: amount.currency },
+                            refund: amount,
+                        }
+                    }
+                    (None, Some(fee)) => fee
+                        .policy(&currency)?
+                        .split(left)
+                        .map_err(|e| AppError::bad("invalid_fee", e.to_string()))?,
+                    (None, None) => FeeSplit {
+                        fee: Money { minor: 0, currency: left.currency },
+                        refund: left,
+                    },
                 };
+                let ctx = RefundContext {
+                    tenant: &tenant,
+                    payment: &payment,
+                    refundable: left,
+                    cancellation: body.cancellation_fee.is_some(),
+                };
+                let split = crate::hooks::checked_refund(inner.filters.as_ref(), &ctx, proposed)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                if split.refund.minor == 0 {
+                    return Err(AppError::bad(
+                        "nothing_to_refund",
+                        format!(
+                            "the cancellation fee of {} keeps everything that is left to refund",
+                            split.fee.to_decimal_string()
+                        ),
+                    ));
+                }
+                fee_kept = (split.fee.minor > 0).then(|| split.fee.to_decimal_string());
+                let amount = split.refund;
                 let op = Operation::CreateRefund(RefundInput {
                     payment_intent: payment.clone(),
                     amount: Some(amount),
@@ -257,10 +353,13 @@ async fn refund(
                 )
                 .map_err(call_error)
             })?;
-            Ok((call, connection.secret_key().clone()))
+            Ok((call, connection.secret_key().clone(), fee_kept))
         })
         .await?;
-    let object = perform(&s, call, &secret).await?;
+    let mut object = perform(&s, call, &secret).await?;
+    if let (Some(fee), Some(map)) = (fee_kept, object.as_object_mut()) {
+        map.insert("cancellation_fee".into(), Value::String(fee));
+    }
     Ok((StatusCode::OK, Json(object)))
 }
 
@@ -296,7 +395,7 @@ pub(super) async fn perform(
     answer.map_err(stripe_error)
 }
 
-fn stripe_error(e: StripeError) -> AppError {
+pub(super) fn stripe_error(e: StripeError) -> AppError {
     match e {
         StripeError::Refused { code, message } => AppError::BadRequest {
             code: if code == "amount" {
@@ -307,7 +406,9 @@ fn stripe_error(e: StripeError) -> AppError {
             message,
         },
         StripeError::Api(api) => AppError::Stripe(api),
-        StripeError::Unreachable { .. } => AppError::Unavailable(e.to_string()),
+        StripeError::Unreachable { .. } | StripeError::OverCeiling(_) => {
+            AppError::Unavailable(e.to_string())
+        }
         StripeError::Engine(_) => AppError::Internal(e.to_string()),
     }
 }
@@ -331,6 +432,28 @@ pub(super) fn client_key(headers: &HeaderMap) -> Result<Option<String>, AppError
             "Idempotency-Key must be 1 to 64 letters, digits, '_' or '-'",
         )),
     }
+}
+
+/// The tenant's connection to call Stripe with (see [`pick_mode`]): its mode, secret key and
+/// default currency; 409 when it is disabled.
+pub(super) fn connection_for(
+    c: &mut DbConn,
+    inner: &super::Inner,
+    tenant: &str,
+    asked_mode: Option<&str>,
+) -> Result<(Mode, crate::secret::Secret, Option<String>), AppError> {
+    let mode = pick_mode(c, tenant, asked_mode)?;
+    let connection = tenants::load(c, &inner.sealer, tenant, mode).map_err(AppError::from)?;
+    if !connection.is_enabled() {
+        return Err(AppError::Conflict(format!(
+            "the {mode} connection is disabled; enable it to call Stripe"
+        )));
+    }
+    Ok((
+        mode,
+        connection.secret_key().clone(),
+        connection.default_currency().map(|c| c.as_str().to_owned()),
+    ))
 }
 
 /// The connection to use: the one named, else the tenant's only live one that is not
@@ -358,5 +481,29 @@ fn pick_mode(c: &mut DbConn, tenant: &str, asked: Option<&str>) -> Result<Mode, 
             "mode_required",
             "the tenant has a test and a live connection; say which with \"mode\"",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::basis_points;
+
+    #[test]
+    fn fee_percentages_are_read_exactly() {
+        for (text, want) in [
+            ("10", Some(1000)),
+            ("12.5", Some(1250)),
+            ("0.01", Some(1)),
+            ("100", Some(10_000)),
+            ("100.01", None),
+            ("1.234", None),
+            ("-5", None),
+            ("", None),
+            (".5", None),
+            ("1e2", None),
+            ("5.", Some(500)),
+        ] {
+            assert_eq!(basis_points(text), want, "{text:?}");
+        }
     }
 }

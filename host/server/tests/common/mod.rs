@@ -60,6 +60,9 @@ pub struct TestServer {
     pub metrics: Metrics,
     thread: Option<WriterThread>,
     server: tokio::task::JoinHandle<()>,
+    /// The server's state, for driving its background work (the link worker) from a test.
+    #[allow(dead_code)]
+    pub state: AppState,
     pub client: reqwest::Client,
 }
 
@@ -94,8 +97,9 @@ impl TestServer {
             &base,
             payhook_server::stripe::StripeClient::new(stripe_api_base),
         );
+        let served = state.clone();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app(state)).await.unwrap();
+            axum::serve(listener, app(served)).await.unwrap();
         });
         TestServer {
             base,
@@ -105,6 +109,7 @@ impl TestServer {
             metrics,
             thread: Some(thread),
             server,
+            state,
             client: {
                 payhook_server::stripe::install_tls_provider();
                 reqwest::Client::new()

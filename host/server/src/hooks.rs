@@ -1,0 +1,133 @@
+//! Filter points: where a plugin may change a value before payhook uses it, in the WordPress
+//! sense. The server calls them through [`Filters`]; the default changes nothing. Whatever a
+//! filter returns is checked before use (see [`checked_refund`]).
+
+use payhook_core::money::Money;
+use payhook_core::policy::FeeSplit;
+
+/// What a refund filter is told.
+#[derive(Debug, Clone)]
+pub struct RefundContext<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// The payment (`pi_…`).
+    pub payment: &'a str,
+    /// What is left to refund on it.
+    pub refundable: Money,
+    /// True when the caller asked for a late-cancellation refund.
+    pub cancellation: bool,
+}
+
+/// The filter points of the server.
+pub trait Filters: Send + Sync {
+    /// The refund amount and the fee kept, before the refund is made (e.g. a salon's
+    /// late-cancellation fee). Default: unchanged.
+    fn refund_amount(&self, _ctx: &RefundContext<'_>, proposed: FeeSplit) -> FeeSplit {
+        proposed
+    }
+}
+
+/// No filters: every value is used as proposed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFilters;
+
+impl Filters for NoFilters {}
+
+/// Why a filter's answer was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a refund filter returned {what}; the refund was not made")]
+pub struct FilterRefused {
+    /// What was wrong.
+    pub what: String,
+}
+
+/// Runs the refund filter and checks its answer: the same currency, a fee and a refund that are
+/// not negative and add up to what is refundable.
+pub fn checked_refund(
+    filters: &dyn Filters,
+    ctx: &RefundContext<'_>,
+    proposed: FeeSplit,
+) -> Result<FeeSplit, FilterRefused> {
+    let out = filters.refund_amount(ctx, proposed);
+    let currency = ctx.refundable.currency;
+    let refused = |what: String| Err(FilterRefused { what });
+    if out.fee.currency != currency || out.refund.currency != currency {
+        return refused(format!("an amount in another currency than {currency}"));
+    }
+    if out.fee.minor < 0 || out.refund.minor < 0 {
+        return refused("a negative amount".into());
+    }
+    if out.fee.minor.checked_add(out.refund.minor)
+        != Some(proposed.fee.minor + proposed.refund.minor)
+    {
+        return refused(format!(
+            "a fee of {} and a refund of {} that do not add up to {}",
+            out.fee.to_decimal_string(),
+            out.refund.to_decimal_string(),
+            Money {
+                minor: proposed.fee.minor + proposed.refund.minor,
+                currency
+            }
+            .to_decimal_string()
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payhook_core::money::Currency;
+
+    fn eur(minor: i64) -> Money {
+        Money {
+            minor,
+            currency: Currency::parse("eur").unwrap(),
+        }
+    }
+
+    struct KeepFive;
+    impl Filters for KeepFive {
+        fn refund_amount(&self, ctx: &RefundContext<'_>, p: FeeSplit) -> FeeSplit {
+            let fee = if ctx.cancellation { eur(500) } else { p.fee };
+            FeeSplit {
+                fee,
+                refund: eur(ctx.refundable.minor - fee.minor),
+            }
+        }
+    }
+
+    struct Greedy;
+    impl Filters for Greedy {
+        fn refund_amount(&self, _: &RefundContext<'_>, p: FeeSplit) -> FeeSplit {
+            FeeSplit {
+                fee: p.fee,
+                refund: eur(p.refund.minor + 1),
+            }
+        }
+    }
+
+    #[test]
+    fn a_filter_may_change_the_fee_but_not_refund_more_than_was_paid() {
+        let ctx = RefundContext {
+            tenant: "ten_1",
+            payment: "pi_1",
+            refundable: eur(4500),
+            cancellation: true,
+        };
+        let proposed = FeeSplit {
+            fee: eur(0),
+            refund: eur(4500),
+        };
+        assert_eq!(checked_refund(&NoFilters, &ctx, proposed), Ok(proposed));
+        assert_eq!(
+            checked_refund(&KeepFive, &ctx, proposed),
+            Ok(FeeSplit {
+                fee: eur(500),
+                refund: eur(4000)
+            })
+        );
+        let err = checked_refund(&Greedy, &ctx, proposed).unwrap_err();
+        assert!(err.to_string().contains("do not add up to 45.00"), "{err}");
+    }
+}
