@@ -63,6 +63,9 @@ impl Place {
             .env("PAYHOOK_MASTER_KEY", MASTER_KEY)
             .env("PAYHOOK_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("PAYHOOK_CACHE_DIR", cache_dir())
+            // No test talks to Stripe itself: calls (the invoices' Payment Links) go to the
+            // discard port on loopback and fail there.
+            .env("PAYHOOK_STRIPE_API_BASE", "http://127.0.0.1:9")
             .env_remove("PAYHOOK_PUBLIC_URL")
             .env_remove("PAYHOOK_SERVER");
         c
@@ -311,6 +314,35 @@ fn the_cli_contract_and_the_readme_quick_start() {
             (shown["status"].as_str(), shown["amount_paid"].as_i64()),
             (Some("open"), Some(0)),
             "{shown}"
+        );
+        // The finalized invoice asked for a Payment Link; the server's link worker tries to
+        // make it (Stripe is the discard port here) and says why it could not yet.
+        assert_eq!(shown["payment_link"]["status"], "pending", "{shown}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let shown = place.json(&["invoice", "show", &invoice_id, "--json"]);
+            let link = &shown["payment_link"];
+            if link["attempts"].as_i64() >= Some(1) {
+                assert_eq!(link["status"], "pending", "retried later: {shown}");
+                assert!(
+                    link["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("could not be reached"),
+                    "{shown}"
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the link worker did not run: {shown}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let text = place.run(&["invoice", "show", &invoice_id]);
+        assert!(
+            text.contains("payment link pending: Stripe could not be reached"),
+            "{text}"
         );
         // The quick start: trigger a payment for the invoice, see it paid.
         let out = place.json(&[
