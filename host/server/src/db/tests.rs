@@ -60,7 +60,7 @@ fn sqlite_opens_in_wal_with_synchronous_full_and_migrates_once() {
             .unwrap()
             .unwrap()
             .int(0),
-        3
+        super::schema::VERSION
     );
 }
 
