@@ -104,9 +104,9 @@ pub enum ImportError {
     Stripe {
         /// `events`, `charges`…
         list: &'static str,
-        /// Stripe's error.
+        /// Stripe's error (boxed: it carries Stripe's whole error object).
         #[source]
-        source: StripeError,
+        source: Box<StripeError>,
     },
     /// Stripe answered a list request with something that is not a list.
     #[error("Stripe answered the {list} list with a {object} instead of a list")]
@@ -288,6 +288,27 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`, for reports.
+pub fn format_time(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // The inverse of `days_from_civil`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// What to import.
@@ -536,7 +557,7 @@ async fn fetch(
             Err(source) => {
                 return Err(ImportError::Stripe {
                     list: list_name(list),
-                    source,
+                    source: Box::new(source),
                 });
             }
         }
@@ -1058,6 +1079,16 @@ mod tests {
                 }
                 other => panic!("{bad:?}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn times_read_back_as_dates() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_time(1_709_164_800 + 3723), "2024-02-29 01:02:03 UTC");
+        for day in ["2000-02-29", "2026-12-31", "2100-03-01"] {
+            let secs = parse_since(day, i64::MAX).unwrap();
+            assert_eq!(format_time(secs), format!("{day} 00:00:00 UTC"));
         }
     }
 

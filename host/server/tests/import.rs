@@ -347,9 +347,8 @@ async fn payouts_charges_refunds_and_events_are_imported_and_the_events_processe
         let (rows, n) = inbox(&s, &tenant);
         assert_eq!(n as usize, listed.len(), "{again:?}");
         assert_eq!(rows.keys().cloned().collect::<BTreeSet<_>>(), listed);
-        let refunds = s.with_conn(|c| {
-            import::list_objects(c, &tenant, ListKind::Refunds, None, 100).unwrap()
-        });
+        let refunds = s
+            .with_conn(|c| import::list_objects(c, &tenant, ListKind::Refunds, None, 100).unwrap());
         assert_eq!(
             refunds
                 .iter()
@@ -487,11 +486,9 @@ async fn an_interrupted_import_goes_on_where_it_stopped() {
             .unwrap_err();
         assert!(
             matches!(
-                e,
-                ImportError::Stripe {
-                    list: "payouts",
-                    source: StripeError::Unreachable { .. }
-                }
+                &e,
+                ImportError::Stripe { list: "payouts", source }
+                    if matches!(**source, StripeError::Unreachable { .. })
             ),
             "{e:?}"
         );
@@ -692,8 +689,11 @@ async fn refusals_are_typed_and_say_what_is_wrong() {
     match &e {
         ImportError::Stripe {
             list: "events",
-            source: StripeError::Api(api),
-        } => assert_eq!(api.status, 401),
+            source,
+        } => assert!(
+            matches!(&**source, StripeError::Api(api) if api.status == 401),
+            "{source:?}"
+        ),
         other => panic!("{other:?}"),
     }
     let text = format!("{e} {e:?}");
@@ -713,11 +713,9 @@ async fn refusals_are_typed_and_say_what_is_wrong() {
     .unwrap_err();
     assert!(
         matches!(
-            e,
-            ImportError::Stripe {
-                list: "events",
-                source: StripeError::Unreachable { .. }
-            }
+            &e,
+            ImportError::Stripe { list: "events", source }
+                if matches!(**source, StripeError::Unreachable { .. })
         ),
         "{e:?}"
     );
