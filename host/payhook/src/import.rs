@@ -171,7 +171,12 @@ fn print_import(ctx: &Ctx, r: &ImportReport) {
         println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
         return;
     }
-    println!("{} {}: imported from {}", r.tenant, r.mode, r.since);
+    println!(
+        "{} {}: imported what was created from {}",
+        r.tenant,
+        r.mode,
+        import::format_time(r.since)
+    );
     for l in &r.lists {
         println!("  {}", list_line(l));
     }
@@ -213,8 +218,8 @@ fn print_reconcile(ctx: &Ctx, r: &ReconcileReport) {
         "{} {}: events created {} to {}{}: {} listed, {} in the inbox, {} missing, {} stored now",
         r.tenant,
         r.mode,
-        r.since,
-        r.through,
+        import::format_time(r.since),
+        import::format_time(r.through),
         if r.default_since {
             " (default start)"
         } else {
