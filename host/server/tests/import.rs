@@ -394,12 +394,14 @@ async fn import_and_reconcile_while_webhooks_arrive_store_and_process_each_event
             invoices
         };
         let syncing = async {
+            // Events stored by import and reconcile (the webhook stored the others).
             let mut inserted = 0;
             for round in 0..8 {
                 let r = import::import(&s.db, &stripe, &src, &options, &NoProgress)
                     .await
                     .unwrap();
                 assert!(r.complete, "{r:?}");
+                inserted += r.lists[0].counts.new as usize;
                 let r = import::reconcile(&s.db, &stripe, &src, &reconcile, &NoProgress)
                     .await
                     .unwrap();
@@ -410,12 +412,13 @@ async fn import_and_reconcile_while_webhooks_arrive_store_and_process_each_event
             }
             inserted
         };
-        let (invoices, _) = tokio::join!(payments, syncing);
+        let (invoices, mut imported) = tokio::join!(payments, syncing);
         // The last webhooks and a last import after them.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        import::import(&s.db, &stripe, &src, &options, &NoProgress)
+        let r = import::import(&s.db, &stripe, &src, &options, &NoProgress)
             .await
             .unwrap();
+        imported += r.lists[0].counts.new as usize;
         for invoice in &invoices {
             let paid = wait_paid(&s, invoice).await;
             assert_eq!(paid["amount_paid"], 2000, "{paid}");
@@ -424,6 +427,26 @@ async fn import_and_reconcile_while_webhooks_arrive_store_and_process_each_event
         let listed = ls.event_ids(&s.client).await;
         let (rows, n) = inbox(&s, &tenant);
         assert_eq!(n as usize, listed.len(), "one row per event");
+        // Each event was stored by exactly one path, and the paths did race: webhooks came for
+        // events an import had stored already.
+        let webhooks = |outcome: &str| -> usize {
+            s.metrics
+                .render()
+                .lines()
+                .find(|l| {
+                    l.contains("webhook_deliveries")
+                        && l.contains(&format!("outcome=\"{outcome}\""))
+                })
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        assert_eq!(webhooks("stored") + imported, listed.len());
+        assert_eq!(webhooks("failed"), 0);
+        assert!(
+            imported > 0 && webhooks("duplicate") > 0,
+            "{}",
+            s.metrics.render()
+        );
         assert_eq!(rows.keys().cloned().collect::<BTreeSet<_>>(), listed);
         assert!(
             rows.values()
