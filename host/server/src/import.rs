@@ -551,7 +551,7 @@ async fn fetch(
                 });
             }
             Err(StripeError::Api(e)) if *filter && filter_refused(&e) => {
-                tracing::info!(list = list_name(list), refused = %e, "the server does not filter this list by date; paging all of it");
+                tracing::debug!(list = list_name(list), refused = %e, "the server does not filter this list by date; paging all of it");
                 *filter = false;
             }
             Err(source) => {
