@@ -449,3 +449,43 @@ fn subscriptions_take_a_price_or_a_plan_and_customers_a_default_payment_method()
         ]
     );
 }
+
+#[test]
+fn lists_page_with_a_date_filter_and_a_cursor() {
+    let list = |created_gte, starting_after: Option<&str>, limit| Operation::List {
+        list: ListKind::Payouts,
+        created_gte,
+        starting_after: starting_after.map(Into::into),
+        limit,
+    };
+    let r = build(&list(Some(1_700_000_000), Some("po_1"), 100), None).unwrap();
+    assert_eq!(
+        (r.method, r.path.as_str(), r.idempotency_key.as_deref()),
+        (Method::Get, "/v1/payouts", None)
+    );
+    assert_eq!(
+        pairs(&r),
+        vec![
+            ("created[gte]", "1700000000"),
+            ("limit", "100"),
+            ("starting_after", "po_1")
+        ]
+    );
+    let r = build(&list(None, None, 1), None).unwrap();
+    assert_eq!(pairs(&r), vec![("limit", "1")]);
+    // From JSON, as other hosts pass it: the filter and the cursor are optional, the page 100.
+    let op: Operation =
+        serde_json::from_str(r#"{"op":"list","list":"balance_transactions"}"#).unwrap();
+    let r = build(&op, None).unwrap();
+    assert_eq!(
+        (r.path.as_str(), pairs(&r)),
+        ("/v1/balance_transactions", vec![("limit", "100")])
+    );
+    for bad in [0, 101] {
+        assert!(build(&list(None, None, bad), None).is_err(), "{bad}");
+    }
+    assert!(matches!(
+        build(&list(None, Some("po_1/../x"), 10), None),
+        Err(RequestError::InvalidId { .. })
+    ));
+}

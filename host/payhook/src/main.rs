@@ -3,6 +3,7 @@
 mod admin;
 mod conformance;
 mod fixtures;
+mod import;
 mod trigger;
 
 use std::io::Write;
@@ -67,6 +68,11 @@ enum Command {
     Appointment(admin::RecordCommand),
     /// Signs a sample event with a tenant's signing secret and posts it to the server.
     Trigger(trigger::Trigger),
+    /// Imports a tenant's history from Stripe (events through the webhook inbox; charges,
+    /// refunds, payouts, balance transactions); resumable, safe while webhooks arrive.
+    Import(import::ImportArgs),
+    /// Compares Stripe's events list with the inbox (after downtime) and stores what is missing.
+    Reconcile(import::ReconcileArgs),
     /// Runs every signature vector and event envelope through the native engine and the
     /// component, checks that they agree and that verdicts match the official SDKs' (except the
     /// documented deviations). Ends with `N passed, N failed`; exits 1 if any case failed.
@@ -142,6 +148,8 @@ fn main() -> ExitCode {
                 .and_then(|rt| rt.block_on(trigger::run(&ctx, t)))
                 .map(|_| ExitCode::SUCCESS),
         ),
+        Command::Import(a) => finish(import::run_import(&ctx, a).map(|_| ExitCode::SUCCESS)),
+        Command::Reconcile(a) => finish(import::run_reconcile(&ctx, a).map(|_| ExitCode::SUCCESS)),
         Command::Conformance {
             vectors,
             events,

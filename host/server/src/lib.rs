@@ -20,6 +20,7 @@
 //! - [`inbox`]: the webhook inbox, stored with group commit before the 2xx.
 //! - [`process`]: the worker that runs stored events through the engine, exactly once.
 //! - [`records`]: invoices, appointments, payments, subscriptions and the ledger.
+//! - [`import`]: history import from Stripe's lists, and reconcile against the events list.
 //! - [`http`]: the axum router (webhooks, `/api/v1`, `/healthz`, `/metrics`).
 //! - [`server`]: `payhook serve`.
 #![forbid(unsafe_code)]
@@ -33,6 +34,7 @@ pub mod engine;
 pub mod hooks;
 pub mod http;
 pub mod ids;
+pub mod import;
 pub mod inbox;
 pub mod master_key;
 pub mod metrics;

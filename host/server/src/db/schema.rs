@@ -4,7 +4,7 @@
 use super::{Backend, Conn, DbError, transaction};
 
 /// The newest schema version this build knows.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Tables every version has; `{SEQ}` is the backend's auto-incrementing row id.
 const V1: &str = r#"
@@ -181,6 +181,48 @@ ALTER TABLE invoices ADD COLUMN payment_link_next_at BIGINT;
 CREATE INDEX invoices_links_due ON invoices (payment_link_status, payment_link_next_at);
 "#;
 
+/// History imported from Stripe's lists (charges, refunds, payouts, balance transactions; events
+/// go to the inbox), the cursor of each list's import, and how far reconcile has compared.
+const V5: &str = r#"
+CREATE TABLE stripe_objects (
+    tenant_id   TEXT NOT NULL,
+    mode        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    created     BIGINT NOT NULL,
+    status      TEXT,
+    amount      BIGINT,
+    currency    TEXT,
+    data        TEXT NOT NULL,
+    imported_at BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, mode, kind, id)
+);
+CREATE INDEX stripe_objects_by_created ON stripe_objects (tenant_id, kind, created);
+-- One per (tenant, mode, list): everything created from `since` up to `high_water` is imported
+-- once `done`; an unfinished run goes on from `starting_after` with the filter `run_since`.
+CREATE TABLE import_cursors (
+    tenant_id      TEXT NOT NULL,
+    mode           TEXT NOT NULL,
+    list           TEXT NOT NULL,
+    since          BIGINT NOT NULL,
+    run_since      BIGINT NOT NULL,
+    starting_after TEXT,
+    high_water     BIGINT,
+    done           BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, mode, list)
+);
+-- Reconcile compared Stripe's events created before `through` with the inbox.
+CREATE TABLE reconcile_marks (
+    tenant_id  TEXT NOT NULL,
+    mode       TEXT NOT NULL,
+    through    BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, mode)
+);
+"#;
+
 /// Creates the schema, or checks that the database's is one this build can use.
 pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
     conn.batch("CREATE TABLE IF NOT EXISTS payhook_schema (version BIGINT NOT NULL)")?;
@@ -205,7 +247,13 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
         };
         let v1 = V1.replace("{SEQ}", seq);
         let v4 = V4.replace("{SEQ}", seq);
-        for (version, sql) in [(1, v1.as_str()), (2, V2), (3, V3), (4, v4.as_str())] {
+        for (version, sql) in [
+            (1, v1.as_str()),
+            (2, V2),
+            (3, V3),
+            (4, v4.as_str()),
+            (5, V5),
+        ] {
             if found < version {
                 tx.batch(sql)?;
                 tx.execute(

@@ -1,5 +1,5 @@
 //! `/api/v1`: tenants and their connections, the event log, invoices, appointments, payments,
-//! subscriptions and the ledger. Every route needs the admin token (checked by the router).
+//! subscriptions, the ledger and what `payhook import` stored. Every route needs the admin token (checked by the router).
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use payhook_core::machine::document::MachineKind;
 use payhook_core::money::Money;
 use payhook_core::secret::WebhookSecret;
+use payhook_core::stripe::ListKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -52,6 +53,13 @@ pub(super) fn routes() -> Router<AppState> {
             get(list_subscriptions).post(super::subscriptions::create),
         )
         .route("/tenants/{id}/ledger", get(ledger))
+        .route("/tenants/{id}/charges", get(list_charges))
+        .route("/tenants/{id}/refunds", get(list_refunds))
+        .route("/tenants/{id}/payouts", get(list_payouts))
+        .route(
+            "/tenants/{id}/balance-transactions",
+            get(list_balance_transactions),
+        )
         .route("/invoices/{id}", get(show_invoice))
         .route("/appointments/{id}", get(show_appointment))
 }
@@ -612,6 +620,39 @@ async fn ledger(
     // The ledger takes no status.
     tenant_list(&s, tenant, q, (500, 5000), |c, t, _status, limit| {
         records::ledger(c, t, limit)
+    })
+    .await
+}
+
+async fn list_charges(s: State<AppState>, p: Path<String>, q: ListQueryResult) -> ApiResult {
+    list_imported(s, p, q, ListKind::Charges).await
+}
+
+async fn list_refunds(s: State<AppState>, p: Path<String>, q: ListQueryResult) -> ApiResult {
+    list_imported(s, p, q, ListKind::Refunds).await
+}
+
+async fn list_payouts(s: State<AppState>, p: Path<String>, q: ListQueryResult) -> ApiResult {
+    list_imported(s, p, q, ListKind::Payouts).await
+}
+
+async fn list_balance_transactions(
+    s: State<AppState>,
+    p: Path<String>,
+    q: ListQueryResult,
+) -> ApiResult {
+    list_imported(s, p, q, ListKind::BalanceTransactions).await
+}
+
+/// What `payhook import` stored of one of Stripe's lists, newest first.
+async fn list_imported(
+    State(s): State<AppState>,
+    Path(tenant): Path<String>,
+    q: ListQueryResult,
+    list: ListKind,
+) -> ApiResult {
+    tenant_list(&s, tenant, q, (50, 500), move |c, t, status, limit| {
+        crate::import::list_objects(c, t, list, status, limit)
     })
     .await
 }
