@@ -493,3 +493,39 @@ async fn a_live_connection_check_only_reads_and_names_a_refused_key() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_link_for_a_booking_names_the_appointment() {
+    let (base, seen) = scripted().await;
+    let db = &databases("booking_link")[0];
+    let s = TestServer::start_full(&db.location, WriterConfig::default(), &base).await;
+    let tenant = s.tenant();
+    let visit = s.appointment(&tenant, "35.00").await;
+    let (status, link) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/appointments/{visit}/payment-links"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    assert_eq!(link["url"], "https://buy.stripe.com/test_123", "{link}");
+    let calls = seen.lock().unwrap().clone();
+    let price = params(&calls[0].2);
+    assert_eq!(
+        (
+            param(&price, "unit_amount"),
+            param(&price, "product_data[name]")
+        ),
+        (Some("3500"), Some(format!("Appointment {visit}").as_str()))
+    );
+    let link_params = params(&calls[1].2);
+    assert_eq!(
+        param(
+            &link_params,
+            "payment_intent_data[metadata][appointment_id]"
+        ),
+        Some(visit.as_str())
+    );
+    s.stop().await;
+}

@@ -30,6 +30,10 @@ pub(super) fn routes() -> Router<AppState> {
             post(appointment_checkout),
         )
         .route("/invoices/{id}/payment-links", post(invoice_payment_link))
+        .route(
+            "/appointments/{id}/payment-links",
+            post(appointment_payment_link),
+        )
 }
 
 type Answer = Result<(StatusCode, Json<Value>), AppError>;
@@ -140,14 +144,45 @@ async fn invoice_payment_link(
 ) -> Answer {
     let Json(body) = body.map_err(|e| AppError::bad("invalid_json", e.body_text()))?;
     let request = client_key(&headers)?.unwrap_or_else(|| new_id("req"));
-    let link = make_invoice_link(&s, id, body.mode, request, body.redirect_url).await?;
+    let link = make_link(
+        &s,
+        RecordKind::Invoice,
+        id,
+        body.mode,
+        request,
+        body.redirect_url,
+    )
+    .await?;
     Ok((StatusCode::OK, Json(link)))
 }
 
-/// Makes (or, for a repeated `request`, returns) the Payment Link of an invoice and keeps its
-/// URL on the invoice.
-async fn make_invoice_link(
+/// A Payment Link for a booking (a salon's visit): `appointment_id` in the metadata of the link
+/// and of every payment it takes, so the webhook confirms the appointment.
+async fn appointment_payment_link(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body<PaymentLinkBody>,
+) -> Answer {
+    let Json(body) = body.map_err(|e| AppError::bad("invalid_json", e.body_text()))?;
+    let request = client_key(&headers)?.unwrap_or_else(|| new_id("req"));
+    let link = make_link(
+        &s,
+        RecordKind::Appointment,
+        id,
+        body.mode,
+        request,
+        body.redirect_url,
+    )
+    .await?;
+    Ok((StatusCode::OK, Json(link)))
+}
+
+/// Makes (or, for a repeated `request`, returns) the Payment Link of an invoice or an
+/// appointment; an invoice keeps its URL.
+async fn make_link(
     s: &AppState,
+    kind: RecordKind,
     id: String,
     mode: Option<String>,
     request: String,
@@ -160,9 +195,9 @@ async fn make_invoice_link(
                 mode,
                 secret,
                 remaining,
-            } = payable(c, inner, RecordKind::Invoice, &id, mode.as_deref())?;
+            } = payable(c, inner, kind, &id, mode.as_deref())?;
             let op = Operation::CreatePrice {
-                product_name: title(RecordKind::Invoice, &record.id),
+                product_name: title(kind, &record.id),
                 amount: remaining,
                 interval: None,
             };
@@ -182,7 +217,7 @@ async fn make_invoice_link(
         price: price_id.clone(),
         quantity: 1,
         redirect_url,
-        metadata: [("invoice_id".to_owned(), invoice.clone())]
+        metadata: [(format!("{}_id", kind.name()), invoice.clone())]
             .into_iter()
             .collect(),
     };
@@ -194,6 +229,9 @@ async fn make_invoice_link(
         })
         .await?;
     let link = perform(s, call, &secret).await?;
+    if kind != RecordKind::Invoice {
+        return Ok(link);
+    }
     if let Some(url) = link["url"]
         .as_str()
         .or_else(|| link["raw"]["url"].as_str())
@@ -231,7 +269,15 @@ pub async fn link_round(s: &AppState) -> Result<usize, AppError> {
         .db(|c, _| Ok(records::links_due(c, now_secs(), 16)?))
         .await?;
     for (tenant, invoice, attempts) in &due {
-        let outcome = make_invoice_link(s, invoice.clone(), None, "auto".into(), None).await;
+        let outcome = make_link(
+            s,
+            RecordKind::Invoice,
+            invoice.clone(),
+            None,
+            "auto".into(),
+            None,
+        )
+        .await;
         let (invoice, attempts) = (invoice.clone(), *attempts + 1);
         let error = match outcome {
             Ok(_) => continue,
