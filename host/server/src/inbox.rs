@@ -328,6 +328,26 @@ fn process_loop(db: Database, gate: Arc<Gate>, config: WriterConfig, metrics: Me
             break;
         }
         loop {
+            // On SQLite the engine's work is done first, without the write lock (reading the
+            // committed states); the writes then take a short turn, each applied only if
+            // nothing changed in between. PostgreSQL decides and writes in one transaction,
+            // with the rows locked.
+            let plan = if gate.sqlite {
+                match with_conn(&db, &mut conn, |c| {
+                    process::plan_batch(c, config.process_batch)
+                }) {
+                    Ok(plan) if plan.is_empty() => break,
+                    Ok(plan) => Some(plan),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading events to process failed; retrying");
+                        backoff =
+                            (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+                        break;
+                    }
+                }
+            } else {
+                None
+            };
             // Deliveries go first: on SQLite the processor takes its turn only when the store
             // thread has been quiet for a moment, or when it has waited so long that a single
             // event must get through (a trickle that keeps the oldest event moving).
@@ -343,15 +363,24 @@ fn process_loop(db: Database, gate: Arc<Gate>, config: WriterConfig, metrics: Me
                 std::thread::sleep(Duration::from_micros(100));
             }
             let turn = gate.turn();
-            let done = with_conn(&db, &mut conn, |c| {
-                process::run_batch(
+            let interrupt = || gate.stores_waiting.load(Ordering::SeqCst) > 0;
+            let done = with_conn(&db, &mut conn, |c| match plan {
+                Some(plan) => process::apply_batch(
+                    c,
+                    plan,
+                    config.process_budget,
+                    config.max_attempts,
+                    &metrics,
+                    &interrupt,
+                ),
+                None => process::run_batch(
                     c,
                     config.process_batch,
                     config.process_budget,
                     config.max_attempts,
                     &metrics,
-                    &|| gate.stores_waiting.load(Ordering::SeqCst) > 0,
-                )
+                    &interrupt,
+                ),
             });
             drop(turn);
             match done {

@@ -113,7 +113,19 @@ pub fn run_batch(
             taken += 1;
             let (seq, tenant, event_id, body) = (r.int(0), r.text(1), r.text(2), r.text(3));
             let attempts = r.int(4) + 1;
-            match savepoint(tx, |sp| process_event(sp, &tenant, &event_id, &body)) {
+            let now_s = now_secs();
+            match savepoint(tx, |sp| {
+                process_event(
+                    &mut Direct {
+                        conn: sp,
+                        now: now_s,
+                    },
+                    &tenant,
+                    &event_id,
+                    &body,
+                    now_s,
+                )
+            }) {
                 Ok(outcome) => {
                     let status = if outcome.applied {
                         status::PROCESSED
@@ -151,6 +163,191 @@ pub fn run_batch(
     })
 }
 
+/// Events to process, decided outside the write transaction by [`plan_batch`]; applied by
+/// [`apply_batch`].
+pub struct Plan {
+    events: Vec<Planned>,
+}
+
+impl Plan {
+    /// How many events it holds.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// True when there was nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+struct Planned {
+    seq: i64,
+    tenant: String,
+    event_id: String,
+    /// The event's status and attempts when it was decided: applied only if they still hold.
+    status: String,
+    attempts: i64,
+    result: Result<(Outcome, Vec<Write>), ProcessError>,
+}
+
+const DUE_EVENTS: &str = "SELECT seq, tenant_id, event_id, body, attempts, status FROM events \
+     WHERE status = 'received' ORDER BY seq LIMIT $1";
+const DUE_RETRIES: &str = "SELECT seq, tenant_id, event_id, body, attempts, status FROM events \
+     WHERE status = 'failed' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2";
+
+/// Decides up to `limit` due events without taking the write lock (SQLite, where one writer
+/// at a time may write): the engine's work (decoding, the machines) is done here, against the
+/// committed states, and each event's writes are kept with the state they were decided from.
+/// [`apply_batch`] then writes them in a short transaction, each only if nothing changed the
+/// records or the event in between (else the event is left for the next round).
+pub fn plan_batch(conn: &mut dyn Conn, limit: usize) -> Result<Plan, DbError> {
+    let now = now_millis();
+    let mut rows = conn.query(DUE_EVENTS, &[(limit as i64).into()])?;
+    if rows.len() < limit {
+        rows.extend(conn.query(
+            DUE_RETRIES,
+            &[now.into(), ((limit - rows.len()) as i64).into()],
+        )?);
+    }
+    let mut decided = std::collections::HashMap::new();
+    let mut events = Vec::with_capacity(rows.len());
+    let now_s = now_secs();
+    for r in &rows {
+        let (seq, tenant, event_id, body) = (r.int(0), r.text(1), r.text(2), r.text(3));
+        let before = decided.clone();
+        let mut planner = Planner {
+            conn: &mut *conn,
+            decided: &mut decided,
+            writes: Vec::new(),
+        };
+        let result = process_event(&mut planner, &tenant, &event_id, &body, now_s);
+        let writes = planner.writes;
+        let result = match result {
+            Ok(outcome) => Ok((outcome, writes)),
+            Err(ProcessError::Db(e)) if e.is_transient() => return Err(e),
+            Err(e) => {
+                // Nothing of a failed event is written: later events see the states before it.
+                decided = before;
+                Err(e)
+            }
+        };
+        events.push(Planned {
+            seq,
+            tenant,
+            event_id,
+            status: r.text(5),
+            attempts: r.int(4),
+            result,
+        });
+    }
+    Ok(Plan { events })
+}
+
+/// Why a planned event was not applied.
+enum Skip {
+    /// The event or a record changed since it was decided.
+    Changed,
+    Db(DbError),
+}
+
+impl From<DbError> for Skip {
+    fn from(e: DbError) -> Self {
+        Skip::Db(e)
+    }
+}
+
+/// Writes a [`Plan`] in one transaction, until `budget` has passed or `interrupt` says so
+/// (checked between events, after the first); returns how many events it went through. An event
+/// whose records (or itself) changed since it was decided is skipped and decided again in the
+/// next round.
+pub fn apply_batch(
+    conn: &mut dyn Conn,
+    plan: Plan,
+    budget: Duration,
+    max_attempts: i64,
+    metrics: &Metrics,
+    interrupt: &dyn Fn() -> bool,
+) -> Result<usize, DbError> {
+    let started = Instant::now();
+    let now = now_millis();
+    let now_s = now_secs();
+    transaction(conn, |tx| {
+        let mut applied = 0;
+        for p in &plan.events {
+            if applied > 0 && (started.elapsed() >= budget || interrupt()) {
+                break;
+            }
+            let attempts = p.attempts + 1;
+            let claim = "WHERE seq = $1 AND status = $2 AND attempts = $3";
+            let done = savepoint(tx, |sp| -> Result<&'static str, Skip> {
+                let (status, n) = match &p.result {
+                    Ok((outcome, writes)) => {
+                        let status = if outcome.applied {
+                            status::PROCESSED
+                        } else {
+                            status::IGNORED
+                        };
+                        let n = sp.execute(
+                            &format!("UPDATE events SET status = $4, reason = $5, decision = $6, attempts = $7, last_error = NULL, processed_at = $8 {claim}"),
+                            &[
+                                p.seq.into(),
+                                p.status.as_str().into(),
+                                p.attempts.into(),
+                                status.into(),
+                                outcome.reason.clone().into(),
+                                Json::Array(outcome.decisions.clone()).to_string().into(),
+                                attempts.into(),
+                                now.into(),
+                            ],
+                        )?;
+                        if n == 1 {
+                            for w in writes {
+                                if !apply_write(sp, w, true, now_s)? {
+                                    return Err(Skip::Changed);
+                                }
+                            }
+                        }
+                        (status, n)
+                    }
+                    Err(e) => {
+                        let dead = e.is_permanent() || attempts >= max_attempts;
+                        let status = if dead { status::DEAD } else { status::FAILED };
+                        tracing::warn!(tenant = %p.tenant, event = %p.event_id, attempts, error = %e, status, "processing an event failed");
+                        let n = sp.execute(
+                            &format!("UPDATE events SET status = $4, attempts = $5, last_error = $6, next_attempt_at = $7 {claim}"),
+                            &[
+                                p.seq.into(),
+                                p.status.as_str().into(),
+                                p.attempts.into(),
+                                status.into(),
+                                attempts.into(),
+                                e.to_string().into(),
+                                (now + retry_delay_ms(attempts)).into(),
+                            ],
+                        )?;
+                        (status, n)
+                    }
+                };
+                if n == 1 {
+                    Ok(status)
+                } else {
+                    Err(Skip::Changed)
+                }
+            });
+            applied += 1;
+            match done {
+                Ok(status) => metrics.count_processed(status),
+                Err(Skip::Changed) => {
+                    tracing::debug!(event = %p.event_id, "decided on states that changed since; deciding again");
+                }
+                Err(Skip::Db(e)) => return Err(e),
+            }
+        }
+        Ok(applied)
+    })
+}
+
 /// The wait before attempt `attempts + 1`: doubling from [`FIRST_RETRY_MS`], capped at
 /// [`MAX_RETRY_MS`], with up to 25% random jitter so that a burst of failures does not retry in
 /// lockstep.
@@ -165,11 +362,136 @@ pub fn retry_delay_ms(attempts: i64) -> i64 {
     base + jitter
 }
 
+/// Where processing reads record states and sends what it decided to write: straight to the
+/// transaction that holds the rows' locks ([`Direct`]), or into a [`Plan`] decided outside the
+/// write transaction and applied later with compare-and-set ([`Planner`]).
+trait States {
+    fn state(&mut self, key: &Key) -> Result<Option<String>, DbError>;
+    fn write(&mut self, write: Write) -> Result<(), DbError>;
+}
+
+/// A record whose state a machine keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Record(RecordKind, String, String),
+    Payment(String, String),
+    Subscription(String, String),
+}
+
+/// One write a decision asks for.
+#[derive(Debug)]
+enum Write {
+    /// A record's next state; `expected` is the state it was decided from (None: no row).
+    State {
+        key: Key,
+        expected: Option<String>,
+        next: String,
+        links: (Option<String>, Option<String>),
+    },
+    Ledger(String, LedgerEntry),
+    Notify {
+        tenant: String,
+        event_id: String,
+        kind: &'static str,
+        subject: String,
+        effect: Json,
+    },
+}
+
+/// Applies `write`; with `check`, only if the record still has the state it was decided from.
+/// Returns false when that did not hold (nothing written).
+fn apply_write(conn: &mut dyn Conn, w: &Write, check: bool, now: i64) -> Result<bool, DbError> {
+    match w {
+        Write::State {
+            key,
+            expected,
+            next,
+            links,
+        } => {
+            let expect = match (check, expected) {
+                (false, _) => records::Expect::Any,
+                (true, None) => records::Expect::Absent,
+                (true, Some(old)) => records::Expect::State(old),
+            };
+            match key {
+                Key::Record(kind, _, id) => records::save_state(conn, *kind, id, next, expect, now),
+                Key::Payment(tenant, id) => {
+                    records::save_payment(conn, tenant, id, next, (&links.0, &links.1), expect, now)
+                }
+                Key::Subscription(tenant, id) => {
+                    records::save_subscription(conn, tenant, id, next, expect, now)
+                }
+            }
+        }
+        Write::Ledger(tenant, entry) => records::book(conn, tenant, entry).map(|_| true),
+        Write::Notify {
+            tenant,
+            event_id,
+            kind,
+            subject,
+            effect,
+        } => {
+            notifications::record(conn, tenant, event_id, kind, subject, effect, now).map(|_| true)
+        }
+    }
+}
+
+/// Reads with the rows locked (PostgreSQL `FOR UPDATE`; SQLite's single writer) and writes at
+/// once, in the caller's transaction.
+struct Direct<'a> {
+    conn: &'a mut dyn Conn,
+    now: i64,
+}
+
+fn read_state(conn: &mut dyn Conn, key: &Key) -> Result<Option<String>, DbError> {
+    match key {
+        Key::Record(kind, tenant, id) => records::state_for_update(conn, *kind, tenant, id),
+        Key::Payment(tenant, id) => records::payment_state_for_update(conn, tenant, id),
+        Key::Subscription(tenant, id) => records::subscription_state_for_update(conn, tenant, id),
+    }
+}
+
+impl States for Direct<'_> {
+    fn state(&mut self, key: &Key) -> Result<Option<String>, DbError> {
+        read_state(self.conn, key)
+    }
+    fn write(&mut self, write: Write) -> Result<(), DbError> {
+        apply_write(self.conn, &write, false, self.now).map(drop)
+    }
+}
+
+/// Decides without the write lock: reads committed states (and the states this batch has
+/// already decided), and collects the writes with the state each was decided from.
+struct Planner<'a> {
+    conn: &'a mut dyn Conn,
+    decided: &'a mut std::collections::HashMap<Key, Option<String>>,
+    writes: Vec<Write>,
+}
+
+impl States for Planner<'_> {
+    fn state(&mut self, key: &Key) -> Result<Option<String>, DbError> {
+        if let Some(s) = self.decided.get(key) {
+            return Ok(s.clone());
+        }
+        let s = read_state(self.conn, key)?;
+        self.decided.insert(key.clone(), s.clone());
+        Ok(s)
+    }
+    fn write(&mut self, write: Write) -> Result<(), DbError> {
+        if let Write::State { key, next, .. } = &write {
+            self.decided.insert(key.clone(), Some(next.clone()));
+        }
+        self.writes.push(write);
+        Ok(())
+    }
+}
+
 fn process_event(
-    conn: &mut dyn Conn,
+    store: &mut dyn States,
     tenant: &str,
     event_id: &str,
     body: &str,
+    now: i64,
 ) -> Result<Outcome, ProcessError> {
     let decoded = engine::with_session(|s| s.decode_stored(body.as_bytes()))?
         .map_err(|e| ProcessError::Decode(e.to_string()))?;
@@ -184,14 +506,13 @@ fn process_event(
             decisions: Vec::new(),
         });
     }
-    let now = now_secs();
     let mut outcome = Outcome {
         applied: false,
         reason: None,
         decisions: Vec::new(),
     };
     for fact in &decoded.facts {
-        apply_fact(conn, tenant, event_id, fact, now, &mut outcome)?;
+        apply_fact(store, tenant, event_id, fact, now, &mut outcome)?;
     }
     if !outcome.applied && outcome.reason.is_none() {
         outcome.reason = Some(summarize_ignored(&outcome.decisions));
@@ -200,7 +521,7 @@ fn process_event(
 }
 
 fn apply_fact(
-    conn: &mut dyn Conn,
+    store: &mut dyn States,
     tenant: &str,
     event_id: &str,
     fact: &Fact,
@@ -208,13 +529,15 @@ fn apply_fact(
     out: &mut Outcome,
 ) -> Result<(), ProcessError> {
     let links = &fact.links;
+    let both = (links.invoice_id.clone(), links.appointment_id.clone());
     let mut record_currency = None;
     for (kind, id) in [
         (RecordKind::Invoice, &links.invoice_id),
         (RecordKind::Appointment, &links.appointment_id),
     ] {
         let Some(id) = id else { continue };
-        let Some(state) = records::state_for_update(conn, kind, tenant, id)? else {
+        let key = Key::Record(kind, tenant.to_owned(), id.clone());
+        let Some(state) = store.state(&key)? else {
             out.decisions.push(json!({"fact": fact.kind.name(), "record": format!("{} {id}", kind.name()), "not_found": true}));
             continue;
         };
@@ -227,49 +550,66 @@ fn apply_fact(
         if let Some((next, _)) =
             decide(fact, machine, &state, &format!("{} {id}", kind.name()), out)?
         {
-            records::save_state(conn, kind, id, &next, now)?;
+            store.write(Write::State {
+                key,
+                expected: Some(state),
+                next,
+                links: (None, None),
+            })?;
         }
     }
     if let Some(payment) = PaymentId::of(&fact.subject) {
         let id = payment.as_str();
-        let state = match records::payment_state_for_update(conn, tenant, id)? {
-            Some(state) => Some(state),
-            None => match fact_currency(&fact.kind).or(record_currency) {
-                Some(currency) => Some(payhook_core::machine::document::new_payment(id, currency)),
-                None => None,
-            },
+        let key = Key::Payment(tenant.to_owned(), id.to_owned());
+        let current = store.state(&key)?;
+        let state = match &current {
+            Some(state) => Some(state.clone()),
+            None => fact_currency(&fact.kind)
+                .or(record_currency)
+                .map(|currency| payhook_core::machine::document::new_payment(id, currency)),
         };
         if let Some(state) = state {
             let label = format!("payment {id}");
             if let Some((next, effects)) = decide(fact, MachineKind::Payment, &state, &label, out)?
             {
-                records::save_payment(
-                    conn,
-                    tenant,
-                    id,
-                    &next,
-                    (&links.invoice_id, &links.appointment_id),
-                    now,
-                )?;
-                book_ledger(conn, tenant, fact, &effects, now)?;
+                store.write(Write::State {
+                    key,
+                    expected: current,
+                    next,
+                    links: both,
+                })?;
+                book_ledger(store, tenant, fact, &effects, now)?;
             }
         }
     }
     if let Some(sub) = &fact.subject.subscription {
-        let state = records::subscription_state_for_update(conn, tenant, sub)?
+        let key = Key::Subscription(tenant.to_owned(), sub.clone());
+        let current = store.state(&key)?;
+        let state = current
+            .clone()
             .unwrap_or_else(payhook_core::machine::document::new_subscription);
         let label = format!("subscription {sub}");
         if let Some((next, effects)) = decide(fact, MachineKind::Subscription, &state, &label, out)?
         {
-            records::save_subscription(conn, tenant, sub, &next, now)?;
+            store.write(Write::State {
+                key,
+                expected: current,
+                next,
+                links: (None, None),
+            })?;
             for effect in &effects {
                 let kind = match effect {
                     Effect::NotifyPaymentFailed { .. } => "payment_failed",
                     Effect::NotifyPaymentRecovered => "payment_recovered",
                     _ => continue,
                 };
-                let value = serde_json::to_value(effect).unwrap_or(Json::Null);
-                notifications::record(conn, tenant, event_id, kind, &label, &value, now)?;
+                store.write(Write::Notify {
+                    tenant: tenant.to_owned(),
+                    event_id: event_id.to_owned(),
+                    kind,
+                    subject: label.clone(),
+                    effect: serde_json::to_value(effect).unwrap_or(Json::Null),
+                })?;
             }
         }
     }
@@ -309,7 +649,7 @@ fn decide(
 
 /// Books the ledger entries among a payment decision's effects.
 fn book_ledger(
-    conn: &mut dyn Conn,
+    store: &mut dyn States,
     tenant: &str,
     fact: &Fact,
     effects: &[Effect],
@@ -327,10 +667,9 @@ fn book_ledger(
                 .ok()
                 .and_then(|k| k.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            records::book(
-                conn,
-                tenant,
-                &LedgerEntry {
+            store.write(Write::Ledger(
+                tenant.to_owned(),
+                LedgerEntry {
                     payment_id: payment.as_str().to_owned(),
                     kind,
                     amount: amount.minor,
@@ -340,7 +679,7 @@ fn book_ledger(
                     invoice_id: fact.links.invoice_id.clone(),
                     created_at: now,
                 },
-            )?;
+            ))?;
         }
     }
     Ok(())

@@ -66,8 +66,20 @@ pub struct PaymentLink {
     pub attempts: i64,
 }
 
-/// Which of the host's record kinds.
+/// What a write expects to find: anything (the caller holds the row's lock), no row yet, or
+/// exactly this state (compare-and-set, for decisions made outside the write transaction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect<'a> {
+    /// Write whatever is there.
+    Any,
+    /// Only when there is no row yet.
+    Absent,
+    /// Only when the row's state is this one.
+    State(&'a str),
+}
+
+/// Which of the host's record kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordKind {
     /// `invoices`
     Invoice,
@@ -241,31 +253,38 @@ pub fn state_for_update(
         .map(|r| r.text(0)))
 }
 
-/// Stores a record's next state and the columns derived from it.
+/// Stores a record's next state and the columns derived from it; false when `expected` did not
+/// hold (nothing written).
 pub fn save_state(
     conn: &mut dyn Conn,
     kind: RecordKind,
     id: &str,
     state: &str,
+    expected: Expect<'_>,
     now: i64,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let s = summarize(kind, state);
+    let (guard, old) = match expected {
+        Expect::State(old) => (" AND state = $7", Some(old)),
+        // A record is made by the host before any event names it: there is always a row.
+        Expect::Any | Expect::Absent => ("", None),
+    };
     let sql = format!(
-        "UPDATE {} SET state = $1, status = $2, amount_paid = $3, amount_refunded = $4, updated_at = $5 WHERE id = $6",
+        "UPDATE {} SET state = $1, status = $2, amount_paid = $3, amount_refunded = $4, updated_at = $5 WHERE id = $6{guard}",
         kind.table()
     );
-    conn.execute(
-        &sql,
-        &[
-            state.into(),
-            s.status.into(),
-            s.paid.into(),
-            s.refunded.into(),
-            now.into(),
-            id.into(),
-        ],
-    )?;
-    Ok(())
+    let mut params: Vec<crate::db::Value> = vec![
+        state.into(),
+        s.status.into(),
+        s.paid.into(),
+        s.refunded.into(),
+        now.into(),
+        id.into(),
+    ];
+    if let Some(old) = old {
+        params.push(old.into());
+    }
+    Ok(conn.execute(&sql, &params)? == 1)
 }
 
 fn columns(kind: RecordKind) -> &'static str {
@@ -483,8 +502,9 @@ pub fn save_payment(
     id: &str,
     state: &str,
     links: (&Option<String>, &Option<String>),
+    expected: Expect<'_>,
     now: i64,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let Ok(s) = serde_json::from_str::<payment::State>(state) else {
         return Err(DbError::Query(format!(
             "the engine returned a payment state payhook cannot read for {id}"
@@ -493,29 +513,46 @@ pub fn save_payment(
     let status = status_name(&s.status);
     let dispute = s.dispute.as_ref().map(|d| status_name(&d.status));
     let (invoice, appointment) = links;
-    conn.execute(
-        "INSERT INTO payments (tenant_id, id, currency, state, status, captured, refunded, dispute_status, invoice_id, appointment_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (tenant_id, id) DO UPDATE SET state = excluded.state, status = excluded.status, captured = excluded.captured, \
+    let (conflict, old) = match expected {
+        Expect::Any => (
+            "DO UPDATE SET state = excluded.state, status = excluded.status, captured = excluded.captured, \
          refunded = excluded.refunded, dispute_status = excluded.dispute_status, \
          invoice_id = COALESCE(payments.invoice_id, excluded.invoice_id), \
          appointment_id = COALESCE(payments.appointment_id, excluded.appointment_id), updated_at = excluded.updated_at",
-        &[
-            tenant_id.into(),
-            id.into(),
-            s.currency.as_str().into(),
-            state.into(),
-            status.into(),
-            s.captured.into(),
-            s.net_refunded().into(),
-            dispute.into(),
-            invoice.clone().into(),
-            appointment.clone().into(),
-            now.into(),
-            now.into(),
-        ],
-    )?;
-    Ok(())
+            None,
+        ),
+        Expect::Absent => ("DO NOTHING", None),
+        Expect::State(old) => (
+            "DO UPDATE SET state = excluded.state, status = excluded.status, captured = excluded.captured, \
+         refunded = excluded.refunded, dispute_status = excluded.dispute_status, \
+         invoice_id = COALESCE(payments.invoice_id, excluded.invoice_id), \
+         appointment_id = COALESCE(payments.appointment_id, excluded.appointment_id), updated_at = excluded.updated_at \
+         WHERE payments.state = $13",
+            Some(old),
+        ),
+    };
+    let sql = format!(
+        "INSERT INTO payments (tenant_id, id, currency, state, status, captured, refunded, dispute_status, invoice_id, appointment_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (tenant_id, id) {conflict}"
+    );
+    let mut params: Vec<crate::db::Value> = vec![
+        tenant_id.into(),
+        id.into(),
+        s.currency.as_str().into(),
+        state.into(),
+        status.into(),
+        s.captured.into(),
+        s.net_refunded().into(),
+        dispute.into(),
+        invoice.clone().into(),
+        appointment.clone().into(),
+        now.into(),
+        now.into(),
+    ];
+    if let Some(old) = old {
+        params.push(old.into());
+    }
+    Ok(conn.execute(&sql, &params)? == 1)
 }
 
 /// A tenant's payments, most recently changed first, optionally with one status.
@@ -586,30 +623,42 @@ pub fn save_subscription(
     tenant_id: &str,
     id: &str,
     state: &str,
+    expected: Expect<'_>,
     now: i64,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let Ok(s) = serde_json::from_str::<subscription::State>(state) else {
         return Err(DbError::Query(format!(
             "the engine returned a subscription state payhook cannot read for {id}"
         )));
     };
-    conn.execute(
+    let update = "DO UPDATE SET state = excluded.state, status = excluded.status, \
+         current_period_end = excluded.current_period_end, cancel_at_period_end = excluded.cancel_at_period_end, updated_at = excluded.updated_at";
+    let (conflict, old) = match expected {
+        Expect::Any => (update.to_owned(), None),
+        Expect::Absent => ("DO NOTHING".to_owned(), None),
+        Expect::State(old) => (
+            format!("{update} WHERE subscriptions.state = $9"),
+            Some(old),
+        ),
+    };
+    let sql = format!(
         "INSERT INTO subscriptions (tenant_id, id, state, status, current_period_end, cancel_at_period_end, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (tenant_id, id) DO UPDATE SET state = excluded.state, status = excluded.status, \
-         current_period_end = excluded.current_period_end, cancel_at_period_end = excluded.cancel_at_period_end, updated_at = excluded.updated_at",
-        &[
-            tenant_id.into(),
-            id.into(),
-            state.into(),
-            status_name(&s.status).into(),
-            s.current_period_end.into(),
-            s.cancels_at_period_end().into(),
-            now.into(),
-            now.into(),
-        ],
-    )?;
-    Ok(())
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, id) {conflict}"
+    );
+    let mut params: Vec<crate::db::Value> = vec![
+        tenant_id.into(),
+        id.into(),
+        state.into(),
+        status_name(&s.status).into(),
+        s.current_period_end.into(),
+        s.cancels_at_period_end().into(),
+        now.into(),
+        now.into(),
+    ];
+    if let Some(old) = old {
+        params.push(old.into());
+    }
+    Ok(conn.execute(&sql, &params)? == 1)
 }
 
 /// A tenant's subscriptions, optionally with one status.

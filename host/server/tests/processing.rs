@@ -7,7 +7,7 @@ use common::*;
 use payhook_core::machine::document::new_appointment;
 use payhook_core::money::{Currency, Money};
 use payhook_server::connection::Mode;
-use payhook_server::db::{Conn, Database, DbConn};
+use payhook_server::db::{Conn, Database, DbConn, Location};
 use payhook_server::inbox::{self, NewDelivery};
 use payhook_server::metrics::Metrics;
 use payhook_server::process;
@@ -204,6 +204,8 @@ enum Op {
     Deliver(usize),
     Replay(usize),
     Process,
+    /// A batch decided, then changes under it (another batch, a replay of event i), then applied.
+    Interleaved(usize),
 }
 
 /// One case's records and the events about them (fixed ids and times, so every order sees the
@@ -381,18 +383,16 @@ fn outcome(conn: &mut DbConn, s: &Scenario) -> Value {
 
 fn run(conn: &mut DbConn, s: &Scenario, ops: &[Op]) -> Value {
     let metrics = Metrics::new();
-    let drain = |conn: &mut DbConn| {
-        while process::run_batch(
-            conn,
-            3,
-            std::time::Duration::from_secs(60),
-            8,
-            &metrics,
-            &|| false,
-        )
-        .unwrap()
-            > 0
-        {}
+    let minute = std::time::Duration::from_secs(60);
+    // As the server's processor does: on SQLite, decided without the write lock and applied
+    // with compare-and-set; on PostgreSQL, in one locking transaction.
+    let process = |conn: &mut DbConn, limit: usize| -> usize {
+        if conn.backend() == payhook_server::db::Backend::Sqlite {
+            let plan = process::plan_batch(conn, limit).unwrap();
+            process::apply_batch(conn, plan, minute, 8, &metrics, &|| false).unwrap()
+        } else {
+            process::run_batch(conn, limit, minute, 8, &metrics, &|| false).unwrap()
+        }
     };
     for op in ops {
         match op {
@@ -406,15 +406,16 @@ fn run(conn: &mut DbConn, s: &Scenario, ops: &[Op]) -> Value {
                 inbox::replay(conn, &s.tenant, &s.events[*i % s.events.len()].event_id).unwrap();
             }
             Op::Process => {
-                process::run_batch(
-                    conn,
-                    2,
-                    std::time::Duration::from_secs(60),
-                    8,
-                    &metrics,
-                    &|| false,
-                )
-                .unwrap();
+                process(conn, 2);
+            }
+            Op::Interleaved(i) => {
+                // Decided, then the records and events change under the decision (another
+                // batch runs, an event is replayed), then applied: what changed is skipped and
+                // decided again later, never written over.
+                let plan = process::plan_batch(conn, 3).unwrap();
+                process::run_batch(conn, 1, minute, 8, &metrics, &|| false).unwrap();
+                inbox::replay(conn, &s.tenant, &s.events[*i % s.events.len()].event_id).unwrap();
+                process::apply_batch(conn, plan, minute, 8, &metrics, &|| false).unwrap();
             }
         }
     }
@@ -422,7 +423,7 @@ fn run(conn: &mut DbConn, s: &Scenario, ops: &[Op]) -> Value {
     for e in &s.events {
         payhook_server::db::transaction(conn, |tx| inbox::insert(tx, e)).unwrap();
     }
-    drain(conn);
+    while process(conn, 3) > 0 {}
     let failed = conn.query_opt("SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND status NOT IN ('processed', 'ignored')", &[s.tenant.as_str().into()]).unwrap().unwrap().int(0);
     assert_eq!(failed, 0, "every event is handled");
     outcome(conn, s)
@@ -430,7 +431,12 @@ fn run(conn: &mut DbConn, s: &Scenario, ops: &[Op]) -> Value {
 
 fn ops() -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(
-        prop_oneof![4 => (0usize..6).prop_map(Op::Deliver), 1 => (0usize..6).prop_map(Op::Replay), 2 => Just(Op::Process)],
+        prop_oneof![
+            4 => (0usize..6).prop_map(Op::Deliver),
+            1 => (0usize..6).prop_map(Op::Replay),
+            2 => Just(Op::Process),
+            1 => (0usize..6).prop_map(Op::Interleaved),
+        ],
         0..24,
     )
 }
@@ -634,4 +640,55 @@ fn one_insert_with_the_same_event_twice_stores_it_once_and_says_which_was_new() 
             .int(0);
         assert_eq!(n, 2);
     }
+}
+
+#[test]
+fn a_decision_whose_record_changed_before_it_was_written_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(&Location::Sqlite(dir.path().join("cas.db"))).unwrap();
+    let mut conn = db.conn().unwrap();
+    let s = scenario(&mut conn, "cas");
+    let metrics = Metrics::new();
+    let minute = std::time::Duration::from_secs(60);
+    // evt_2: pi_B succeeded for the invoice.
+    payhook_server::db::transaction(&mut conn, |tx| inbox::insert(tx, &s.events[1])).unwrap();
+    let plan = process::plan_batch(&mut conn, 10).unwrap();
+    assert_eq!(plan.len(), 1);
+    // Someone else writes the invoice between the decision and its write (here: the same
+    // state, re-serialized, so only the compare can tell).
+    conn.execute(
+        "UPDATE invoices SET state = state || ' ' WHERE id = $1",
+        &[s.invoice.as_str().into()],
+    )
+    .unwrap();
+    process::apply_batch(&mut conn, plan, minute, 8, &metrics, &|| false).unwrap();
+    let status = |conn: &mut DbConn| {
+        conn.query_opt(
+            "SELECT e.status, i.status FROM events e, invoices i WHERE e.event_id = 'evt_2' AND e.tenant_id = $1 AND i.id = $2",
+            &[s.tenant.as_str().into(), s.invoice.as_str().into()],
+        )
+        .unwrap()
+        .map(|r| (r.text(0), r.text(1)))
+        .unwrap()
+    };
+    assert_eq!(
+        status(&mut conn),
+        ("received".to_owned(), "open".to_owned()),
+        "nothing of the stale decision was written"
+    );
+    assert_eq!(
+        conn.query_opt("SELECT COUNT(*) FROM payments", &[])
+            .unwrap()
+            .unwrap()
+            .int(0),
+        0,
+        "not even the payment, decided in the same event"
+    );
+    // Decided again on the state as it is now, and written.
+    let plan = process::plan_batch(&mut conn, 10).unwrap();
+    process::apply_batch(&mut conn, plan, minute, 8, &metrics, &|| false).unwrap();
+    assert_eq!(
+        status(&mut conn),
+        ("processed".to_owned(), "paid".to_owned())
+    );
 }
