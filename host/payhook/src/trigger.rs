@@ -193,10 +193,10 @@ fn build_event(
             object["amount_refunded"] = json!(if full { amount } else { amount / 2 });
         }
     }
-    if let Some(currency) = currency {
-        if object.get("currency").is_some() {
-            object["currency"] = Value::String(currency.to_ascii_lowercase());
-        }
+    if let Some(currency) = currency
+        && object.get("currency").is_some()
+    {
+        object["currency"] = Value::String(currency.to_ascii_lowercase());
     }
     serde_json::to_string(&event).map_err(|e| e.to_string())
 }

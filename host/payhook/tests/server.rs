@@ -496,7 +496,8 @@ fn serve_refuses_a_bad_configuration_with_the_fix() {
     let place = Place::sqlite();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
         (&["serve", "--addr", &addr], &[], "cannot listen on"),
         (
             &["serve", "--addr", "localhost"],

@@ -40,7 +40,7 @@ pub enum AppError {
     /// 402 for a declined card, 502 when Stripe failed, 400 for any other refusal by Stripe:
     /// Stripe's own error, with its code.
     #[error(transparent)]
-    Stripe(payhook_core::stripe::response::ApiError),
+    Stripe(Box<payhook_core::stripe::response::ApiError>),
     /// 503: the database could not take the request now; retry.
     #[error("{0}")]
     Unavailable(String),

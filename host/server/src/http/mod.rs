@@ -62,8 +62,11 @@ struct Inner {
     public_url: String,
     tolerance_secs: i64,
     filters: Arc<dyn crate::hooks::Filters>,
-    secrets: Mutex<HashMap<(String, Mode), (Instant, Option<Vec<WebhookSecret>>)>>,
+    secrets: Mutex<HashMap<(String, Mode), CachedSecrets>>,
 }
+
+/// A connection's signing secrets as last read (None: no such connection), and when.
+type CachedSecrets = (Instant, Option<Vec<WebhookSecret>>);
 
 impl AppState {
     /// The state for a server on `db`.

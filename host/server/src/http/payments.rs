@@ -405,7 +405,7 @@ pub(super) fn stripe_error(e: StripeError) -> AppError {
             },
             message,
         },
-        StripeError::Api(api) => AppError::Stripe(api),
+        StripeError::Api(api) => AppError::Stripe(Box::new(api)),
         StripeError::Unreachable { .. } | StripeError::OverCeiling(_) => {
             AppError::Unavailable(e.to_string())
         }
