@@ -182,7 +182,7 @@ impl bindings::payhook::plugin::host::Host for CallState {
 /// A loaded plugin: compiled once, instantiated afresh for every call.
 pub struct Plugin {
     manifest: Manifest,
-    component: Component,
+    pre: bindings::PayhookPluginPre<CallState>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -250,18 +250,18 @@ impl PluginHost {
     pub fn load(&self, wasm: &[u8]) -> Result<Plugin, PluginError> {
         let component = Component::new(&self.engine, wasm)
             .map_err(|e| PluginError::Compile(format!("{e:#}")))?;
-        self.linker
+        // Imports are resolved once here: only payhook's host interface links.
+        let pre = self
+            .linker
             .instantiate_pre(&component)
+            .and_then(bindings::PayhookPluginPre::new)
             .map_err(|e| PluginError::Link(format!("{e:#}")))?;
         let mut kv = Kv::default();
-        let manifest = self.call(&component, "(loading)", "", &mut kv, |p, store| {
+        let manifest = self.call(&pre, "(loading)", "", &mut kv, |p, store| {
             p.payhook_plugin_plugin().call_describe(store)
         })?;
         check_manifest(&manifest)?;
-        Ok(Plugin {
-            manifest,
-            component,
-        })
+        Ok(Plugin { manifest, pre })
     }
 
     /// Tells `plugin` about `action`, if it asked for that hook (else returns no commands
@@ -278,7 +278,7 @@ impl PluginHost {
         let before = kv.clone();
         let checked = self
             .call(
-                &plugin.component,
+                &plugin.pre,
                 plugin.name(),
                 &action.tenant,
                 kv,
@@ -310,7 +310,7 @@ impl PluginHost {
         let before = kv.clone();
         let checked = self
             .call(
-                &plugin.component,
+                &plugin.pre,
                 plugin.name(),
                 &request.tenant,
                 kv,
@@ -330,7 +330,7 @@ impl PluginHost {
 
     fn call<R>(
         &self,
-        component: &Component,
+        pre: &bindings::PayhookPluginPre<CallState>,
         plugin: &str,
         tenant: &str,
         kv: &mut Kv,
@@ -353,7 +353,8 @@ impl PluginHost {
         store.set_epoch_deadline(self.deadline_ticks);
         store.epoch_deadline_trap();
         let started = Instant::now();
-        let instance = bindings::PayhookPlugin::instantiate(&mut store, component, &self.linker)
+        let instance = pre
+            .instantiate(&mut store)
             .map_err(|e| self.classify(e, started))?;
         let out = f(&instance, &mut store).map_err(|e| self.classify(e, started))?;
         *kv = store.into_data().kv;

@@ -268,9 +268,13 @@ fn machine_decisions_match_the_native_engine_and_bad_states_are_refused() {
 #[test]
 fn every_wit_item_is_documented() {
     // Each interface, world, type, field, case and function line must follow a `///` line.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit/engine");
+    // Both packages: the engine's and the plugins'.
+    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
     let mut undocumented = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    let files = ["engine", "plugin"]
+        .iter()
+        .flat_map(|package| std::fs::read_dir(wit.join(package)).unwrap());
+    for entry in files {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
