@@ -4,65 +4,17 @@
 //! `localstripe==1.15.10`); without it the test skips with a notice, except under `CI=true`.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
+use payhook_server::testing::LocalStripe;
 use serde_json::Value;
 
 const SECRET_KEY: &str = "sk_test_51ImportCliTestSecretKey0123456789";
 const WEBHOOK_SECRET: &str = "whsec_ImportCliTestSigningSecret0123456789";
 const MASTER_KEY: &str = "0202020202020202020202020202020202020202020202020202020202020202";
 
-struct LocalStripe {
-    child: Child,
-    base: String,
-}
-
-impl Drop for LocalStripe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn localstripe() -> Option<LocalStripe> {
-    let Ok(python) = std::env::var("PAYHOOK_LOCALSTRIPE_PYTHON") else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "PAYHOOK_LOCALSTRIPE_PYTHON is not set, and under CI=true the localstripe tests must run"
-            );
-        }
-        eprintln!(
-            "note: localstripe tests skipped: set PAYHOOK_LOCALSTRIPE_PYTHON to a Python with localstripe==1.15.10"
-        );
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/support/localstripe_server.py"
-    );
-    let child = Command::new(python)
-        .arg(script)
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start localstripe");
-    let ls = LocalStripe {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "localstripe did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(ls)
+    LocalStripe::start()
 }
 
 fn payhook(dir: &Path, ls: &str, args: &[&str]) -> Output {

@@ -108,3 +108,104 @@ mod tests {
         );
     }
 }
+
+/// The variable that names a Python with `localstripe==1.15.10` installed.
+pub const LOCALSTRIPE_ENV: &str = "PAYHOOK_LOCALSTRIPE_PYTHON";
+
+/// localstripe, the fake Stripe, started on a free loopback port for one test and stopped when
+/// this is dropped.
+pub struct LocalStripe {
+    child: std::process::Child,
+    /// Its API base, `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for LocalStripe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LocalStripe {
+    /// Starts localstripe with the Python named by `PAYHOOK_LOCALSTRIPE_PYTHON`, or returns
+    /// `None` (with a notice on stderr) when it is not set outside CI.
+    ///
+    /// # Panics
+    /// Under `CI=true` without the variable, or when localstripe does not listen within 30 s.
+    pub fn start() -> Option<LocalStripe> {
+        use std::time::{Duration, Instant};
+        let Ok(python) = std::env::var(LOCALSTRIPE_ENV) else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "{LOCALSTRIPE_ENV} is not set, and under CI=true the localstripe tests must run"
+                );
+            }
+            eprintln!(
+                "note: localstripe tests skipped: set {LOCALSTRIPE_ENV} to a Python with localstripe==1.15.10"
+            );
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/support/localstripe_server.py"
+        );
+        let child = std::process::Command::new(python)
+            .arg(script)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start localstripe");
+        let ls = LocalStripe {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "localstripe did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(ls)
+    }
+
+    /// A form POST straight to the fake (what Stripe itself would do on its side); panics
+    /// unless it succeeds.
+    pub async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        pairs: &[(&str, &str)],
+    ) -> serde_json::Value {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let r = client
+            .post(format!("{}{path}", self.base))
+            .basic_auth("sk_test_localstripe", Some(""))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(payhook_core::stripe::params::encode(&owned))
+            .send()
+            .await
+            .expect("localstripe answers");
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{path}: {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Tells localstripe to deliver its events to `url`, signed with `secret`.
+    pub async fn send_webhooks_to(&self, client: &reqwest::Client, url: &str, secret: &str) {
+        self.post(
+            client,
+            "/_config/webhooks/payhook",
+            &[("url", url), ("secret", secret)],
+        )
+        .await;
+    }
+}

@@ -11,7 +11,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -24,132 +23,50 @@ use payhook_server::import::{
 use payhook_server::inbox::WriterConfig;
 use payhook_server::stripe::{StripeClient, StripeError};
 use payhook_server::tenants;
+use payhook_server::testing::LocalStripe;
 use serde_json::{Value, json};
 
-struct LocalStripe {
-    child: Child,
-    base: String,
-}
-
-impl Drop for LocalStripe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn localstripe() -> Option<LocalStripe> {
-    let Ok(python) = std::env::var("PAYHOOK_LOCALSTRIPE_PYTHON") else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "PAYHOOK_LOCALSTRIPE_PYTHON is not set, and under CI=true the localstripe tests must run"
-            );
-        }
-        eprintln!(
-            "note: localstripe tests skipped: set PAYHOOK_LOCALSTRIPE_PYTHON to a Python with localstripe==1.15.10"
-        );
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/support/localstripe_server.py"
-    );
-    let child = Command::new(python)
-        .arg(script)
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start localstripe");
-    let ls = LocalStripe {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "localstripe did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(ls)
+    LocalStripe::start()
 }
 
-impl LocalStripe {
-    async fn post(&self, client: &reqwest::Client, path: &str, pairs: &[(&str, &str)]) -> Value {
-        let r = client
-            .post(format!("{}{path}", self.base))
-            .basic_auth(SECRET_KEY, Some(""))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(pairs))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let text = r.text().await.unwrap();
-        assert!(status.is_success(), "{path}: {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// Tells localstripe to deliver its events to `url` (a closed port: deliveries are lost).
-    async fn send_webhooks_to(&self, client: &reqwest::Client, url: &str) {
-        self.post(
+/// A paid payout (localstripe takes `status` on creation).
+async fn payout(ls: &LocalStripe, client: &reqwest::Client, amount: &str) -> String {
+    let p = ls
+        .post(
             client,
-            "/_config/webhooks/payhook",
-            &[("url", url), ("secret", WEBHOOK_SECRET)],
+            "/v1/payouts",
+            &[("amount", amount), ("currency", "eur"), ("status", "paid")],
         )
         .await;
-    }
-
-    /// A paid payout (localstripe takes `status` on creation).
-    async fn payout(&self, client: &reqwest::Client, amount: &str) -> String {
-        let p = self
-            .post(
-                client,
-                "/v1/payouts",
-                &[("amount", amount), ("currency", "eur"), ("status", "paid")],
-            )
-            .await;
-        p["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Every event id localstripe lists.
-    async fn event_ids(&self, client: &reqwest::Client) -> BTreeSet<String> {
-        let mut ids = BTreeSet::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut url = format!("{}/v1/events?limit=100", self.base);
-            if let Some(a) = &after {
-                url.push_str(&format!("&starting_after={a}"));
-            }
-            let page: Value = client
-                .get(url)
-                .basic_auth(SECRET_KEY, Some(""))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let data = page["data"].as_array().unwrap();
-            ids.extend(data.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
-            match (page["has_more"].as_bool(), data.last()) {
-                (Some(true), Some(last)) => after = Some(last["id"].as_str().unwrap().to_owned()),
-                _ => return ids,
-            }
-        }
-    }
+    p["id"].as_str().unwrap().to_owned()
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
-    let owned: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    payhook_core::stripe::params::encode(&owned)
+/// Every event id localstripe lists.
+async fn event_ids(ls: &LocalStripe, client: &reqwest::Client) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = format!("{}/v1/events?limit=100", ls.base);
+        if let Some(a) = &after {
+            url.push_str(&format!("&starting_after={a}"));
+        }
+        let page: Value = client
+            .get(url)
+            .basic_auth(SECRET_KEY, Some(""))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let data = page["data"].as_array().unwrap();
+        ids.extend(data.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+        match (page["has_more"].as_bool(), data.last()) {
+            (Some(true), Some(last)) => after = Some(last["id"].as_str().unwrap().to_owned()),
+            _ => return ids,
+        }
+    }
 }
 
 fn source(s: &TestServer, tenant: &str, mode: Option<Mode>) -> Result<Source, ImportError> {
@@ -233,7 +150,7 @@ async fn payouts_charges_refunds_and_events_are_imported_and_the_events_processe
         // No webhooks: everything reaches payhook through the import.
         let mut payouts = BTreeSet::new();
         for amount in ["1000", "2500", "4000"] {
-            payouts.insert(ls.payout(&s.client, amount).await);
+            payouts.insert(payout(&ls, &s.client, amount).await);
         }
         let invoice = pay_invoice(&s, &tenant).await;
         let (_, inv) = s
@@ -260,7 +177,7 @@ async fn payouts_charges_refunds_and_events_are_imported_and_the_events_processe
         .await
         .unwrap();
         assert!(report.complete, "{report:?}");
-        let listed = ls.event_ids(&s.client).await;
+        let listed = event_ids(&ls, &s.client).await;
         let c = counts(&report);
         assert_eq!(c["payouts"], (Start::Fresh, 3, 0, true), "{report:?}");
         assert_eq!(c["charges"], (Start::Fresh, 1, 0, true), "{report:?}");
@@ -343,7 +260,7 @@ async fn payouts_charges_refunds_and_events_are_imported_and_the_events_processe
         );
         assert_eq!(c["payouts"], (Start::Incremental, 0, 3, true), "{again:?}");
         assert_eq!(c["refunds"], (Start::Incremental, 1, 0, true), "{again:?}");
-        let listed = ls.event_ids(&s.client).await;
+        let listed = event_ids(&ls, &s.client).await;
         let (rows, n) = inbox(&s, &tenant);
         assert_eq!(n as usize, listed.len(), "{again:?}");
         assert_eq!(rows.keys().cloned().collect::<BTreeSet<_>>(), listed);
@@ -370,6 +287,7 @@ async fn import_and_reconcile_while_webhooks_arrive_store_and_process_each_event
         ls.send_webhooks_to(
             &s.client,
             &format!("{}/webhooks/stripe/{tenant}/test", s.base),
+            WEBHOOK_SECRET,
         )
         .await;
         let stripe = StripeClient::new(&ls.base);
@@ -388,7 +306,7 @@ async fn import_and_reconcile_while_webhooks_arrive_store_and_process_each_event
             let mut invoices = Vec::new();
             for i in 0..4 {
                 invoices.push(pay_invoice(&s, &tenant).await);
-                ls.payout(&s.client, &format!("{}", 1000 + i)).await;
+                payout(&ls, &s.client, &format!("{}", 1000 + i)).await;
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
             invoices
@@ -424,7 +342,7 @@ async fn import_and_reconcile_while_webhooks_arrive_store_and_process_each_event
             assert_eq!(paid["amount_paid"], 2000, "{paid}");
         }
         s.settle(&tenant).await;
-        let listed = ls.event_ids(&s.client).await;
+        let listed = event_ids(&ls, &s.client).await;
         let (rows, n) = inbox(&s, &tenant);
         assert_eq!(n as usize, listed.len(), "one row per event");
         // Each event was stored by exactly one path, and the paths did race: webhooks came for
@@ -484,7 +402,7 @@ async fn an_interrupted_import_goes_on_where_it_stopped() {
         let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
         let tenant = s.tenant();
         for i in 0..5 {
-            ls.payout(&s.client, &format!("{}", 100 * (i + 1))).await;
+            payout(&ls, &s.client, &format!("{}", 100 * (i + 1))).await;
         }
         let stripe = StripeClient::new(&ls.base);
         let src = source(&s, &tenant, None).unwrap();
@@ -523,7 +441,7 @@ async fn an_interrupted_import_goes_on_where_it_stopped() {
         let r = import::import(&s.db, &stripe, &src, &rest, &NoProgress)
             .await
             .unwrap();
-        let listed = ls.event_ids(&s.client).await;
+        let listed = event_ids(&ls, &s.client).await;
         assert_eq!(listed.len(), 10, "a created and a paid event per payout");
         let c = counts(&r);
         assert_eq!(c["payouts"], (Start::Resumed, 3, 0, true), "{r:?}");
@@ -580,28 +498,30 @@ async fn reconcile_after_downtime_stores_exactly_the_missing_events_and_they_are
         let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
         let tenant = s.tenant();
         let endpoint = format!("{}/webhooks/stripe/{tenant}/test", s.base);
-        ls.send_webhooks_to(&s.client, &endpoint).await;
+        ls.send_webhooks_to(&s.client, &endpoint, WEBHOOK_SECRET)
+            .await;
         let first = pay_invoice(&s, &tenant).await;
         wait_paid(&s, &first).await;
         // Wait for the last webhooks of the first payment.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while inbox(&s, &tenant).1 < ls.event_ids(&s.client).await.len() as i64 {
+        while inbox(&s, &tenant).1 < event_ids(&ls, &s.client).await.len() as i64 {
             assert!(Instant::now() < deadline, "webhooks did not arrive");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let before = ls.event_ids(&s.client).await;
+        let before = event_ids(&ls, &s.client).await;
         // Downtime: deliveries go nowhere while a payment and a payout happen.
-        ls.send_webhooks_to(&s.client, "http://127.0.0.1:9/down")
+        ls.send_webhooks_to(&s.client, "http://127.0.0.1:9/down", WEBHOOK_SECRET)
             .await;
         let second = pay_invoice(&s, &tenant).await;
-        ls.payout(&s.client, "700").await;
+        payout(&ls, &s.client, "700").await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        ls.send_webhooks_to(&s.client, &endpoint).await;
+        ls.send_webhooks_to(&s.client, &endpoint, WEBHOOK_SECRET)
+            .await;
         let (_, inv) = s
             .api(reqwest::Method::GET, &format!("/invoices/{second}"), None)
             .await;
         assert_eq!(inv["status"], "open", "{inv}");
-        let all = ls.event_ids(&s.client).await;
+        let all = event_ids(&ls, &s.client).await;
         let expected: BTreeSet<String> = all.difference(&before).cloned().collect();
         assert!(expected.len() >= 3, "{expected:?}");
         let stripe = StripeClient::new(&ls.base);

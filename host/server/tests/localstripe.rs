@@ -8,117 +8,33 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use payhook_server::inbox::WriterConfig;
+use payhook_server::testing::LocalStripe;
 use serde_json::{Value, json};
 
-struct LocalStripe {
-    child: Child,
-    base: String,
-}
-
-impl Drop for LocalStripe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn localstripe() -> Option<LocalStripe> {
-    let Ok(python) = std::env::var("PAYHOOK_LOCALSTRIPE_PYTHON") else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "PAYHOOK_LOCALSTRIPE_PYTHON is not set, and under CI=true the localstripe tests must run"
-            );
-        }
-        eprintln!(
-            "note: localstripe tests skipped: set PAYHOOK_LOCALSTRIPE_PYTHON to a Python with localstripe==1.15.10"
-        );
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/support/localstripe_server.py"
-    );
-    let child = Command::new(python)
-        .arg(script)
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start localstripe");
-    let ls = LocalStripe {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "localstripe did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(ls)
+    LocalStripe::start()
 }
 
-impl LocalStripe {
-    /// Tells localstripe to deliver its events to the tenant's endpoint, signed with the
-    /// tenant's signing secret.
-    async fn send_webhooks_to(&self, client: &reqwest::Client, url: &str) {
-        let r = client
-            .post(format!("{}/_config/webhooks/payhook", self.base))
-            .basic_auth(SECRET_KEY, Some(""))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("url", url), ("secret", WEBHOOK_SECRET)]))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    }
-
-    /// A POST straight to the fake (what Stripe itself would do on its side).
-    async fn post(&self, client: &reqwest::Client, path: &str, pairs: &[(&str, &str)]) -> Value {
-        let r = client
-            .post(format!("{}{path}", self.base))
-            .basic_auth(SECRET_KEY, Some(""))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(pairs))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let v: Value = r.json().await.unwrap();
-        assert!(status.is_success(), "{path}: {v}");
-        v
-    }
-
-    /// A card PaymentMethod (test numbers only), made directly in the fake.
-    async fn card(&self, client: &reqwest::Client, number: &str) -> String {
-        let r: Value = client
-            .post(format!("{}/v1/payment_methods", self.base))
-            .basic_auth(SECRET_KEY, Some(""))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[
+/// A card PaymentMethod (test numbers only), made directly in the fake.
+async fn card(ls: &LocalStripe, client: &reqwest::Client, number: &str) -> String {
+    let r = ls
+        .post(
+            client,
+            "/v1/payment_methods",
+            &[
                 ("type", "card"),
                 ("card[number]", number),
                 ("card[exp_month]", "12"),
                 ("card[exp_year]", "2030"),
                 ("card[cvc]", "123"),
-            ]))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["id"].as_str().unwrap().to_owned()
-    }
+            ],
+        )
+        .await;
+    r["id"].as_str().unwrap().to_owned()
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -154,6 +70,7 @@ async fn a_payment_intent_confirmed_in_localstripe_pays_the_invoice_through_its_
         ls.send_webhooks_to(
             &s.client,
             &format!("{}/webhooks/stripe/{tenant}/test", s.base),
+            WEBHOOK_SECRET,
         )
         .await;
         let invoice = s.invoice(&tenant, "20.00").await;
@@ -273,11 +190,12 @@ async fn three_d_secure_and_declines_through_localstripe() {
     ls.send_webhooks_to(
         &s.client,
         &format!("{}/webhooks/stripe/{tenant}/test", s.base),
+        WEBHOOK_SECRET,
     )
     .await;
     // 3-D Secure: the intent requires action; the customer authenticates; the webhook confirms.
     let booking = s.appointment(&tenant, "45.00").await;
-    let card = ls.card(&s.client, "4000002500003155").await;
+    let card = card(&ls, &s.client, "4000002500003155").await;
     let (status, pi) = s
         .api(
             reqwest::Method::POST,
@@ -449,7 +367,7 @@ async fn a_subscription_goes_past_due_when_a_renewal_fails_and_recovers_with_not
         let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
         let tenant = s.tenant();
         let hook = format!("{}/webhooks/stripe/{tenant}/test", s.base);
-        ls.send_webhooks_to(&s.client, &hook).await;
+        ls.send_webhooks_to(&s.client, &hook, WEBHOOK_SECRET).await;
         // localstripe has Plans but no Prices: the plans stand in for recurring prices.
         let monthly = format!("care_monthly_{n}");
         let annual = format!("care_annual_{n}");
@@ -467,7 +385,7 @@ async fn a_subscription_goes_past_due_when_a_renewal_fails_and_recovers_with_not
             )
             .await;
         }
-        let visa = ls.card(&s.client, "4242424242424242").await;
+        let visa = card(&ls, &s.client, "4242424242424242").await;
         let (status, sub) = s
             .api(
                 reqwest::Method::POST,
@@ -487,7 +405,7 @@ async fn a_subscription_goes_past_due_when_a_renewal_fails_and_recovers_with_not
         wait_in_list(&s, &subs, &id, "status", "active").await;
 
         // The renewal: the customer's card now needs 3-D Secure and the authentication fails.
-        let strict = ls.card(&s.client, "4000002500003155").await;
+        let strict = card(&ls, &s.client, "4000002500003155").await;
         ls.post(
             &s.client,
             &format!("/v1/payment_methods/{strict}/attach"),
@@ -549,7 +467,7 @@ async fn a_subscription_goes_past_due_when_a_renewal_fails_and_recovers_with_not
         );
 
         // Recovery: a working card, and Stripe's retry of the open invoice succeeds.
-        let good = ls.card(&s.client, "4242424242424242").await;
+        let good = card(&ls, &s.client, "4242424242424242").await;
         ls.post(
             &s.client,
             &format!("/v1/payment_methods/{good}/attach"),
