@@ -13,10 +13,6 @@ const SECRET_KEY: &str = "sk_test_51ImportCliTestSecretKey0123456789";
 const WEBHOOK_SECRET: &str = "whsec_ImportCliTestSigningSecret0123456789";
 const MASTER_KEY: &str = "0202020202020202020202020202020202020202020202020202020202020202";
 
-fn localstripe() -> Option<LocalStripe> {
-    LocalStripe::start()
-}
-
 fn payhook(dir: &Path, ls: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_payhook"))
         .current_dir(dir)
@@ -65,7 +61,9 @@ fn list<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payhook_import_and_reconcile_against_localstripe() {
-    let Some(ls) = localstripe() else { return };
+    let Some(ls) = LocalStripe::start() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let base = ls.base.as_str();

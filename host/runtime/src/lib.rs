@@ -596,14 +596,16 @@ fn wasmtime_config(config: &RuntimeConfig) -> Config {
     c
 }
 
-/// Advances the engine's epoch on a background thread so deadlines fire; stops on drop.
-struct Ticker {
+/// Advances a wasmtime engine's epoch every `tick` on a background thread, so that epoch
+/// deadlines fire; stops on drop. Shared by the engine runtime and the plugin host.
+pub struct Ticker {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Ticker {
-    fn start(engine: Engine, tick: Duration) -> Self {
+    /// Starts the thread.
+    pub fn start(engine: Engine, tick: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()

@@ -90,25 +90,6 @@ fn replace_database(url: &str, name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_database_name_is_replaced() {
-        assert_eq!(
-            super::replace_database("postgres://u@h:5432/test", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            super::replace_database("postgres://u@h:5432/test?sslmode=disable", "x"),
-            "postgres://u@h:5432/x?sslmode=disable"
-        );
-        assert_eq!(
-            super::replace_database("postgres://u@h", "x"),
-            "postgres://u@h/x"
-        );
-    }
-}
-
 /// The variable that names a Python with `localstripe==1.15.10` installed.
 pub const LOCALSTRIPE_ENV: &str = "PAYHOOK_LOCALSTRIPE_PYTHON";
 
@@ -185,18 +166,16 @@ impl LocalStripe {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let r = client
+        let request = client
             .post(format!("{}{path}", self.base))
-            .basic_auth("sk_test_localstripe", Some(""))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(payhook_core::stripe::params::encode(&owned))
-            .send()
-            .await
-            .expect("localstripe answers");
-        let status = r.status();
-        let text = r.text().await.unwrap_or_default();
-        assert!(status.is_success(), "{path}: {text}");
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+            .body(payhook_core::stripe::params::encode(&owned));
+        send(request, path).await
+    }
+
+    /// A GET straight to the fake; panics unless it succeeds.
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> serde_json::Value {
+        send(client.get(format!("{}{path}", self.base)), path).await
     }
 
     /// Tells localstripe to deliver its events to `url`, signed with `secret`.
@@ -207,5 +186,38 @@ impl LocalStripe {
             &[("url", url), ("secret", secret)],
         )
         .await;
+    }
+}
+
+/// Sends a request to localstripe (any key will do) and reads its JSON answer; panics unless it
+/// succeeds.
+async fn send(request: reqwest::RequestBuilder, path: &str) -> serde_json::Value {
+    let r = request
+        .basic_auth("sk_test_localstripe", Some(""))
+        .send()
+        .await
+        .expect("localstripe answers");
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{path}: {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_database_name_is_replaced() {
+        assert_eq!(
+            super::replace_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h:5432/test?sslmode=disable", "x"),
+            "postgres://u@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
     }
 }

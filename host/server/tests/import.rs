@@ -26,10 +26,6 @@ use payhook_server::tenants;
 use payhook_server::testing::LocalStripe;
 use serde_json::{Value, json};
 
-fn localstripe() -> Option<LocalStripe> {
-    LocalStripe::start()
-}
-
 /// A paid payout (localstripe takes `status` on creation).
 async fn payout(ls: &LocalStripe, client: &reqwest::Client, amount: &str) -> String {
     let p = ls
@@ -47,19 +43,11 @@ async fn event_ids(ls: &LocalStripe, client: &reqwest::Client) -> BTreeSet<Strin
     let mut ids = BTreeSet::new();
     let mut after: Option<String> = None;
     loop {
-        let mut url = format!("{}/v1/events?limit=100", ls.base);
+        let mut path = "/v1/events?limit=100".to_owned();
         if let Some(a) = &after {
-            url.push_str(&format!("&starting_after={a}"));
+            path.push_str(&format!("&starting_after={a}"));
         }
-        let page: Value = client
-            .get(url)
-            .basic_auth(SECRET_KEY, Some(""))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = ls.get(client, &path).await;
         let data = page["data"].as_array().unwrap();
         ids.extend(data.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
         match (page["has_more"].as_bool(), data.last()) {
@@ -144,7 +132,9 @@ fn since() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payouts_charges_refunds_and_events_are_imported_and_the_events_processed() {
     for db in databases("import_history") {
-        let Some(ls) = localstripe() else { return };
+        let Some(ls) = LocalStripe::start() else {
+            return;
+        };
         let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
         let tenant = s.tenant();
         // No webhooks: everything reaches payhook through the import.
@@ -281,7 +271,9 @@ async fn payouts_charges_refunds_and_events_are_imported_and_the_events_processe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_and_reconcile_while_webhooks_arrive_store_and_process_each_event_once() {
     for db in databases("import_concurrent") {
-        let Some(ls) = localstripe() else { return };
+        let Some(ls) = LocalStripe::start() else {
+            return;
+        };
         let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
         let tenant = s.tenant();
         ls.send_webhooks_to(
@@ -398,7 +390,9 @@ async fn import_and_reconcile_while_webhooks_arrive_store_and_process_each_event
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_import_goes_on_where_it_stopped() {
     for db in databases("import_resume") {
-        let Some(ls) = localstripe() else { return };
+        let Some(ls) = LocalStripe::start() else {
+            return;
+        };
         let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
         let tenant = s.tenant();
         for i in 0..5 {
@@ -494,7 +488,9 @@ async fn an_interrupted_import_goes_on_where_it_stopped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_after_downtime_stores_exactly_the_missing_events_and_they_are_applied() {
     for db in databases("reconcile_downtime") {
-        let Some(ls) = localstripe() else { return };
+        let Some(ls) = LocalStripe::start() else {
+            return;
+        };
         let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
         let tenant = s.tenant();
         let endpoint = format!("{}/webhooks/stripe/{tenant}/test", s.base);

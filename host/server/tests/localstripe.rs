@@ -15,8 +15,18 @@ use payhook_server::inbox::WriterConfig;
 use payhook_server::testing::LocalStripe;
 use serde_json::{Value, json};
 
-fn localstripe() -> Option<LocalStripe> {
-    LocalStripe::start()
+/// Attaches `pm` to the customer and makes it the default for its invoices, as the customer
+/// would in Stripe's own pages.
+async fn make_default(ls: &LocalStripe, client: &reqwest::Client, customer: &str, pm: &str) {
+    let attach = format!("/v1/payment_methods/{pm}/attach");
+    ls.post(client, &attach, &[("customer", customer)]).await;
+    let update = format!("/v1/customers/{customer}");
+    ls.post(
+        client,
+        &update,
+        &[("invoice_settings[default_payment_method]", pm)],
+    )
+    .await;
 }
 
 /// A card PaymentMethod (test numbers only), made directly in the fake.
@@ -63,7 +73,9 @@ async fn wait_for(s: &TestServer, path: &str, field: &str, want: &str) -> Value 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_intent_confirmed_in_localstripe_pays_the_invoice_through_its_webhook_and_refunds_are_reserved()
  {
-    let Some(ls) = localstripe() else { return };
+    let Some(ls) = LocalStripe::start() else {
+        return;
+    };
     for db in databases("localstripe_invoice") {
         let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
         let tenant = s.tenant();
@@ -183,7 +195,9 @@ async fn a_payment_intent_confirmed_in_localstripe_pays_the_invoice_through_its_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_d_secure_and_declines_through_localstripe() {
-    let Some(ls) = localstripe() else { return };
+    let Some(ls) = LocalStripe::start() else {
+        return;
+    };
     let db = &databases("localstripe_3ds")[0];
     let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
     let tenant = s.tenant();
@@ -362,7 +376,9 @@ async fn notifications(s: &TestServer, tenant: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_goes_past_due_when_a_renewal_fails_and_recovers_with_notifications() {
-    let Some(ls) = localstripe() else { return };
+    let Some(ls) = LocalStripe::start() else {
+        return;
+    };
     for (n, db) in databases("localstripe_subscription").iter().enumerate() {
         let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
         let tenant = s.tenant();
@@ -406,18 +422,7 @@ async fn a_subscription_goes_past_due_when_a_renewal_fails_and_recovers_with_not
 
         // The renewal: the customer's card now needs 3-D Secure and the authentication fails.
         let strict = card(&ls, &s.client, "4000002500003155").await;
-        ls.post(
-            &s.client,
-            &format!("/v1/payment_methods/{strict}/attach"),
-            &[("customer", &customer)],
-        )
-        .await;
-        ls.post(
-            &s.client,
-            &format!("/v1/customers/{customer}"),
-            &[("invoice_settings[default_payment_method]", &strict)],
-        )
-        .await;
+        make_default(&ls, &s.client, &customer, &strict).await;
         ls.post(
             &s.client,
             "/v1/invoiceitems",
@@ -440,16 +445,9 @@ async fn a_subscription_goes_past_due_when_a_renewal_fails_and_recovers_with_not
             .post(&s.client, &format!("/v1/invoices/{invoice}/pay"), &[])
             .await;
         let pi = paid["payment_intent"].as_str().unwrap().to_owned();
-        let intent: Value = s
-            .client
-            .get(format!("{}/v1/payment_intents/{pi}", ls.base))
-            .basic_auth(SECRET_KEY, Some(""))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let intent: Value = ls
+            .get(&s.client, &format!("/v1/payment_intents/{pi}"))
+            .await;
         ls.post(
             &s.client,
             &format!("/v1/payment_intents/{pi}/_authenticate"),
@@ -468,18 +466,7 @@ async fn a_subscription_goes_past_due_when_a_renewal_fails_and_recovers_with_not
 
         // Recovery: a working card, and Stripe's retry of the open invoice succeeds.
         let good = card(&ls, &s.client, "4242424242424242").await;
-        ls.post(
-            &s.client,
-            &format!("/v1/payment_methods/{good}/attach"),
-            &[("customer", &customer)],
-        )
-        .await;
-        ls.post(
-            &s.client,
-            &format!("/v1/customers/{customer}"),
-            &[("invoice_settings[default_payment_method]", &good)],
-        )
-        .await;
+        make_default(&ls, &s.client, &customer, &good).await;
         ls.post(&s.client, &format!("/v1/invoices/{invoice}/pay"), &[])
             .await;
         wait_in_list(&s, &subs, &id, "status", "active").await;
@@ -527,7 +514,9 @@ async fn a_subscription_goes_past_due_when_a_renewal_fails_and_recovers_with_not
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_test_connection_check_charges_fifty_cents_and_refunds_them() {
-    let Some(ls) = localstripe() else { return };
+    let Some(ls) = LocalStripe::start() else {
+        return;
+    };
     let db = &databases("localstripe_check")[0];
     let s = TestServer::start_full(&db.location, WriterConfig::default(), &ls.base).await;
     let tenant = s.tenant();
@@ -559,31 +548,17 @@ async fn a_test_connection_check_charges_fifty_cents_and_refunds_them() {
         .next()
         .unwrap()
         .to_owned();
-    let intent: Value = s
-        .client
-        .get(format!("{}/v1/payment_intents/{pi}", ls.base))
-        .basic_auth(SECRET_KEY, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let intent: Value = ls
+        .get(&s.client, &format!("/v1/payment_intents/{pi}"))
+        .await;
     assert_eq!(
         (intent["amount"].as_i64(), intent["currency"].as_str()),
         (Some(50), Some("eur")),
         "{intent}"
     );
-    let refunds: Value = s
-        .client
-        .get(format!("{}/v1/refunds?payment_intent={pi}", ls.base))
-        .basic_auth(SECRET_KEY, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refunds: Value = ls
+        .get(&s.client, &format!("/v1/refunds?payment_intent={pi}"))
+        .await;
     let amounts: Vec<i64> = refunds["data"]
         .as_array()
         .unwrap()
