@@ -271,6 +271,11 @@ pub enum Operation {
         /// Only objects created at or after this time (unix seconds).
         #[serde(default)]
         created_gte: Option<i64>,
+        /// Only the balance transactions paid out by this payout (`po_…`; an automatic payout:
+        /// Stripe refuses the filter for manual ones). Valid with
+        /// [`ListKind::BalanceTransactions`] alone.
+        #[serde(default)]
+        payout: Option<String>,
         /// The last id of the previous page.
         #[serde(default)]
         starting_after: Option<String>,
@@ -497,6 +502,7 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
         Operation::List {
             list,
             created_gte,
+            payout,
             starting_after,
             limit,
         } => {
@@ -504,6 +510,12 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
                 return Err(RequestError::Invalid {
                     field: "limit",
                     reason: "must be 1 to 100".into(),
+                });
+            }
+            if payout.is_some() && *list != ListKind::BalanceTransactions {
+                return Err(RequestError::Invalid {
+                    field: "payout",
+                    reason: "only the balance_transactions list can be filtered by payout".into(),
                 });
             }
             let path = match list {
@@ -517,6 +529,7 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
                 "limit": limit,
                 "starting_after": opt_id("starting_after", starting_after)?,
                 "created": created_gte.map(|t| json!({"gte": t})),
+                "payout": opt_id("payout", payout)?,
             });
             (Method::Get, path.into(), body)
         }

@@ -455,6 +455,7 @@ fn lists_page_with_a_date_filter_and_a_cursor() {
     let list = |created_gte, starting_after: Option<&str>, limit| Operation::List {
         list: ListKind::Payouts,
         created_gte,
+        payout: None,
         starting_after: starting_after.map(Into::into),
         limit,
     };
@@ -488,4 +489,61 @@ fn lists_page_with_a_date_filter_and_a_cursor() {
         build(&list(None, Some("po_1/../x"), 10), None),
         Err(RequestError::InvalidId { .. })
     ));
+}
+
+#[test]
+fn balance_transactions_are_listed_by_payout() {
+    let list = |list, payout: &str| Operation::List {
+        list,
+        created_gte: None,
+        payout: Some(payout.into()),
+        starting_after: Some("txn_9".into()),
+        limit: 50,
+    };
+    let r = build(&list(ListKind::BalanceTransactions, "po_1Abc"), None).unwrap();
+    assert_eq!(
+        (r.method, r.path.as_str(), r.idempotency_key.as_deref()),
+        (Method::Get, "/v1/balance_transactions", None)
+    );
+    assert_eq!(
+        pairs(&r),
+        vec![
+            ("limit", "50"),
+            ("payout", "po_1Abc"),
+            ("starting_after", "txn_9")
+        ]
+    );
+    // From JSON, as other hosts pass it.
+    let op: Operation = serde_json::from_str(
+        r#"{"op":"list","list":"balance_transactions","payout":"po_2","limit":10}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        pairs(&build(&op, None).unwrap()),
+        vec![("limit", "10"), ("payout", "po_2")]
+    );
+    // An id that is not one, and the filter on a list that does not take it.
+    assert!(matches!(
+        build(&list(ListKind::BalanceTransactions, "po_1&limit=1"), None),
+        Err(RequestError::InvalidId {
+            field: "payout",
+            ..
+        })
+    ));
+    assert!(matches!(
+        build(&list(ListKind::BalanceTransactions, ""), None),
+        Err(RequestError::InvalidId {
+            field: "payout",
+            ..
+        })
+    ));
+    for other in [ListKind::Payouts, ListKind::Charges, ListKind::Events] {
+        assert!(matches!(
+            build(&list(other, "po_1"), None),
+            Err(RequestError::Invalid {
+                field: "payout",
+                ..
+            })
+        ));
+    }
 }

@@ -535,6 +535,7 @@ async fn fetch(
         let op = Operation::List {
             list,
             created_gte: filter.then_some(since),
+            payout: None,
             starting_after: starting_after.clone(),
             limit,
         };
