@@ -23,7 +23,7 @@ use serde_json::Value as Json;
 use tokio::sync::oneshot;
 
 use crate::connection::Mode;
-use crate::db::{Backend, Conn, Database, DbConn, DbError, Row, transaction};
+use crate::db::{Backend, Conn, Database, DbConn, DbError, Params, Row, transaction};
 use crate::ids::{is_plausible, now_millis};
 use crate::metrics::Metrics;
 use crate::process;
@@ -604,30 +604,33 @@ pub struct EventFilter {
     pub limit: i64,
 }
 
-/// A tenant's events, newest first.
+/// A tenant's events, newest first. Each filter that is set adds its own condition (and none
+/// is there when it is not), so the page is read from the index for it: `(tenant, status,
+/// seq)`, `(tenant, type, seq)` or `(tenant, seq)`.
 pub fn list(
     conn: &mut dyn Conn,
     tenant_id: &str,
     filter: &EventFilter,
 ) -> Result<Vec<EventView>, DbError> {
-    let status = filter.status.clone().unwrap_or_default();
-    let event_type = filter.event_type.clone().unwrap_or_default();
-    let sql = format!(
-        "SELECT {VIEW_COLUMNS} FROM events WHERE tenant_id = $1 AND ($2 = '' OR status = $3) AND ($4 = '' OR type = $5) \
-         AND seq < $6 ORDER BY seq DESC LIMIT $7"
+    let mut p = Params::default();
+    let mut sql = format!(
+        "SELECT {VIEW_COLUMNS} FROM events WHERE tenant_id = {}",
+        p.bind(tenant_id)
     );
-    let rows = conn.query(
-        &sql,
-        &[
-            tenant_id.into(),
-            status.as_str().into(),
-            status.as_str().into(),
-            event_type.as_str().into(),
-            event_type.as_str().into(),
-            filter.before.unwrap_or(i64::MAX).into(),
-            filter.limit.clamp(1, 500).into(),
-        ],
-    )?;
+    if let Some(status) = &filter.status {
+        sql.push_str(&format!(" AND status = {}", p.bind(status)));
+    }
+    if let Some(event_type) = &filter.event_type {
+        sql.push_str(&format!(" AND type = {}", p.bind(event_type)));
+    }
+    if let Some(before) = filter.before {
+        sql.push_str(&format!(" AND seq < {}", p.bind(before)));
+    }
+    sql.push_str(&format!(
+        " ORDER BY seq DESC LIMIT {}",
+        p.bind(filter.limit.clamp(1, 500))
+    ));
+    let rows = conn.query(&sql, &p.0)?;
     Ok(rows.iter().map(view).collect())
 }
 

@@ -10,7 +10,7 @@ use payhook_core::money::Money;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::db::{Conn, DbError, Row};
+use crate::db::{Conn, DbError, Params, Row};
 use crate::ids::{is_plausible, new_id};
 
 /// The most metadata one record may carry (as JSON text), as in Stripe's 50 keys × 500 chars.
@@ -216,17 +216,142 @@ pub fn list(
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Record>, DbError> {
-    let sql = format!(
-        "SELECT {} FROM {} WHERE tenant_id = $1 AND ($2 = '' OR status = $3) ORDER BY created_at DESC, id DESC LIMIT $4",
+    list_page(conn, kind, tenant_id, status, None, limit)
+}
+
+/// A page of a tenant's invoices or appointments, newest first (by `created_at`, then id),
+/// optionally with one status: the rows after `before` (the last row of the previous page, see
+/// [`PageCursor::of_record`]). At most `limit` rows, 1 to [`MAX_PAGE`].
+pub fn list_page(
+    conn: &mut dyn Conn,
+    kind: RecordKind,
+    tenant_id: &str,
+    status: Option<&str>,
+    before: Option<&PageCursor>,
+    limit: i64,
+) -> Result<Vec<Record>, DbError> {
+    let mut p = Params::default();
+    let mut sql = format!(
+        "SELECT {} FROM {} WHERE tenant_id = {}",
         columns(kind),
-        kind.table()
+        kind.table(),
+        p.bind(tenant_id)
     );
-    let status = status.unwrap_or("");
-    let rows = conn.query(
-        &sql,
-        &[tenant_id.into(), status.into(), status.into(), limit.into()],
-    )?;
-    Ok(rows.iter().map(record).collect())
+    if let Some(status) = status {
+        sql.push_str(&format!(" AND status = {}", p.bind(status)));
+    }
+    if let Some(c) = before {
+        sql.push_str(&format!(
+            " AND (created_at, id) < ({}, {})",
+            p.bind(c.at),
+            p.bind(&c.id)
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT {}",
+        p.bind(page_limit(limit))
+    ));
+    Ok(conn.query(&sql, &p.0)?.iter().map(record).collect())
+}
+
+/// The most rows one page may have.
+pub const MAX_PAGE: i64 = 1000;
+
+fn page_limit(limit: i64) -> i64 {
+    limit.clamp(1, MAX_PAGE)
+}
+
+/// Where a page read newest first ends: the time its rows are ordered by (unix seconds:
+/// `updated_at` for payments and subscriptions, `created_at` for invoices and appointments,
+/// `created` for payouts) and the id of its last row, which breaks ties. The next page is the
+/// rows strictly before it, so rows that share a time are neither repeated nor skipped.
+///
+/// Written (and read back with [`str::parse`]) as `"{at}.{id}"`, e.g. `1767225600.pi_3Abc`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct PageCursor {
+    /// The last row's time, unix seconds.
+    pub at: i64,
+    /// The last row's id.
+    pub id: String,
+}
+
+impl PageCursor {
+    /// The cursor after `record` in a list of invoices or appointments.
+    pub fn of_record(record: &Record) -> PageCursor {
+        PageCursor {
+            at: record.created_at,
+            id: record.id.clone(),
+        }
+    }
+
+    /// The cursor after `payment` in a list of payments.
+    pub fn of_payment(payment: &PaymentRecord) -> PageCursor {
+        PageCursor {
+            at: payment.updated_at,
+            id: payment.id.clone(),
+        }
+    }
+
+    /// The cursor after `subscription` in a list of subscriptions.
+    pub fn of_subscription(subscription: &SubscriptionRecord) -> PageCursor {
+        PageCursor {
+            at: subscription.updated_at,
+            id: subscription.id.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for PageCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.at, self.id)
+    }
+}
+
+/// A page cursor that is not `"{at}.{id}"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "bad page cursor {input:?}: {reason}; use the cursor a page gave, \"{{unix seconds}}.{{id}}\" (e.g. 1767225600.pi_3Abc)"
+)]
+pub struct CursorError {
+    /// What was given (at most 80 characters of it).
+    pub input: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl std::str::FromStr for PageCursor {
+    type Err = CursorError;
+
+    fn from_str(text: &str) -> Result<PageCursor, CursorError> {
+        let bad = |reason| CursorError {
+            input: text.chars().take(80).collect(),
+            reason,
+        };
+        let (at, id) = text
+            .split_once('.')
+            .ok_or_else(|| bad("there is no '.' between the time and the id"))?;
+        let digits = at.strip_prefix('-').unwrap_or(at);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("the time before the '.' must be whole unix seconds"));
+        }
+        let at = at
+            .parse::<i64>()
+            .map_err(|_| bad("the time is too large for unix seconds"))?;
+        let id_ok = !id.is_empty()
+            && id.len() <= 255
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !id_ok {
+            return Err(bad(
+                "the id after the '.' must be 1 to 255 letters, digits, '_' or '-'",
+            ));
+        }
+        Ok(PageCursor {
+            at,
+            id: id.to_owned(),
+        })
+    }
 }
 
 /// The state document of a tenant's record, for the worker.
@@ -476,6 +601,8 @@ pub struct PaymentRecord {
     pub state: Json,
     /// Unix seconds.
     pub updated_at: i64,
+    /// When payhook first stored it (unix seconds).
+    pub created_at: i64,
 }
 
 /// The state of a tenant's payment, for the worker.
@@ -562,27 +689,172 @@ pub fn list_payments(
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<PaymentRecord>, DbError> {
-    let status = status.unwrap_or("");
-    let rows = conn.query(
-        "SELECT id, currency, status, captured, refunded, dispute_status, invoice_id, appointment_id, state, updated_at FROM payments \
-         WHERE tenant_id = $1 AND ($2 = '' OR status = $3) ORDER BY updated_at DESC, id LIMIT $4",
-        &[tenant_id.into(), status.into(), status.into(), limit.into()],
-    )?;
-    Ok(rows
-        .iter()
-        .map(|r| PaymentRecord {
-            id: r.text(0),
-            currency: r.text(1),
-            status: r.text(2),
-            captured: r.int(3),
-            refunded: r.int(4),
-            dispute_status: r.opt_text(5),
-            invoice_id: r.opt_text(6),
-            appointment_id: r.opt_text(7),
-            state: serde_json::from_str(&r.text(8)).unwrap_or(Json::Null),
-            updated_at: r.int(9),
-        })
-        .collect())
+    let mut p = Params::default();
+    let mut sql = format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE tenant_id = {}",
+        p.bind(tenant_id)
+    );
+    if let Some(status) = status {
+        sql.push_str(&format!(" AND status = {}", p.bind(status)));
+    }
+    sql.push_str(&format!(
+        " ORDER BY updated_at DESC, id DESC LIMIT {}",
+        p.bind(page_limit(limit))
+    ));
+    Ok(conn.query(&sql, &p.0)?.iter().map(payment).collect())
+}
+
+/// The groups the dashboard shows payments in, over the engine's payment statuses (`created`,
+/// `requires_action`, `processing`, `failed`, `canceled`, `succeeded`, `partially_refunded`,
+/// `refunded`). A payment is in the one group of its status, and in
+/// [`Disputed`](PaymentGroup::Disputed) as well while it has a dispute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentGroup {
+    /// `succeeded`: collected, nothing refunded.
+    Succeeded,
+    /// `created`, `requires_action` or `processing`: no outcome yet.
+    Pending,
+    /// `failed` or `canceled`.
+    Failed,
+    /// `partially_refunded` or `refunded`.
+    Refunded,
+    /// Any status, with a dispute (`dispute_status` set).
+    Disputed,
+}
+
+impl PaymentGroup {
+    /// Every group, in the order a dashboard shows them.
+    pub const ALL: [PaymentGroup; 5] = [
+        PaymentGroup::Succeeded,
+        PaymentGroup::Pending,
+        PaymentGroup::Failed,
+        PaymentGroup::Refunded,
+        PaymentGroup::Disputed,
+    ];
+
+    /// `succeeded`, `pending`, `failed`, `refunded` or `disputed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentGroup::Succeeded => "succeeded",
+            PaymentGroup::Pending => "pending",
+            PaymentGroup::Failed => "failed",
+            PaymentGroup::Refunded => "refunded",
+            PaymentGroup::Disputed => "disputed",
+        }
+    }
+
+    /// The group's condition on `payments`. The multi-status groups and disputes repeat, word
+    /// for word, the condition of their partial index (schema v6), which is what lets SQLite
+    /// read the page from it.
+    pub(crate) fn condition(self) -> &'static str {
+        match self {
+            PaymentGroup::Succeeded => "status = 'succeeded'",
+            PaymentGroup::Pending => "status IN ('created', 'requires_action', 'processing')",
+            PaymentGroup::Failed => "status IN ('failed', 'canceled')",
+            PaymentGroup::Refunded => "status IN ('partially_refunded', 'refunded')",
+            PaymentGroup::Disputed => "dispute_status IS NOT NULL",
+        }
+    }
+}
+
+impl std::fmt::Display for PaymentGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a [`PaymentGroup`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown payment group {0:?}; use one of succeeded, pending, failed, refunded, disputed")]
+pub struct UnknownGroup(pub String);
+
+impl std::str::FromStr for PaymentGroup {
+    type Err = UnknownGroup;
+
+    fn from_str(text: &str) -> Result<PaymentGroup, UnknownGroup> {
+        PaymentGroup::ALL
+            .into_iter()
+            .find(|g| g.name() == text)
+            .ok_or_else(|| UnknownGroup(text.chars().take(40).collect()))
+    }
+}
+
+/// Which payments a page shows.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    /// Only this group (all payments when `None`).
+    pub group: Option<PaymentGroup>,
+    /// Only payments after this place: the last row of the previous page
+    /// ([`PageCursor::of_payment`]).
+    pub before: Option<PageCursor>,
+    /// At most this many, 1 to [`MAX_PAGE`].
+    pub limit: i64,
+}
+
+const PAYMENT_COLUMNS: &str = "id, currency, status, captured, refunded, dispute_status, invoice_id, appointment_id, state, updated_at, created_at";
+
+fn payment(r: &Row) -> PaymentRecord {
+    PaymentRecord {
+        id: r.text(0),
+        currency: r.text(1),
+        status: r.text(2),
+        captured: r.int(3),
+        refunded: r.int(4),
+        dispute_status: r.opt_text(5),
+        invoice_id: r.opt_text(6),
+        appointment_id: r.opt_text(7),
+        state: serde_json::from_str(&r.text(8)).unwrap_or(Json::Null),
+        updated_at: r.int(9),
+        created_at: r.int(10),
+    }
+}
+
+/// A page of a tenant's payments, most recently changed first (by `updated_at`, then id), in
+/// one group or all; the next page starts from the last row's [`PageCursor::of_payment`].
+pub fn list_payments_page(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    filter: &PaymentFilter,
+) -> Result<Vec<PaymentRecord>, DbError> {
+    let mut p = Params::default();
+    let mut sql = format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE tenant_id = {}",
+        p.bind(tenant_id)
+    );
+    if let Some(group) = filter.group {
+        sql.push_str(" AND ");
+        sql.push_str(group.condition());
+    }
+    if let Some(c) = &filter.before {
+        sql.push_str(&format!(
+            " AND (updated_at, id) < ({}, {})",
+            p.bind(c.at),
+            p.bind(&c.id)
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY updated_at DESC, id DESC LIMIT {}",
+        p.bind(page_limit(filter.limit))
+    ));
+    Ok(conn.query(&sql, &p.0)?.iter().map(payment).collect())
+}
+
+/// One of a tenant's payments, by Stripe id.
+pub fn get_payment(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<PaymentRecord>, DbError> {
+    if !is_plausible(id) {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_opt(
+            &format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE tenant_id = $1 AND id = $2"),
+            &[tenant_id.into(), id.into()],
+        )?
+        .map(|r| payment(&r)))
 }
 
 /// A subscription as Stripe knows it.
@@ -661,20 +933,48 @@ pub fn save_subscription(
     Ok(conn.execute(&sql, &params)? == 1)
 }
 
-/// A tenant's subscriptions, optionally with one status.
+/// A tenant's subscriptions, most recently changed first, optionally with one status.
 pub fn list_subscriptions(
     conn: &mut dyn Conn,
     tenant_id: &str,
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<SubscriptionRecord>, DbError> {
-    let status = status.unwrap_or("");
-    let rows = conn.query(
+    list_subscriptions_page(conn, tenant_id, status, None, limit)
+}
+
+/// A page of a tenant's subscriptions, most recently changed first (by `updated_at`, then id),
+/// optionally with one status; the next page starts from the last row's
+/// [`PageCursor::of_subscription`]. At most `limit` rows, 1 to [`MAX_PAGE`].
+pub fn list_subscriptions_page(
+    conn: &mut dyn Conn,
+    tenant_id: &str,
+    status: Option<&str>,
+    before: Option<&PageCursor>,
+    limit: i64,
+) -> Result<Vec<SubscriptionRecord>, DbError> {
+    let mut p = Params::default();
+    let mut sql = format!(
         "SELECT id, status, current_period_end, cancel_at_period_end, updated_at FROM subscriptions \
-         WHERE tenant_id = $1 AND ($2 = '' OR status = $3) ORDER BY updated_at DESC, id LIMIT $4",
-        &[tenant_id.into(), status.into(), status.into(), limit.into()],
-    )?;
-    Ok(rows
+         WHERE tenant_id = {}",
+        p.bind(tenant_id)
+    );
+    if let Some(status) = status {
+        sql.push_str(&format!(" AND status = {}", p.bind(status)));
+    }
+    if let Some(c) = before {
+        sql.push_str(&format!(
+            " AND (updated_at, id) < ({}, {})",
+            p.bind(c.at),
+            p.bind(&c.id)
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY updated_at DESC, id DESC LIMIT {}",
+        p.bind(page_limit(limit))
+    ));
+    Ok(conn
+        .query(&sql, &p.0)?
         .iter()
         .map(|r| SubscriptionRecord {
             id: r.text(0),

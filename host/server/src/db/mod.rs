@@ -63,6 +63,20 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
+/// The parameters of a statement built from the predicates actually present (a filter that is
+/// not set adds no condition, so every query keeps to an index): each value bound gets the next
+/// placeholder.
+#[derive(Debug, Default)]
+pub(crate) struct Params(pub(crate) Vec<Value>);
+
+impl Params {
+    /// Binds `v`; returns its placeholder (`$1`, `$2`, …) to write into the SQL.
+    pub(crate) fn bind(&mut self, v: impl Into<Value>) -> String {
+        self.0.push(v.into());
+        format!("${}", self.0.len())
+    }
+}
+
 /// One result row.
 #[derive(Debug, Clone)]
 pub struct Row(pub(crate) Vec<Value>);

@@ -4,7 +4,7 @@
 use super::{Backend, Conn, DbError, transaction};
 
 /// The newest schema version this build knows.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 /// Tables every version has; `{SEQ}` is the backend's auto-incrementing row id.
 const V1: &str = r#"
@@ -223,6 +223,63 @@ CREATE TABLE reconcile_marks (
 );
 "#;
 
+/// The dashboard's pages and reports: an index for every filter of every page, in the order the
+/// page is read (newest first, the id breaking ties, for keyset pagination), so that no page reads
+/// more rows than it shows. The payment groups spanning several statuses, disputed payments and
+/// payments linked to nothing get partial indexes (rows enter only the one they belong to); the
+/// queries repeat each index's condition word for word, which is what lets SQLite use it.
+/// Indexes that a new one starts with are dropped. And which balance transactions each payout
+/// paid out, as Stripe lists them, with how far that listing got per payout.
+const V6: &str = r#"
+CREATE INDEX events_by_status ON events (tenant_id, status, seq);
+CREATE INDEX events_by_type ON events (tenant_id, type, seq);
+CREATE INDEX payments_by_updated ON payments (tenant_id, updated_at, id);
+CREATE INDEX payments_by_status ON payments (tenant_id, status, updated_at, id);
+CREATE INDEX payments_pending ON payments (tenant_id, updated_at, id)
+    WHERE status IN ('created', 'requires_action', 'processing');
+CREATE INDEX payments_failed ON payments (tenant_id, updated_at, id)
+    WHERE status IN ('failed', 'canceled');
+CREATE INDEX payments_refunded ON payments (tenant_id, updated_at, id)
+    WHERE status IN ('partially_refunded', 'refunded');
+CREATE INDEX payments_disputed ON payments (tenant_id, updated_at, id)
+    WHERE dispute_status IS NOT NULL;
+CREATE INDEX payments_unlinked ON payments (tenant_id, updated_at, id)
+    WHERE invoice_id IS NULL AND appointment_id IS NULL;
+CREATE INDEX payments_by_invoice ON payments (tenant_id, invoice_id, currency, captured, refunded);
+CREATE INDEX subscriptions_by_updated ON subscriptions (tenant_id, updated_at, id);
+CREATE INDEX subscriptions_by_status ON subscriptions (tenant_id, status, updated_at, id);
+DROP INDEX invoices_by_tenant;
+CREATE INDEX invoices_by_created ON invoices (tenant_id, created_at, id);
+CREATE INDEX invoices_by_status ON invoices (tenant_id, status, created_at, id);
+DROP INDEX appointments_by_tenant;
+CREATE INDEX appointments_by_created ON appointments (tenant_id, created_at, id);
+CREATE INDEX appointments_by_status ON appointments (tenant_id, status, created_at, id);
+CREATE INDEX ledger_by_day ON ledger_entries (tenant_id, created_at, kind, currency, amount);
+DROP INDEX stripe_objects_by_created;
+CREATE INDEX stripe_objects_by_created ON stripe_objects (tenant_id, kind, created, id);
+-- The balance transactions a payout paid out (both also in stripe_objects).
+CREATE TABLE payout_transactions (
+    tenant_id      TEXT NOT NULL,
+    mode           TEXT NOT NULL,
+    payout_id      TEXT NOT NULL,
+    transaction_id TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, payout_id, mode, transaction_id)
+);
+-- Per payout, how far listing its balance transactions got: `linking` (going on from
+-- `starting_after`), `linked` (all stored), `manual` (a manual payout: Stripe does not say which
+-- transactions it paid out) or `refused` (Stripe refused the filter; `error` says why).
+CREATE TABLE payout_links (
+    tenant_id      TEXT NOT NULL,
+    mode           TEXT NOT NULL,
+    payout_id      TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    starting_after TEXT,
+    error          TEXT,
+    updated_at     BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, payout_id, mode)
+);
+"#;
+
 /// Creates the schema, or checks that the database's is one this build can use.
 pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
     conn.batch("CREATE TABLE IF NOT EXISTS payhook_schema (version BIGINT NOT NULL)")?;
@@ -253,6 +310,7 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
             (3, V3),
             (4, v4.as_str()),
             (5, V5),
+            (6, V6),
         ] {
             if found < version {
                 tx.batch(sql)?;

@@ -120,3 +120,71 @@ fn a_failed_transaction_leaves_nothing_behind() {
             .is_none()
     );
 }
+
+#[test]
+fn a_version_5_database_is_brought_up_to_date() {
+    const NEW: [&str; 19] = [
+        "events_by_status",
+        "events_by_type",
+        "payments_by_updated",
+        "payments_by_status",
+        "payments_pending",
+        "payments_failed",
+        "payments_refunded",
+        "payments_disputed",
+        "payments_unlinked",
+        "payments_by_invoice",
+        "subscriptions_by_updated",
+        "subscriptions_by_status",
+        "invoices_by_created",
+        "invoices_by_status",
+        "appointments_by_created",
+        "appointments_by_status",
+        "ledger_by_day",
+        "stripe_objects_by_created",
+        "sqlite_autoindex_payout_links_1",
+    ];
+    let indexes = |conn: &mut DbConn| -> Vec<String> {
+        conn.query(
+            "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.text(0))
+        .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let loc = Location::Sqlite(dir.path().join("t.db"));
+    let db = Database::open(&loc).unwrap();
+    let mut conn = db.conn().unwrap();
+    let current = indexes(&mut conn);
+    for name in NEW {
+        assert!(current.iter().any(|n| n == name), "{name}: {current:?}");
+    }
+    // Back to version 5: v6's tables and indexes gone, the indexes it replaced back.
+    for name in &NEW[..NEW.len() - 1] {
+        conn.batch(&format!("DROP INDEX {name}")).unwrap();
+    }
+    conn.batch(
+        "DROP TABLE payout_transactions; DROP TABLE payout_links; \
+         CREATE INDEX stripe_objects_by_created ON stripe_objects (tenant_id, kind, created); \
+         CREATE INDEX invoices_by_tenant ON invoices (tenant_id, created_at); \
+         CREATE INDEX appointments_by_tenant ON appointments (tenant_id, created_at); \
+         DELETE FROM payhook_schema WHERE version = 6;",
+    )
+    .unwrap();
+    assert!(!indexes(&mut conn).contains(&"payments_pending".to_owned()));
+    drop(conn);
+    drop(db);
+    let db = Database::open(&loc).unwrap();
+    let mut conn = db.conn().unwrap();
+    assert_eq!(indexes(&mut conn), current);
+    assert_eq!(
+        conn.query_opt("SELECT MAX(version) FROM payhook_schema", &[])
+            .unwrap()
+            .unwrap()
+            .int(0),
+        6
+    );
+}
