@@ -42,6 +42,7 @@ pub mod notifications;
 pub mod process;
 pub mod rate;
 pub mod records;
+pub mod reports;
 pub mod seal;
 pub mod secret;
 pub mod server;
