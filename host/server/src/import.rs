@@ -7,6 +7,12 @@
 //! page is stored in one transaction together with the list's cursor, so an interrupted run goes
 //! on where it stopped, and a finished one is followed by runs that ask only for what is newer.
 //!
+//! After the payouts, each automatic payout not linked yet has its balance transactions listed
+//! (`GET /v1/balance_transactions?payout=…`): they are upserted into `stripe_objects` and linked
+//! to it in `payout_transactions`, a page at a time with the payout's cursor in `payout_links`,
+//! so this too goes on where it stopped, and a linked payout is not asked about again. Stripe
+//! keeps no such list for manual payouts; those are marked `manual`.
+//!
 //! **Reconcile** lists Stripe's events from a date on and stores the ones the inbox lacks.
 //!
 //! The engine builds every request and reads every answer; this module only decides what to
@@ -24,7 +30,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::connection::Mode;
-use crate::db::{Conn, Database, DbConn, DbError, Value, transaction};
+use crate::db::{Conn, Database, DbConn, DbError, Params, Value, transaction};
 use crate::ids::{is_plausible, now_secs};
 use crate::inbox::{self, NewDelivery, Stored};
 use crate::seal::Sealer;
@@ -397,8 +403,26 @@ pub struct ImportReport {
     pub since: i64,
     /// Per list, in order.
     pub lists: Vec<ListReport>,
+    /// What linking payouts to their balance transactions did (when payouts were imported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payout_links: Option<PayoutLinks>,
     /// Whether every list was paged to its end.
     pub complete: bool,
+}
+
+/// What linking payouts to the balance transactions they paid out did, in one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PayoutLinks {
+    /// Payouts whose balance transactions are now all stored and linked.
+    pub linked: u64,
+    /// Links between a payout and a balance transaction stored now.
+    pub transactions: u64,
+    /// Manual payouts: Stripe does not say which balance transactions they paid out.
+    pub manual: u64,
+    /// Payouts whose balance transactions Stripe would not list (why is kept with the payout).
+    pub refused: u64,
+    /// Pages of balance transactions fetched.
+    pub pages: u32,
 }
 
 /// Told as pages are stored (the CLI's progress bar).
@@ -542,13 +566,9 @@ async fn fetch(
         match stripe.call(&source.secret, &op, None).await {
             Ok(Object::List(page)) => return Ok(page),
             Ok(other) => {
-                let object = serde_json::to_value(&other)
-                    .ok()
-                    .and_then(|v| v.get("object").and_then(Json::as_str).map(str::to_owned))
-                    .unwrap_or_default();
                 return Err(ImportError::NotAList {
                     list: list_name(list),
-                    object,
+                    object: object_name(&other),
                 });
             }
             Err(StripeError::Api(e)) if *filter && filter_refused(&e) => {
@@ -563,6 +583,14 @@ async fn fetch(
             }
         }
     }
+}
+
+/// The `object` of an answer, for an error.
+fn object_name(o: &Object) -> String {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| v.get("object").and_then(Json::as_str).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// True when a page comes newest first (strictly: a list in store order never does) and its
@@ -702,10 +730,14 @@ pub async fn import(
     progress: &dyn Progress,
 ) -> Result<ImportReport, ImportError> {
     let mut reports = Vec::new();
+    let mut payout_links = None;
     for &list in &options.lists {
         let report = import_list(db, stripe, source, list, options, progress).await?;
         progress.finished(&report);
         reports.push(report);
+        if list == ListKind::Payouts {
+            payout_links = Some(link_payouts(db, stripe, source, options).await?);
+        }
     }
     Ok(ImportReport {
         tenant: source.tenant.clone(),
@@ -713,6 +745,7 @@ pub async fn import(
         since: options.since,
         complete: reports.iter().all(|r| r.complete),
         lists: reports,
+        payout_links,
     })
 }
 
@@ -799,6 +832,203 @@ async fn import_list(
             return Ok(report);
         }
         starting_after = page.last_id;
+    }
+}
+
+/// The status of a payout in `payout_links`.
+mod link {
+    /// Its balance transactions are being listed; the next page starts after `starting_after`.
+    pub const LINKING: &str = "linking";
+    /// Every balance transaction it paid out is stored and linked.
+    pub const LINKED: &str = "linked";
+    /// A manual payout: Stripe keeps no list of what it paid out.
+    pub const MANUAL: &str = "manual";
+    /// Stripe refused to list its balance transactions; `error` says why.
+    pub const REFUSED: &str = "refused";
+}
+
+/// Links each of `source`'s imported payouts that is not linked yet to the balance
+/// transactions it paid out. Each page is stored in one transaction with the payout's cursor; a
+/// payout Stripe will not list (a 400 or 404 for that payout) is marked refused and the others
+/// go on, while any other failure stops the import (and the next run goes on from the cursor).
+/// With `restart`, refused payouts are asked about again.
+async fn link_payouts(
+    db: &Database,
+    stripe: &StripeClient,
+    source: &Source,
+    options: &ImportOptions,
+) -> Result<PayoutLinks, ImportError> {
+    const LIST: &str = "balance_transactions";
+    let s = Arc::new(source.clone());
+    let restart = options.restart;
+    let pending = {
+        let s = s.clone();
+        blocking(db, move |c| Ok(unlinked_payouts(c, &s, restart)?)).await?
+    };
+    let mut report = PayoutLinks::default();
+    for (payout, mut starting_after, automatic) in pending {
+        if !automatic {
+            let (s, payout) = (s.clone(), payout.clone());
+            blocking(db, move |c| {
+                Ok(mark_payout(c, &s, &payout, link::MANUAL, None, None)?)
+            })
+            .await?;
+            report.manual += 1;
+            continue;
+        }
+        loop {
+            let op = Operation::List {
+                list: ListKind::BalanceTransactions,
+                created_gte: None,
+                payout: Some(payout.clone()),
+                starting_after: starting_after.clone(),
+                limit: options.page_size,
+            };
+            let page = match stripe.call(&source.secret, &op, None).await {
+                Ok(Object::List(page)) => page,
+                Ok(other) => {
+                    return Err(ImportError::NotAList {
+                        list: LIST,
+                        object: object_name(&other),
+                    });
+                }
+                Err(e) => match payout_refusal(&e) {
+                    Some(why) => {
+                        let (s, payout) = (s.clone(), payout.clone());
+                        blocking(db, move |c| {
+                            Ok(mark_payout(
+                                c,
+                                &s,
+                                &payout,
+                                link::REFUSED,
+                                None,
+                                Some(&why),
+                            )?)
+                        })
+                        .await?;
+                        report.refused += 1;
+                        break;
+                    }
+                    None => {
+                        return Err(ImportError::Stripe {
+                            list: LIST,
+                            source: Box::new(e),
+                        });
+                    }
+                },
+            };
+            report.pages += 1;
+            let done = !page.has_more || page.last_id.is_none();
+            let next = page.last_id.clone();
+            let (s, payout_id) = (s.clone(), payout.clone());
+            let cursor = next.clone();
+            report.transactions += blocking(db, move |c| {
+                Ok(transaction(c, |tx| {
+                    store_objects(tx, &s, object_kind(ListKind::BalanceTransactions), &page.data)?;
+                    let mut new = 0;
+                    for id in page.data.iter().filter_map(|o| o.get("id").and_then(Json::as_str)) {
+                        new += tx.execute(
+                            "INSERT INTO payout_transactions (tenant_id, mode, payout_id, transaction_id) VALUES ($1, $2, $3, $4) \
+                             ON CONFLICT (tenant_id, payout_id, mode, transaction_id) DO NOTHING",
+                            &[
+                                s.tenant.as_str().into(),
+                                s.mode.as_str().into(),
+                                payout_id.as_str().into(),
+                                id.into(),
+                            ],
+                        )?;
+                    }
+                    let status = if done { link::LINKED } else { link::LINKING };
+                    mark_payout(tx, &s, &payout_id, status, cursor.as_deref(), None)?;
+                    Ok::<_, DbError>(new)
+                })?)
+            })
+            .await?;
+            if done {
+                report.linked += 1;
+                break;
+            }
+            starting_after = next;
+        }
+    }
+    Ok(report)
+}
+
+/// The imported payouts still to link, oldest first: (id, the cursor of an unfinished listing,
+/// whether it is automatic). A payout without `automatic` is taken for one.
+fn unlinked_payouts(
+    conn: &mut dyn Conn,
+    source: &Source,
+    restart: bool,
+) -> Result<Vec<(String, Option<String>, bool)>, DbError> {
+    let rows = conn.query(
+        "SELECT o.id, o.data, l.status, l.starting_after FROM stripe_objects o \
+         LEFT JOIN payout_links l ON l.tenant_id = o.tenant_id AND l.payout_id = o.id AND l.mode = o.mode \
+         WHERE o.tenant_id = $1 AND o.mode = $2 AND o.kind = $3 ORDER BY o.created, o.id",
+        &[
+            source.tenant.as_str().into(),
+            source.mode.as_str().into(),
+            object_kind(ListKind::Payouts).into(),
+        ],
+    )?;
+    Ok(rows
+        .iter()
+        .filter(|r| match r.opt_text(2).as_deref() {
+            None | Some(link::LINKING) => true,
+            Some(link::REFUSED) => restart,
+            Some(_) => false,
+        })
+        .map(|r| {
+            let automatic = serde_json::from_str::<Json>(&r.text(1))
+                .ok()
+                .and_then(|d| d.get("automatic").and_then(Json::as_bool))
+                .unwrap_or(true);
+            let cursor = r
+                .opt_text(3)
+                .filter(|_| r.opt_text(2).as_deref() == Some(link::LINKING));
+            (r.text(0), cursor, automatic)
+        })
+        .collect())
+}
+
+/// Records how far linking a payout got.
+fn mark_payout(
+    conn: &mut dyn Conn,
+    source: &Source,
+    payout: &str,
+    status: &str,
+    starting_after: Option<&str>,
+    error: Option<&str>,
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO payout_links (tenant_id, mode, payout_id, status, starting_after, error, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, payout_id, mode) DO UPDATE SET \
+         status = excluded.status, starting_after = excluded.starting_after, error = excluded.error, updated_at = excluded.updated_at",
+        &[
+            source.tenant.as_str().into(),
+            source.mode.as_str().into(),
+            payout.into(),
+            status.into(),
+            starting_after.into(),
+            error.into(),
+            now_secs().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Why Stripe (or the engine) will not list one payout's balance transactions, when that is
+/// about the payout (a filter Stripe refuses for it, a payout it does not know), not about the
+/// key, the limits or the network.
+fn payout_refusal(e: &StripeError) -> Option<String> {
+    match e {
+        StripeError::Api(api)
+            if api.kind == "invalid_request_error" && matches!(api.status, 400 | 404) =>
+        {
+            Some(api.message.chars().take(500).collect())
+        }
+        StripeError::Refused { message, .. } => Some(message.chars().take(500).collect()),
+        _ => None,
     }
 }
 
@@ -1024,18 +1254,21 @@ pub fn list_objects(
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<StoredObject>, DbError> {
-    let status = status.unwrap_or("");
-    let rows = conn.query(
+    let mut p = Params::default();
+    let mut sql = format!(
         "SELECT id, mode, created, status, amount, currency, data FROM stripe_objects \
-         WHERE tenant_id = $1 AND kind = $2 AND ($3 = '' OR status = $4) ORDER BY created DESC, id LIMIT $5",
-        &[
-            tenant.into(),
-            object_kind(list).into(),
-            status.into(),
-            status.into(),
-            limit.into(),
-        ],
-    )?;
+         WHERE tenant_id = {} AND kind = {}",
+        p.bind(tenant),
+        p.bind(object_kind(list))
+    );
+    if let Some(status) = status {
+        sql.push_str(&format!(" AND status = {}", p.bind(status)));
+    }
+    sql.push_str(&format!(
+        " ORDER BY created DESC, id DESC LIMIT {}",
+        p.bind(limit)
+    ));
+    let rows = conn.query(&sql, &p.0)?;
     Ok(rows
         .iter()
         .map(|r| StoredObject {

@@ -3,7 +3,9 @@
 //! localstripe delivers the webhooks of the same events store and process each event once; an
 //! interrupted import goes on where it stopped; reconcile after downtime stores exactly what is
 //! missing and the worker applies it. The refusals (unknown tenant, no, disabled or
-//! disconnected connection, Stripe errors) run against a scripted Stripe and need nothing.
+//! disconnected connection, Stripe errors) and the linking of payouts to the balance
+//! transactions they paid out (localstripe has only manual payouts) run against a scripted
+//! Stripe and need nothing.
 //!
 //! The localstripe tests need `PAYHOOK_LOCALSTRIPE_PYTHON` (see `localstripe.rs`); without it
 //! they skip with a notice, except under `CI=true`.
@@ -171,6 +173,26 @@ async fn payouts_charges_refunds_and_events_are_imported_and_the_events_processe
         let c = counts(&report);
         assert_eq!(c["payouts"], (Start::Fresh, 3, 0, true), "{report:?}");
         assert_eq!(c["charges"], (Start::Fresh, 1, 0, true), "{report:?}");
+        // localstripe's payouts are manual: Stripe keeps no list of what they paid out, so
+        // none is asked for, and the report says their transactions are not known.
+        assert_eq!(
+            report.payout_links,
+            Some(import::PayoutLinks {
+                manual: 3,
+                ..Default::default()
+            })
+        );
+        let shown =
+            s.with_conn(|c| payhook_server::reports::payouts(c, &tenant, None, 10).unwrap());
+        assert_eq!(
+            shown.iter().map(|p| p.id.clone()).collect::<BTreeSet<_>>(),
+            payouts
+        );
+        assert!(
+            shown
+                .iter()
+                .all(|p| !p.transactions_known && p.transactions.is_empty())
+        );
         assert_eq!(
             c["events"],
             (Start::Fresh, listed.len() as u64, 0, true),
@@ -668,4 +690,252 @@ async fn refusals_are_typed_and_say_what_is_wrong() {
     let e = source(&s, &tenant, None).unwrap_err();
     assert!(matches!(e, ImportError::NotConnected(_)), "{e:?}");
     s.stop().await;
+}
+
+/// A scripted Stripe: three payouts (`po_auto`, an automatic one that paid out three balance
+/// transactions; `po_manual`; `po_gone`, which the payout filter does not find), four balance
+/// transactions, and no events, charges or refunds. It lists newest first as Stripe does, pages
+/// by `limit` and `starting_after`, remembers every balance transactions request's query, and
+/// answers the next one that has a `starting_after` with a 500 while `fail` is set.
+struct ScriptedStripe {
+    base: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn scripted_stripe() -> ScriptedStripe {
+    use axum::extract::{Path, Query, RawQuery};
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use std::collections::HashMap;
+    use std::sync::atomic::Ordering;
+    let now = now_secs();
+    let payout = |id: &str, automatic: bool, age: i64| {
+        json!({"id": id, "object": "payout", "amount": 4325, "currency": "eur", "status": "paid",
+            "automatic": automatic, "created": now - age, "arrival_date": now - age + 172_800})
+    };
+    let payouts = vec![
+        payout("po_gone", true, 10),
+        payout("po_manual", false, 50),
+        payout("po_auto", true, 100),
+    ];
+    let txn = |id: &str, kind: &str, amount: i64, fee: i64, source: &str, age: i64| {
+        json!({"id": id, "object": "balance_transaction", "type": kind, "amount": amount, "fee": fee,
+            "net": amount - fee, "currency": "eur", "source": source, "status": "available",
+            "created": now - age})
+    };
+    let paid_out = vec![
+        txn("txn_3", "payout", -4325, 0, "po_auto", 100),
+        txn("txn_2", "refund", -500, 0, "re_1", 200),
+        txn("txn_1", "charge", 5000, 175, "ch_1", 300),
+    ];
+    let mut all = vec![txn("txn_other", "charge", 800, 30, "ch_2", 20)];
+    all.extend(paid_out.clone());
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (seen, failing) = (requests.clone(), fail.clone());
+    let app = axum::Router::new().route(
+        "/v1/{list}",
+        get(
+            move |Path(list): Path<String>,
+                  Query(q): Query<HashMap<String, String>>,
+                  RawQuery(raw): RawQuery| {
+                let (payouts, paid_out, all) = (payouts.clone(), paid_out.clone(), all.clone());
+                let (seen, failing) = (seen.clone(), failing.clone());
+                async move {
+                    let objects = match list.as_str() {
+                        "payouts" => payouts,
+                        "balance_transactions" => {
+                            seen.lock().unwrap().push(raw.unwrap_or_default());
+                            if q.contains_key("starting_after") && failing.swap(false, Ordering::SeqCst) {
+                                return (
+                                    StatusCode::INTERNAL_SERVER_ERROR,
+                                    axum::Json(json!({"error": {"type": "api_error", "message": "try again"}})),
+                                );
+                            }
+                            match q.get("payout").map(String::as_str) {
+                                None => all,
+                                Some("po_auto") => paid_out,
+                                Some(other) => {
+                                    return (
+                                        StatusCode::NOT_FOUND,
+                                        axum::Json(json!({"error": {"type": "invalid_request_error",
+                                            "code": "resource_missing", "param": "payout",
+                                            "message": format!("No such payout: '{other}'")}})),
+                                    );
+                                }
+                            }
+                        }
+                        _ => vec![],
+                    };
+                    let start = q
+                        .get("starting_after")
+                        .and_then(|a| objects.iter().position(|o| o["id"] == a.as_str()))
+                        .map_or(0, |i| i + 1);
+                    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(10);
+                    let page: Vec<Value> = objects.iter().skip(start).take(limit).cloned().collect();
+                    let has_more = start + page.len() < objects.len();
+                    (
+                        StatusCode::OK,
+                        axum::Json(json!({"object": "list", "data": page, "has_more": has_more,
+                            "url": format!("/v1/{list}")})),
+                    )
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    ScriptedStripe {
+        base,
+        requests,
+        fail,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payouts_are_linked_to_the_balance_transactions_they_paid_out() {
+    use payhook_server::reports;
+    use std::sync::atomic::Ordering;
+    for db in databases("import_payout_links") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        let stripe = scripted_stripe().await;
+        let src = source(&s, &tenant, None).unwrap();
+        let options = ImportOptions {
+            page_size: 2,
+            ..ImportOptions::since(since())
+        };
+        let payout_requests = || -> Vec<String> {
+            stripe
+                .requests
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|q| q.contains("payout="))
+                .cloned()
+                .collect()
+        };
+        // The second page of po_auto's transactions fails: the import stops with a typed
+        // error, the first page linked and its cursor kept.
+        stripe.fail.store(true, Ordering::SeqCst);
+        let flaky = StripeClient::new(&stripe.base).with_max_retries(0);
+        let e = import::import(&s.db, &flaky, &src, &options, &NoProgress)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ImportError::Stripe {
+                    list: "balance_transactions",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let half = s.with_conn(|c| reports::payouts(c, &tenant, None, 10).unwrap());
+        let auto = half.iter().find(|p| p.id == "po_auto").unwrap();
+        assert_eq!(
+            (auto.transactions.len(), auto.transactions_known),
+            (2, false),
+            "{half:?}"
+        );
+        assert_eq!(
+            payout_requests(),
+            [
+                "limit=2&payout=po_auto",
+                "limit=2&payout=po_auto&starting_after=txn_2"
+            ]
+        );
+
+        // The next run goes on from the cursor, marks the manual payout and the one Stripe
+        // does not find, and lists every other list as before.
+        let stripe_ok = StripeClient::new(&stripe.base);
+        let report = import::import(&s.db, &stripe_ok, &src, &options, &NoProgress)
+            .await
+            .unwrap();
+        assert!(report.complete, "{report:?}");
+        assert_eq!(
+            report.payout_links,
+            Some(import::PayoutLinks {
+                linked: 1,
+                transactions: 1,
+                manual: 1,
+                refused: 1,
+                pages: 1,
+            })
+        );
+        assert_eq!(
+            payout_requests()[2..],
+            [
+                "limit=2&payout=po_auto&starting_after=txn_2",
+                "limit=2&payout=po_gone"
+            ]
+        );
+        let payouts = s.with_conn(|c| reports::payouts(c, &tenant, None, 10).unwrap());
+        assert_eq!(
+            payouts
+                .iter()
+                .map(|p| (p.id.as_str(), p.transactions_known))
+                .collect::<Vec<_>>(),
+            [("po_gone", false), ("po_manual", false), ("po_auto", true)]
+        );
+        let auto = &payouts[2];
+        assert_eq!(
+            auto.transactions
+                .iter()
+                .map(|t| (
+                    t.id.as_str(),
+                    t.kind.as_str(),
+                    t.amount,
+                    t.fee,
+                    t.net,
+                    t.source.as_deref()
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("txn_3", "payout", -4325, 0, -4325, Some("po_auto")),
+                ("txn_2", "refund", -500, 0, -500, Some("re_1")),
+                ("txn_1", "charge", 5000, 175, 4825, Some("ch_1")),
+            ]
+        );
+        assert!(payouts[0].transactions.is_empty() && payouts[1].transactions.is_empty());
+        assert!(reports::payouts_csv(&payouts).contains("po_auto,test,paid,4325,43.25,eur,"));
+        // Stored once each, the linked ones and the one only the plain list has.
+        let stored = s.with_conn(|c| {
+            import::list_objects(c, &tenant, ListKind::BalanceTransactions, None, 100).unwrap()
+        });
+        let mut ids: Vec<&str> = stored.iter().map(|o| o.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["txn_1", "txn_2", "txn_3", "txn_other"]);
+
+        // A further run asks about no payout again; `restart` asks again about the refused one.
+        let again = import::import(&s.db, &stripe_ok, &src, &options, &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(again.payout_links, Some(import::PayoutLinks::default()));
+        assert_eq!(payout_requests().len(), 4);
+        let restart = ImportOptions {
+            restart: true,
+            ..options.clone()
+        };
+        let r = import::import(&s.db, &stripe_ok, &src, &restart, &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(r.payout_links.map(|l| l.refused), Some(1));
+        assert_eq!(payout_requests()[4..], ["limit=2&payout=po_gone"]);
+        let links = s.with_conn(|c| {
+            use payhook_server::db::Conn;
+            c.query_opt(
+                "SELECT COUNT(*) FROM payout_transactions WHERE tenant_id = $1",
+                &[tenant.as_str().into()],
+            )
+            .unwrap()
+            .unwrap()
+            .int(0)
+        });
+        assert_eq!(links, 3);
+        s.stop().await;
+    }
 }
