@@ -128,6 +128,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         database = %config.database.display(),
         master_key = %describe_key(&key_source),
         admin_token = %describe_token(&token_source),
+        dashboard = %format!("http://{addr}/"),
         "payhook is listening"
     );
     let (stop_links, links_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -144,7 +144,7 @@ fn parse_mode(mode: &str) -> Result<Mode, AppError> {
         .map_err(|e| AppError::bad("invalid_mode", e.to_string()))
 }
 
-type ApiResult = Result<(StatusCode, Json<Value>), AppError>;
+pub(super) type ApiResult = Result<(StatusCode, Json<Value>), AppError>;
 
 fn ok(value: Value) -> ApiResult {
     Ok((StatusCode::OK, Json(value)))
@@ -158,7 +158,7 @@ async fn list_tenants(State(s): State<AppState>) -> ApiResult {
     ))
 }
 
-async fn create_tenant(
+pub(super) async fn create_tenant(
     State(s): State<AppState>,
     body: Result<Json<ConnectionBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult {
@@ -189,7 +189,7 @@ async fn show_tenant(State(s): State<AppState>, Path(id): Path<String>) -> ApiRe
     }
 }
 
-async fn connect(
+pub(super) async fn connect(
     State(s): State<AppState>,
     Path(id): Path<String>,
     body: Result<Json<ConnectionBody>, axum::extract::rejection::JsonRejection>,
@@ -214,11 +214,11 @@ async fn connect(
 }
 
 #[derive(Deserialize)]
-struct RotateBody {
-    secret_key: String,
+pub(super) struct RotateBody {
+    pub(super) secret_key: String,
 }
 
-async fn rotate_key(
+pub(super) async fn rotate_key(
     State(s): State<AppState>,
     Path((id, mode)): Path<(String, String)>,
     body: Result<Json<RotateBody>, axum::extract::rejection::JsonRejection>,
@@ -242,14 +242,14 @@ async fn rotate_key(
 }
 
 #[derive(Deserialize)]
-struct RollBody {
-    webhook_secret: String,
+pub(super) struct RollBody {
+    pub(super) webhook_secret: String,
     /// How long the old secret keeps verifying, in hours (default 24).
     #[serde(default)]
-    overlap_hours: Option<u64>,
+    pub(super) overlap_hours: Option<u64>,
 }
 
-async fn roll_webhook_secret(
+pub(super) async fn roll_webhook_secret(
     State(s): State<AppState>,
     Path((id, mode)): Path<(String, String)>,
     body: Result<Json<RollBody>, axum::extract::rejection::JsonRejection>,
@@ -278,11 +278,11 @@ async fn roll_webhook_secret(
     ok(tenant_json(&view, &url))
 }
 
-async fn disable(s: State<AppState>, p: Path<(String, String)>) -> ApiResult {
+pub(super) async fn disable(s: State<AppState>, p: Path<(String, String)>) -> ApiResult {
     set_enabled(s, p, false).await
 }
 
-async fn enable(s: State<AppState>, p: Path<(String, String)>) -> ApiResult {
+pub(super) async fn enable(s: State<AppState>, p: Path<(String, String)>) -> ApiResult {
     set_enabled(s, p, true).await
 }
 
@@ -299,7 +299,7 @@ async fn set_enabled(
     ok(tenant_json(&view, &url))
 }
 
-async fn disconnect(
+pub(super) async fn disconnect(
     State(s): State<AppState>,
     Path((id, mode)): Path<(String, String)>,
 ) -> ApiResult {
@@ -367,7 +367,7 @@ async fn show_event(
     }
 }
 
-async fn replay_event(
+pub(super) async fn replay_event(
     State(s): State<AppState>,
     Path((id, event_id)): Path<(String, String)>,
 ) -> ApiResult {
@@ -383,7 +383,7 @@ async fn replay_event(
 
 /// A new invoice or appointment.
 #[derive(Deserialize)]
-struct RecordBody {
+pub(super) struct RecordBody {
     /// A decimal string in the currency's units, e.g. `"20.00"` (or `"2000"` for JPY).
     amount: String,
     currency: Option<String>,
@@ -397,7 +397,7 @@ struct RecordBody {
     payment_link: Option<bool>,
 }
 
-async fn create_invoice(
+pub(super) async fn create_invoice(
     s: State<AppState>,
     p: Path<String>,
     body: Result<Json<RecordBody>, axum::extract::rejection::JsonRejection>,
@@ -405,7 +405,7 @@ async fn create_invoice(
     create_record(s, p, body, RecordKind::Invoice).await
 }
 
-async fn create_appointment(
+pub(super) async fn create_appointment(
     s: State<AppState>,
     p: Path<String>,
     body: Result<Json<RecordBody>, axum::extract::rejection::JsonRejection>,

@@ -48,7 +48,7 @@ struct Step {
     error: Option<Value>,
 }
 
-async fn check(
+pub(super) async fn check(
     State(s): State<AppState>,
     Path((tenant, mode)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {

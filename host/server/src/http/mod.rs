@@ -5,6 +5,7 @@
 pub mod api;
 mod check;
 mod checkout;
+mod dashboard;
 mod error;
 mod payments;
 mod subscriptions;
@@ -141,6 +142,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(dashboard::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)
 }

@@ -188,7 +188,7 @@ pub(super) fn payable(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RefundBody {
+pub(super) struct RefundBody {
     /// A decimal in the payment's currency, e.g. `"5.00"`; none refunds what is left.
     amount: Option<String>,
     /// `requested_by_customer`, `duplicate` or `fraudulent`.
@@ -248,7 +248,7 @@ fn basis_points(text: &str) -> Option<u32> {
     (bp <= 10_000).then_some(bp)
 }
 
-async fn refund(
+pub(super) async fn refund(
     State(s): State<AppState>,
     Path((tenant, payment)): Path<(String, String)>,
     headers: HeaderMap,
