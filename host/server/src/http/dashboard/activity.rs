@@ -11,7 +11,10 @@ use serde::Deserialize;
 
 use super::session::Session;
 use super::tenants::{Done, done_notice, tenant};
-use super::{Ctx, PageResult, Tab, badge, empty_row, flash, money, nonempty, page, pretty, respond, see_other, when};
+use super::{
+    Ctx, PageResult, Tab, badge, empty_row, flash, money, nonempty, page, pretty, respond,
+    see_other, when,
+};
 use crate::http::api;
 use crate::http::payments::{self, RefundBody};
 use crate::http::{AppError, AppState};
@@ -59,21 +62,39 @@ async fn events(
     if let Some(st) = &status
         && !inbox::status::ALL.contains(&st.as_str())
     {
-        return Err(bad_filter(format!("unknown status {st:?}; use one of {}", inbox::status::ALL.join(", "))).into());
+        return Err(bad_filter(format!(
+            "unknown status {st:?}; use one of {}",
+            inbox::status::ALL.join(", ")
+        ))
+        .into());
     }
     let before = match nonempty(&q.before) {
         None => None,
-        Some(b) => Some(b.parse::<i64>().map_err(|_| bad_filter(format!("{b:?} is not a page cursor")))?),
+        Some(b) => Some(
+            b.parse::<i64>()
+                .map_err(|_| bad_filter(format!("{b:?} is not a page cursor")))?,
+        ),
     };
     let event_type = nonempty(&q.event_type).map(str::to_owned);
-    let filter = EventFilter { status: status.clone(), event_type: event_type.clone(), before, limit: PAGE };
+    let filter = EventFilter {
+        status: status.clone(),
+        event_type: event_type.clone(),
+        before,
+        limit: PAGE,
+    };
     let tid = id.clone();
     let list = s.db(move |c, _| Ok(inbox::list(c, &tid, &filter)?)).await?;
-    let next = (list.len() as i64 == PAGE).then(|| list.last().map(|e| e.seq)).flatten();
+    let next = (list.len() as i64 == PAGE)
+        .then(|| list.last().map(|e| e.seq))
+        .flatten();
     let query = |before: i64| {
         let mut parts = vec![format!("before={before}")];
-        if let Some(st) = &status { parts.push(format!("status={}", super::urlencode(st))); }
-        if let Some(ty) = &event_type { parts.push(format!("type={}", super::urlencode(ty))); }
+        if let Some(st) = &status {
+            parts.push(format!("status={}", super::urlencode(st)));
+        }
+        if let Some(ty) = &event_type {
+            parts.push(format!("type={}", super::urlencode(ty)));
+        }
         parts.join("&")
     };
     let body = html! {
@@ -108,7 +129,15 @@ async fn events(
             @if let Some(n) = next { a.next href=(format!("/t/{id}/events?{}", query(n))) { "Older →" } }
         }
     };
-    respond(StatusCode::OK, page(&ctx, &format!("{} · Webhook events", t.name), Some((&t.id, &t.name, Tab::Events)), body))
+    respond(
+        StatusCode::OK,
+        page(
+            &ctx,
+            &format!("{} · Webhook events", t.name),
+            Some((&t.id, &t.name, Tab::Events)),
+            body,
+        ),
+    )
 }
 
 /// `/t/{id}/events/{event}`: one event, its payload and its decision.
@@ -156,7 +185,15 @@ async fn event(
             None => p.muted { "The stored body is not JSON." },
         }
     };
-    respond(StatusCode::OK, page(&ctx, &format!("Event {}", e.event_id), Some((&t.id, &t.name, Tab::Events)), body))
+    respond(
+        StatusCode::OK,
+        page(
+            &ctx,
+            &format!("Event {}", e.event_id),
+            Some((&t.id, &t.name, Tab::Events)),
+            body,
+        ),
+    )
 }
 
 /// `POST …/replay`.
@@ -176,7 +213,10 @@ struct ListQuery {
 
 fn cursor(q: &ListQuery) -> Result<Option<PageCursor>, AppError> {
     nonempty(&q.before)
-        .map(|b| b.parse::<PageCursor>().map_err(|e| bad_filter(e.to_string())))
+        .map(|b| {
+            b.parse::<PageCursor>()
+                .map_err(|e| bad_filter(e.to_string()))
+        })
         .transpose()
 }
 
@@ -213,13 +253,30 @@ async fn payments_page(
     let ctx = Ctx::new(&s, session);
     let t = tenant(&s, &id).await?;
     let group = nonempty(&q.status)
-        .map(|g| g.parse::<PaymentGroup>().map_err(|e| bad_filter(e.to_string())))
+        .map(|g| {
+            g.parse::<PaymentGroup>()
+                .map_err(|e| bad_filter(e.to_string()))
+        })
         .transpose()?;
-    let filter = PaymentFilter { group, before: cursor(&q)?, limit: PAGE };
+    let filter = PaymentFilter {
+        group,
+        before: cursor(&q)?,
+        limit: PAGE,
+    };
     let tid = id.clone();
-    let list = s.db(move |c, _| Ok(records::list_payments_page(c, &tid, &filter)?)).await?;
+    let list = s
+        .db(move |c, _| Ok(records::list_payments_page(c, &tid, &filter)?))
+        .await?;
     let next = (list.len() as i64 == PAGE)
-        .then(|| list.last().map(|p| PageCursor { at: p.updated_at, id: p.id.clone() }.to_string()))
+        .then(|| {
+            list.last().map(|p| {
+                PageCursor {
+                    at: p.updated_at,
+                    id: p.id.clone(),
+                }
+                .to_string()
+            })
+        })
         .flatten();
     let base = format!("/t/{id}/payments");
     let names: Vec<&str> = PaymentGroup::ALL.iter().map(|g| g.name()).collect();
@@ -244,7 +301,15 @@ async fn payments_page(
         }
         (next_link(&base, group.map(PaymentGroup::name), next))
     };
-    respond(StatusCode::OK, page(&ctx, &format!("{} · Payments", t.name), Some((&t.id, &t.name, Tab::Payments)), body))
+    respond(
+        StatusCode::OK,
+        page(
+            &ctx,
+            &format!("{} · Payments", t.name),
+            Some((&t.id, &t.name, Tab::Payments)),
+            body,
+        ),
+    )
 }
 
 fn record_links(tenant: &str, invoice: Option<&str>, appointment: Option<&str>) -> Markup {
@@ -305,7 +370,15 @@ async fn payment_view(
         h2 { "State" }
         pre { (pretty(&p.state)) }
     };
-    respond(status, page(ctx, &format!("Payment {}", p.id), Some((&t.id, &t.name, Tab::Payments)), body))
+    respond(
+        status,
+        page(
+            ctx,
+            &format!("Payment {}", p.id),
+            Some((&t.id, &t.name, Tab::Payments)),
+            body,
+        ),
+    )
 }
 
 /// `/t/{id}/payments/{payment}`.
@@ -316,7 +389,16 @@ async fn payment(
     Query(d): Query<Done>,
 ) -> PageResult {
     let ctx = Ctx::new(&s, session);
-    payment_view(&s, &ctx, &id, &payment_id, StatusCode::OK, done_notice(&d), None).await
+    payment_view(
+        &s,
+        &ctx,
+        &id,
+        &payment_id,
+        StatusCode::OK,
+        done_notice(&d),
+        None,
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -346,18 +428,62 @@ async fn refund(
     }
     let parsed: Result<RefundBody, _> = serde_json::from_value(serde_json::Value::Object(body));
     let outcome = match parsed {
-        Err(_) => Err(AppError::bad("invalid_reason", "choose a reason from the list")),
+        Err(_) => Err(AppError::bad(
+            "invalid_reason",
+            "choose a reason from the list",
+        )),
         Ok(body) => {
             let mut headers = HeaderMap::new();
             if let Ok(v) = HeaderValue::from_str(form.key.trim()) {
                 headers.insert("idempotency-key", v);
             }
-            payments::refund(State(s.clone()), Path((id.clone(), payment_id.clone())), headers, Ok(axum::Json(body))).await
+            payments::refund(
+                State(s.clone()),
+                Path((id.clone(), payment_id.clone())),
+                headers,
+                Ok(axum::Json(body)),
+            )
+            .await
         }
     };
     match outcome {
         Ok(_) => see_other(&format!("/t/{id}/payments/{payment_id}?done=refunded")),
-        Err(e) => payment_view(&s, &ctx, &id, &payment_id, e.status(), None, Some(&e.to_string())).await,
+        Err(e) => {
+            payment_view(
+                &s,
+                &ctx,
+                &id,
+                &payment_id,
+                e.status(),
+                None,
+                Some(&e.to_string()),
+            )
+            .await
+        }
+    }
+}
+
+/// How a page is sent: its status and the outcome shown above it.
+struct Shown<'a> {
+    status: StatusCode,
+    notice: Option<&'a str>,
+    error: Option<String>,
+}
+
+impl<'a> Shown<'a> {
+    fn ok(notice: Option<&'a str>) -> Shown<'a> {
+        Shown {
+            status: StatusCode::OK,
+            notice,
+            error: None,
+        }
+    }
+    fn error(e: &AppError) -> Shown<'a> {
+        Shown {
+            status: e.status(),
+            notice: None,
+            error: Some(e.to_string()),
+        }
     }
 }
 
@@ -367,23 +493,70 @@ async fn records_page(
     id: &str,
     kind: RecordKind,
     q: &ListQuery,
-    status: StatusCode,
-    notice: Option<&str>,
-    error: Option<&str>,
+    shown: Shown<'_>,
 ) -> PageResult {
+    let Shown {
+        status,
+        notice,
+        error,
+    } = shown;
+    let error = error.as_deref();
     let t = tenant(s, id).await?;
     let st = nonempty(&q.status).map(str::to_owned);
     let before = cursor(q)?;
     let (tid, st2) = (id.to_owned(), st.clone());
     let list = s
-        .db(move |c, _| Ok(records::list_page(c, kind, &tid, st2.as_deref(), before.as_ref(), PAGE)?))
+        .db(move |c, _| {
+            Ok(records::list_page(
+                c,
+                kind,
+                &tid,
+                st2.as_deref(),
+                before.as_ref(),
+                PAGE,
+            )?)
+        })
         .await?;
     let next = (list.len() as i64 == PAGE)
-        .then(|| list.last().map(|r| PageCursor { at: r.created_at, id: r.id.clone() }.to_string()))
+        .then(|| {
+            list.last().map(|r| {
+                PageCursor {
+                    at: r.created_at,
+                    id: r.id.clone(),
+                }
+                .to_string()
+            })
+        })
         .flatten();
     let (title, tab, path, statuses): (&str, Tab, &str, &[&str]) = match kind {
-        RecordKind::Invoice => ("Invoices", Tab::Invoices, "invoices", &["open", "processing", "payment_failed", "partially_paid", "paid", "partially_refunded", "refunded"]),
-        RecordKind::Appointment => ("Appointments", Tab::Appointments, "appointments", &["held", "awaiting_payment", "confirmed", "cancelled", "expired", "paid_after_release", "refunded"]),
+        RecordKind::Invoice => (
+            "Invoices",
+            Tab::Invoices,
+            "invoices",
+            &[
+                "open",
+                "processing",
+                "payment_failed",
+                "partially_paid",
+                "paid",
+                "partially_refunded",
+                "refunded",
+            ],
+        ),
+        RecordKind::Appointment => (
+            "Appointments",
+            Tab::Appointments,
+            "appointments",
+            &[
+                "held",
+                "awaiting_payment",
+                "confirmed",
+                "cancelled",
+                "expired",
+                "paid_after_release",
+                "refunded",
+            ],
+        ),
     };
     let base = format!("/t/{id}/{path}");
     let body = html! {
@@ -432,7 +605,15 @@ async fn records_page(
             }
         }
     };
-    respond(status, page(ctx, &format!("{} · {title}", t.name), Some((&t.id, &t.name, tab)), body))
+    respond(
+        status,
+        page(
+            ctx,
+            &format!("{} · {title}", t.name),
+            Some((&t.id, &t.name, tab)),
+            body,
+        ),
+    )
 }
 
 async fn invoices(
@@ -443,7 +624,15 @@ async fn invoices(
     Query(d): Query<Done>,
 ) -> PageResult {
     let ctx = Ctx::new(&s, session);
-    records_page(&s, &ctx, &id, RecordKind::Invoice, &q, StatusCode::OK, done_notice(&d), None).await
+    records_page(
+        &s,
+        &ctx,
+        &id,
+        RecordKind::Invoice,
+        &q,
+        Shown::ok(done_notice(&d)),
+    )
+    .await
 }
 
 async fn appointments(
@@ -453,7 +642,7 @@ async fn appointments(
     Query(q): Query<ListQuery>,
 ) -> PageResult {
     let ctx = Ctx::new(&s, session);
-    records_page(&s, &ctx, &id, RecordKind::Appointment, &q, StatusCode::OK, None, None).await
+    records_page(&s, &ctx, &id, RecordKind::Appointment, &q, Shown::ok(None)).await
 }
 
 #[derive(Deserialize, Default)]
@@ -487,12 +676,24 @@ async fn create_invoice(
         "payment_link": form.payment_link.is_some(),
     });
     let outcome = match serde_json::from_value(body) {
-        Ok(body) => api::create_invoice(State(s.clone()), Path(id.clone()), Ok(axum::Json(body))).await,
+        Ok(body) => {
+            api::create_invoice(State(s.clone()), Path(id.clone()), Ok(axum::Json(body))).await
+        }
         Err(e) => Err(AppError::bad("invalid_form", e.to_string())),
     };
     match outcome {
         Ok(_) => see_other(&format!("/t/{id}/invoices?done=created")),
-        Err(e) => records_page(&s, &ctx, &id, RecordKind::Invoice, &ListQuery::default(), e.status(), None, Some(&e.to_string())).await,
+        Err(e) => {
+            records_page(
+                &s,
+                &ctx,
+                &id,
+                RecordKind::Invoice,
+                &ListQuery::default(),
+                Shown::error(&e),
+            )
+            .await
+        }
     }
 }
 
@@ -509,10 +710,26 @@ async fn subscriptions(
     let before = cursor(&q)?;
     let (tid, st2) = (id.clone(), st.clone());
     let list = s
-        .db(move |c, _| Ok(records::list_subscriptions_page(c, &tid, st2.as_deref(), before.as_ref(), PAGE)?))
+        .db(move |c, _| {
+            Ok(records::list_subscriptions_page(
+                c,
+                &tid,
+                st2.as_deref(),
+                before.as_ref(),
+                PAGE,
+            )?)
+        })
         .await?;
     let next = (list.len() as i64 == PAGE)
-        .then(|| list.last().map(|r| PageCursor { at: r.updated_at, id: r.id.clone() }.to_string()))
+        .then(|| {
+            list.last().map(|r| {
+                PageCursor {
+                    at: r.updated_at,
+                    id: r.id.clone(),
+                }
+                .to_string()
+            })
+        })
         .flatten();
     let base = format!("/t/{id}/subscriptions");
     let body = html! {
@@ -534,5 +751,13 @@ async fn subscriptions(
         }
         (next_link(&base, st.as_deref(), next))
     };
-    respond(StatusCode::OK, page(&ctx, &format!("{} · Subscriptions", t.name), Some((&t.id, &t.name, Tab::Subscriptions)), body))
+    respond(
+        StatusCode::OK,
+        page(
+            &ctx,
+            &format!("{} · Subscriptions", t.name),
+            Some((&t.id, &t.name, Tab::Subscriptions)),
+            body,
+        ),
+    )
 }

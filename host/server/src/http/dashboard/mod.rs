@@ -313,7 +313,9 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD);
     let Some(session) = session else {
         if unsafe_method {
-            return forbidden("You are not logged in (or your session ended); log in and try again.");
+            return forbidden(
+                "You are not logged in (or your session ended); log in and try again.",
+            );
         }
         let next_path = request
             .uri()
@@ -351,10 +353,19 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -447,8 +458,14 @@ async fn login_form(
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let token = random_hex();
-    let secure = if is_secure(&state, &headers) { "; Secure" } else { "" };
-    let cookie = format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
+    let secure = if is_secure(&state, &headers) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+    );
     (
         [(header::SET_COOKIE, cookie)],
         login_page(&local_path(q.next.as_deref()), &token, None),

@@ -33,7 +33,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/t/{id}/reports/payouts", get(payouts))
         .route("/t/{id}/reports/payouts.csv", get(payouts_csv))
         .route("/t/{id}/reports/reconciliation", get(reconciliation))
-        .route("/t/{id}/reports/reconciliation.csv", get(reconciliation_csv))
+        .route(
+            "/t/{id}/reports/reconciliation.csv",
+            get(reconciliation_csv),
+        )
 }
 
 fn report_tabs(id: &str, here: &str) -> Markup {
@@ -56,7 +59,10 @@ fn days(q: &DaysQuery) -> Result<i64, AppError> {
         None => Ok(DEFAULT_DAYS),
         Some(d) => match d.parse::<i64>() {
             Ok(n) if (1..=MAX_DAYS).contains(&n) => Ok(n),
-            _ => Err(AppError::bad("invalid_days", format!("days must be a whole number from 1 to {MAX_DAYS}"))),
+            _ => Err(AppError::bad(
+                "invalid_days",
+                format!("days must be a whole number from 1 to {MAX_DAYS}"),
+            )),
         },
     }
 }
@@ -65,7 +71,8 @@ async fn revenue_rows(s: &AppState, id: &str, days: i64) -> Result<Vec<DayRevenu
     let now = now_secs();
     let since = (now / 86_400 - (days - 1)) * 86_400;
     let tid = id.to_owned();
-    s.db(move |c, _| Ok(reports::revenue_per_day(c, &tid, since, now + 1)?)).await
+    s.db(move |c, _| Ok(reports::revenue_per_day(c, &tid, since, now + 1)?))
+        .await
 }
 
 /// A bar chart of gross revenue (and refunds) per day, one series per currency, as SVG.
@@ -134,7 +141,15 @@ async fn revenue(
             }
         }
     };
-    respond(StatusCode::OK, page(&ctx, &format!("{} · Revenue", t.name), Some((&t.id, &t.name, Tab::Reports)), body))
+    respond(
+        StatusCode::OK,
+        page(
+            &ctx,
+            &format!("{} · Revenue", t.name),
+            Some((&t.id, &t.name, Tab::Reports)),
+            body,
+        ),
+    )
 }
 
 fn csv(name: &str, tenant: &str, body: String) -> axum::response::Response {
@@ -149,7 +164,11 @@ fn csv(name: &str, tenant: &str, body: String) -> axum::response::Response {
         .into_response()
 }
 
-async fn revenue_csv(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<DaysQuery>) -> PageResult {
+async fn revenue_csv(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<DaysQuery>,
+) -> PageResult {
     let t = tenant(&s, &id).await?;
     let rows = revenue_rows(&s, &id, days(&q)?).await?;
     Ok(csv("revenue", &t.id, reports::revenue_csv(&rows)))
@@ -162,10 +181,14 @@ struct PageQuery {
 
 async fn payout_rows(s: &AppState, id: &str, q: &PageQuery) -> Result<Vec<PayoutView>, AppError> {
     let before = nonempty(&q.before)
-        .map(|b| b.parse::<PageCursor>().map_err(|e| AppError::bad("invalid_filter", e.to_string())))
+        .map(|b| {
+            b.parse::<PageCursor>()
+                .map_err(|e| AppError::bad("invalid_filter", e.to_string()))
+        })
         .transpose()?;
     let tid = id.to_owned();
-    s.db(move |c, _| Ok(reports::payouts(c, &tid, before.as_ref(), PAYOUTS_PAGE)?)).await
+    s.db(move |c, _| Ok(reports::payouts(c, &tid, before.as_ref(), PAYOUTS_PAGE)?))
+        .await
 }
 
 /// `/t/{id}/reports/payouts`: payouts (as `payhook import` stored them) and what they paid out.
@@ -179,7 +202,15 @@ async fn payouts(
     let t = tenant(&s, &id).await?;
     let rows = payout_rows(&s, &id, &q).await?;
     let next = (rows.len() as i64 == PAYOUTS_PAGE)
-        .then(|| rows.last().map(|p| PageCursor { at: p.created, id: p.id.clone() }.to_string()))
+        .then(|| {
+            rows.last().map(|p| {
+                PageCursor {
+                    at: p.created,
+                    id: p.id.clone(),
+                }
+                .to_string()
+            })
+        })
         .flatten();
     let body = html! {
         (report_tabs(&id, "/payouts"))
@@ -216,10 +247,22 @@ async fn payouts(
         }
         div.pager { @if let Some(n) = next { a.next href=(format!("/t/{id}/reports/payouts?before={}", super::urlencode(&n))) { "Older →" } } }
     };
-    respond(StatusCode::OK, page(&ctx, &format!("{} · Payouts", t.name), Some((&t.id, &t.name, Tab::Reports)), body))
+    respond(
+        StatusCode::OK,
+        page(
+            &ctx,
+            &format!("{} · Payouts", t.name),
+            Some((&t.id, &t.name, Tab::Reports)),
+            body,
+        ),
+    )
 }
 
-async fn payouts_csv(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<PageQuery>) -> PageResult {
+async fn payouts_csv(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> PageResult {
     let t = tenant(&s, &id).await?;
     let rows = payout_rows(&s, &id, &q).await?;
     Ok(csv("payouts", &t.id, reports::payouts_csv(&rows)))
@@ -227,7 +270,8 @@ async fn payouts_csv(State(s): State<AppState>, Path(id): Path<String>, Query(q)
 
 async fn reconcile(s: &AppState, id: &str) -> Result<Reconciliation, AppError> {
     let tid = id.to_owned();
-    s.db(move |c, _| Ok(reports::reconciliation(c, &tid, RECONCILE_ROWS)?)).await
+    s.db(move |c, _| Ok(reports::reconciliation(c, &tid, RECONCILE_ROWS)?))
+        .await
 }
 
 /// `/t/{id}/reports/reconciliation`: invoices against payments.
@@ -306,11 +350,23 @@ async fn reconciliation(
             }
         }
     };
-    respond(StatusCode::OK, page(&ctx, &format!("{} · Reconciliation", t.name), Some((&t.id, &t.name, Tab::Reports)), body))
+    respond(
+        StatusCode::OK,
+        page(
+            &ctx,
+            &format!("{} · Reconciliation", t.name),
+            Some((&t.id, &t.name, Tab::Reports)),
+            body,
+        ),
+    )
 }
 
 async fn reconciliation_csv(State(s): State<AppState>, Path(id): Path<String>) -> PageResult {
     let t = tenant(&s, &id).await?;
     let r = reconcile(&s, &id).await?;
-    Ok(csv("reconciliation", &t.id, reports::reconciliation_csv(&r)))
+    Ok(csv(
+        "reconciliation",
+        &t.id,
+        reports::reconciliation_csv(&r),
+    ))
 }

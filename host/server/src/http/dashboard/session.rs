@@ -159,7 +159,11 @@ mod tests {
         let k = key("an-admin-token-long-enough");
         let (value, _) = k.issue(1_000);
         // Another admin token signs other sessions.
-        assert!(key("another-admin-token-value").verify(&value, 1_001).is_none());
+        assert!(
+            key("another-admin-token-value")
+                .verify(&value, 1_001)
+                .is_none()
+        );
         // A later expiry with the old MAC.
         let forged = value.replacen(&(1_000 + LIFETIME_SECS).to_string(), "99999999999", 1);
         assert!(k.verify(&forged, 1_001).is_none());
@@ -177,7 +181,10 @@ mod tests {
         assert!(a.csrf_matches(a.csrf()));
         assert!(!a.csrf_matches(b.csrf()));
         assert!(!a.csrf_matches(""));
-        assert!(!format!("{a:?}").contains(a.csrf()), "Debug hides the token");
+        assert!(
+            !format!("{a:?}").contains(a.csrf()),
+            "Debug hides the token"
+        );
     }
 
     #[test]

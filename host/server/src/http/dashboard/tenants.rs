@@ -136,7 +136,12 @@ fn connect_form(ctx: &Ctx, action: &str, with_name: bool, kept: &ConnectForm) ->
     }
 }
 
-fn overview_page(ctx: &Ctx, list: &[TenantView], kept: &ConnectForm, error: Option<&str>) -> Markup {
+fn overview_page(
+    ctx: &Ctx,
+    list: &[TenantView],
+    kept: &ConnectForm,
+    error: Option<&str>,
+) -> Markup {
     html! {
         section.card {
             table #tenants {
@@ -185,7 +190,12 @@ pub(super) async fn overview(
     let list = s.db(|c, _| Ok(tenants::list(c)?)).await?;
     respond(
         StatusCode::OK,
-        page(&ctx, "Tenants", None, overview_page(&ctx, &list, &ConnectForm::default(), None)),
+        page(
+            &ctx,
+            "Tenants",
+            None,
+            overview_page(&ctx, &list, &ConnectForm::default(), None),
+        ),
     )
 }
 
@@ -211,7 +221,12 @@ pub(super) async fn create(
             };
             respond(
                 e.status(),
-                page(&ctx, "Tenants", None, overview_page(&ctx, &list, &kept, Some(&e.to_string()))),
+                page(
+                    &ctx,
+                    "Tenants",
+                    None,
+                    overview_page(&ctx, &list, &kept, Some(&e.to_string())),
+                ),
             )
         }
     }
@@ -227,7 +242,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
         "connected" => "Connected. Paste the webhook URL into Stripe and enable the events listed.",
         "rotate-key" => "The secret key was replaced.",
-        "roll-webhook-secret" => "The signing secret was rolled; the old one keeps verifying until its expiry.",
+        "roll-webhook-secret" => {
+            "The signing secret was rolled; the old one keeps verifying until its expiry."
+        }
         "disable" => "The connection is disabled: webhooks are still stored, no payment is taken.",
         "enable" => "The connection is enabled.",
         "disconnect" => "Disconnected: its credentials are destroyed; its history is kept.",
@@ -354,7 +371,15 @@ async fn integrations(
     let ctx = Ctx::new(&s, session);
     let t = tenant(&s, &id).await?;
     let body = integrations_body(&ctx, &s, &t, done_notice(&d), None, None);
-    respond(StatusCode::OK, page(&ctx, &format!("{} · Integrations", t.name), Some((&t.id, &t.name, Tab::Integrations)), body))
+    respond(
+        StatusCode::OK,
+        page(
+            &ctx,
+            &format!("{} · Integrations", t.name),
+            Some((&t.id, &t.name, Tab::Integrations)),
+            body,
+        ),
+    )
 }
 
 /// The integrations page again, with what went wrong (or a check's steps).
@@ -368,7 +393,15 @@ async fn integrations_with(
 ) -> PageResult {
     let t = tenant(s, id).await?;
     let body = integrations_body(ctx, s, &t, None, error, extra);
-    respond(status, page(ctx, &format!("{} · Integrations", t.name), Some((&t.id, &t.name, Tab::Integrations)), body))
+    respond(
+        status,
+        page(
+            ctx,
+            &format!("{} · Integrations", t.name),
+            Some((&t.id, &t.name, Tab::Integrations)),
+            body,
+        ),
+    )
 }
 
 /// `POST /t/{id}/connect`: another mode for a tenant.
@@ -379,7 +412,13 @@ async fn connect(
     Form(form): Form<ConnectForm>,
 ) -> PageResult {
     let ctx = Ctx::new(&s, session);
-    match api::connect(State(s.clone()), Path(id.clone()), Ok(axum::Json(form.body()))).await {
+    match api::connect(
+        State(s.clone()),
+        Path(id.clone()),
+        Ok(axum::Json(form.body())),
+    )
+    .await
+    {
         Ok(_) => see_other(&format!("/t/{id}?done=connected")),
         Err(e) => integrations_with(&s, &ctx, &id, e.status(), Some(&e.to_string()), None).await,
     }
@@ -412,11 +451,20 @@ async fn act(
                     let steps = check_steps(&v);
                     integrations_with(&s, &ctx, &id, StatusCode::OK, None, Some(steps)).await
                 }
-                Err(e) => integrations_with(&s, &ctx, &id, e.status(), Some(&e.to_string()), None).await,
+                Err(e) => {
+                    integrations_with(&s, &ctx, &id, e.status(), Some(&e.to_string()), None).await
+                }
             };
         }
         "rotate-key" => {
-            api::rotate_key(st, path, Ok(axum::Json(RotateBody { secret_key: form.secret_key.trim().to_owned() }))).await
+            api::rotate_key(
+                st,
+                path,
+                Ok(axum::Json(RotateBody {
+                    secret_key: form.secret_key.trim().to_owned(),
+                })),
+            )
+            .await
         }
         "roll-webhook-secret" => {
             let overlap_hours = match form.overlap_hours.trim() {
@@ -425,14 +473,25 @@ async fn act(
                     Ok(h) if h <= 720 => Some(h),
                     _ => {
                         let e = "The overlap is a whole number of hours from 0 to 720.";
-                        return integrations_with(&s, &ctx, &id, StatusCode::BAD_REQUEST, Some(e), None).await;
+                        return integrations_with(
+                            &s,
+                            &ctx,
+                            &id,
+                            StatusCode::BAD_REQUEST,
+                            Some(e),
+                            None,
+                        )
+                        .await;
                     }
                 },
             };
             api::roll_webhook_secret(
                 st,
                 path,
-                Ok(axum::Json(RollBody { webhook_secret: form.webhook_secret.trim().to_owned(), overlap_hours })),
+                Ok(axum::Json(RollBody {
+                    webhook_secret: form.webhook_secret.trim().to_owned(),
+                    overlap_hours,
+                })),
             )
             .await
         }
