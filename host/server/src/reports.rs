@@ -189,14 +189,14 @@ pub fn payouts(
         .query(&sql, &params)?
         .iter()
         .map(|r| {
-            let data: Json = serde_json::from_str(&r.text(6)).unwrap_or(Json::Null);
+            let data: PayoutFields = serde_json::from_str(&r.text(6)).unwrap_or_default();
             PayoutView {
                 id: r.text(0),
                 mode: r.text(1),
                 status: r.opt_text(2),
                 amount: r.opt_int(3),
                 currency: r.opt_text(4),
-                arrival_date: data.get("arrival_date").and_then(Json::as_i64),
+                arrival_date: data.arrival_date,
                 created: r.int(5),
                 transactions: Vec::new(),
                 transactions_known: r.opt_text(7).as_deref() == Some("linked"),
@@ -210,12 +210,11 @@ pub fn payouts(
     let (sql, params) = transactions_query(tenant_id, &ids);
     let mut by_payout: HashMap<(String, String), Vec<TransactionView>> = HashMap::new();
     for r in conn.query(&sql, &params)? {
-        let data: Json = serde_json::from_str(&r.text(6)).unwrap_or(Json::Null);
-        let int = |k: &str| data.get(k).and_then(Json::as_i64);
-        let amount = r.opt_int(3).or_else(|| int("amount")).unwrap_or(0);
-        let fee = int("fee").unwrap_or(0);
-        let source = match data.get("source") {
-            Some(Json::String(s)) => Some(s.clone()),
+        let data: TransactionFields = serde_json::from_str(&r.text(6)).unwrap_or_default();
+        let amount = r.opt_int(3).or(data.amount).unwrap_or(0);
+        let fee = data.fee.unwrap_or(0);
+        let source = match data.source {
+            Some(Json::String(s)) => Some(s),
             Some(Json::Object(o)) => o.get("id").and_then(Json::as_str).map(str::to_owned),
             _ => None,
         };
@@ -224,14 +223,10 @@ pub fn payouts(
             .or_default()
             .push(TransactionView {
                 id: r.text(2),
-                kind: data
-                    .get("type")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
+                kind: data.kind.unwrap_or_default(),
                 amount,
                 fee,
-                net: int("net").unwrap_or(amount - fee),
+                net: data.net.unwrap_or(amount - fee),
                 currency: r.opt_text(4).unwrap_or_default(),
                 source,
                 created: r.int(5),
@@ -244,6 +239,24 @@ pub fn payouts(
         }
     }
     Ok(out)
+}
+
+/// What a page reads of a stored payout's JSON (the rest is skipped, not built).
+#[derive(Default, serde::Deserialize)]
+struct PayoutFields {
+    arrival_date: Option<i64>,
+}
+
+/// What a page reads of a stored balance transaction's JSON.
+#[derive(Default, serde::Deserialize)]
+struct TransactionFields {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    amount: Option<i64>,
+    fee: Option<i64>,
+    net: Option<i64>,
+    /// An id, or the object when it was expanded.
+    source: Option<Json>,
 }
 
 impl PageCursor {
@@ -487,18 +500,21 @@ fn payments_without_invoice_query(tenant_id: &str, limit: i64) -> (String, Vec<c
     (sql, p.0)
 }
 
+/// Grouped by the payments' `invoice_id`, which the covering index is in order of, so the sums
+/// come off it without a sort; the invoice's columns are one value per group (hence `MAX`).
 fn amounts_differ_query(tenant_id: &str, limit: i64) -> (String, Vec<crate::db::Value>) {
     let mut p = Params::default();
     let sql = format!(
         "SELECT id, status, currency, amount, amount_paid, captured, refunded, payments, others, created_at FROM (\
-           SELECT i.id, i.status, i.currency, i.amount, i.amount_paid, i.created_at, \
+           SELECT p.invoice_id AS id, MAX(i.status) AS status, MAX(i.currency) AS currency, \
+             MAX(i.amount) AS amount, MAX(i.amount_paid) AS amount_paid, MAX(i.created_at) AS created_at, \
              CAST(SUM(CASE WHEN p.currency = i.currency THEN p.captured ELSE 0 END) AS BIGINT) AS captured, \
              CAST(SUM(CASE WHEN p.currency = i.currency THEN p.refunded ELSE 0 END) AS BIGINT) AS refunded, \
              COUNT(*) AS payments, \
              CAST(SUM(CASE WHEN p.currency = i.currency THEN 0 ELSE 1 END) AS BIGINT) AS others \
            FROM payments p JOIN invoices i ON i.id = p.invoice_id AND i.tenant_id = p.tenant_id \
            WHERE p.tenant_id = {} AND p.invoice_id IS NOT NULL \
-           GROUP BY i.id, i.status, i.currency, i.amount, i.amount_paid, i.created_at\
+           GROUP BY p.invoice_id\
          ) sums \
          WHERE amount_paid <> captured OR amount <> captured - refunded OR others > 0 \
          ORDER BY created_at DESC, id DESC LIMIT {}",

@@ -140,6 +140,7 @@ fn invoice(
     .unwrap();
 }
 
+#[allow(clippy::too_many_arguments)]
 fn book(
     c: &mut dyn Conn,
     tenant: &str,
