@@ -433,8 +433,16 @@ async fn refund(
             "choose a reason from the list",
         )),
         Ok(body) => {
+            // The rendered form's key (which payment, at which refunded total) together with what
+            // was asked: the same form sent twice is one refund, a corrected form is a new one.
+            let key = ctx.form_key(&format!(
+                "{}.{}.{}",
+                form.key.trim(),
+                form.amount.trim(),
+                form.reason.trim()
+            ));
             let mut headers = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(form.key.trim()) {
+            if let Ok(v) = HeaderValue::from_str(&key) {
                 headers.insert("idempotency-key", v);
             }
             payments::refund(
@@ -599,7 +607,7 @@ async fn records_page(
                     input #inv-customer name="customer";
                     label for="inv-description" { "Description" }
                     input #inv-description name="description";
-                    label { input type="checkbox" name="payment_link" value="true" checked; " Make a Stripe Payment Link" }
+                    label.check { input #inv-link type="checkbox" name="payment_link" value="true" checked; "Make a Stripe Payment Link" }
                     p { button type="submit" { "Create invoice" } }
                 }
             }

@@ -260,15 +260,14 @@ fn is_secure(state: &AppState, headers: &HeaderMap) -> bool {
             .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
-/// A request that says it comes from another site: `Sec-Fetch-Site: cross-site`, or an `Origin`
-/// whose host is not the one the request was sent to.
+/// A request that says it comes from another site. Browsers that send `Sec-Fetch-Site` are
+/// believed: only `same-origin` (a page of ours) and `none` (typed or bookmarked) pass.
+/// Without it, an `Origin` must name the host the request was sent to; `Origin: null` (a
+/// sandboxed or privacy-stripped context) is refused.
 fn cross_site(headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site" || v == "same-site")
-    {
-        return true;
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("");
+        return !(site == "same-origin" || site == "none");
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
@@ -348,8 +347,9 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     next.run(request).await
 }
 
-/// Headers on every dashboard response: the CSP, no framing, no sniffing, no caching, no
-/// referrer (URLs carry ids).
+/// Headers on every dashboard response: the CSP, no framing, no sniffing, no caching, and no
+/// referrer to other sites (URLs carry ids). Within the site the origin is sent, so that
+/// browsers give our own forms a real `Origin` rather than `null`.
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
@@ -364,7 +364,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -67,40 +67,58 @@ fn days(q: &DaysQuery) -> Result<i64, AppError> {
     }
 }
 
+/// The first day (days since 1970) of a report of `days` days ending today.
+fn first_day(days: i64) -> i64 {
+    now_secs() / 86_400 - (days - 1)
+}
+
 async fn revenue_rows(s: &AppState, id: &str, days: i64) -> Result<Vec<DayRevenue>, AppError> {
     let now = now_secs();
-    let since = (now / 86_400 - (days - 1)) * 86_400;
+    let since = first_day(days) * 86_400;
     let tid = id.to_owned();
     s.db(move |c, _| Ok(reports::revenue_per_day(c, &tid, since, now + 1)?))
         .await
 }
 
-/// A bar chart of gross revenue (and refunds) per day, one series per currency, as SVG.
-fn chart(rows: &[DayRevenue]) -> Markup {
+/// A bar chart of gross revenue (and refunds, in red) per day over every day of the report,
+/// one chart per currency, drawn as SVG on the server.
+fn chart(rows: &[DayRevenue], first_day: i64, days: i64) -> Markup {
     let mut currencies: Vec<&str> = rows.iter().map(|r| r.currency.as_str()).collect();
     currencies.sort_unstable();
     currencies.dedup();
+    let labels: Vec<String> = (0..days)
+        .map(|d| when((first_day + d) * 86_400)[..10].to_owned())
+        .collect();
+    let (w, h, left, bottom) = (760i64, 200i64, 70i64, 30i64);
+    let slot = ((w - left) / days.max(1)).max(2);
     html! {
         @for cur in currencies {
-            @let series: Vec<&DayRevenue> = rows.iter().filter(|r| r.currency == cur).collect();
-            @let top = series.iter().map(|r| r.gross.max(r.refunded)).max().unwrap_or(1).max(1);
-            @let (w, h, pad) = (720i64, 200i64, 24i64);
-            @let slot = ((w - pad) / series.len().max(1) as i64).max(4);
+            @let series: Vec<(&String, Option<&DayRevenue>)> = labels
+                .iter()
+                .map(|day| (day, rows.iter().find(|r| r.currency == cur && &r.day == day)))
+                .collect();
+            @let top = rows.iter().filter(|r| r.currency == cur).map(|r| r.gross.max(r.refunded)).max().unwrap_or(1).max(1);
             figure {
-                figcaption { "Revenue per day, " (cur.to_ascii_uppercase()) " (gross, refunds in red)" }
-                svg.chart role="img" aria-label=(format!("Revenue per day in {cur}")) width=(w) height=(h + 30) viewBox=(format!("0 0 {w} {}", h + 30)) {
-                    @for (i, r) in series.iter().enumerate() {
-                        @let x = pad + i as i64 * slot;
-                        @let gh = r.gross * h / top;
-                        @let rh = r.refunded * h / top;
-                        rect.bar x=(x) y=(h - gh) width=((slot * 6 / 10).max(2)) height=(gh) {
-                            title { (r.day) ": " (money(r.gross, &r.currency)) " gross, " (money(r.refunded, &r.currency)) " refunded" }
+                figcaption { "Revenue per day, " (cur.to_ascii_uppercase()) " (gross; refunds in red)" }
+                svg.chart role="img" aria-label=(format!("Revenue per day in {cur}")) width=(w) height=(h + bottom) viewBox=(format!("0 0 {w} {}", h + bottom)) {
+                    line.axis x1=(left - 4) y1=(h) x2=(w) y2=(h) {}
+                    line.axis x1=(left - 4) y1="4" x2=(left - 4) y2=(h) {}
+                    text x="0" y="12" { (money(top, cur)) }
+                    text x="0" y=(h) { "0" }
+                    @for (i, (day, r)) in series.iter().enumerate() {
+                        @let x = left + i as i64 * slot;
+                        @if let Some(r) = r {
+                            @let gh = r.gross.max(0) * (h - 8) / top;
+                            @let rh = r.refunded.max(0) * (h - 8) / top;
+                            rect.bar x=(x) y=(h - gh) width=((slot * 6 / 10).max(1)) height=(gh) {
+                                title { (r.day) ": " (money(r.gross, &r.currency)) " gross, " (money(r.refunded, &r.currency)) " refunded" }
+                            }
+                            @if rh > 0 {
+                                rect.refund x=(x + (slot * 6 / 10).max(1)) y=(h - rh) width=((slot * 3 / 10).max(1)) height=(rh) {}
+                            }
                         }
-                        @if rh > 0 {
-                            rect.refund x=(x + (slot * 6 / 10).max(2)) y=(h - rh) width=((slot * 3 / 10).max(1)) height=(rh) {}
-                        }
-                        @if series.len() <= 14 || i % (series.len() / 7).max(1) == 0 {
-                            text x=(x) y=(h + 14) { (r.day.get(5..).unwrap_or(&r.day)) }
+                        @if days <= 14 || i as i64 % (days / 7).max(1) == 0 {
+                            text x=(x) y=(h + 16) { (day.get(5..).unwrap_or(day)) }
                         }
                     }
                 }
@@ -128,7 +146,7 @@ async fn revenue(
             a.button.secondary #download-revenue href=(format!("/t/{id}/reports/revenue.csv?days={days}")) download { "Download CSV" }
         }
         @if rows.is_empty() { p.muted { "No settled payments or refunds in these days." } }
-        @else { (chart(&rows)) }
+        @else { (chart(&rows, first_day(days), days)) }
         table #revenue {
             thead { tr { th { "Day" } th { "Currency" } th.num { "Payments" } th.num { "Gross" } th.num { "Refunded" } th.num { "Net" } } }
             tbody {

@@ -374,15 +374,43 @@ async fn a_forged_cross_site_post_is_refused() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let page = b.get(&format!("/t/{tenant}")).await;
     assert!(page.body.contains(">enabled<"), "nothing was disabled");
-    // As the page posts it.
+    for refused in [
+        &[("origin", "null")][..],
+        &[("sec-fetch-site", "same-site")][..],
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://127.0.0.1:8080"),
+        ][..],
+    ] {
+        let r = b.post(&disable, &[("csrf", &csrf)], refused).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{refused:?}");
+    }
+    // As a browser posts the page's form: Sec-Fetch-Site decides, whatever Origin says (a
+    // no-referrer policy makes Chromium send `Origin: null` on same-origin posts).
     let r = b
         .post(
             &disable,
+            &[("csrf", &csrf)],
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = b
+        .post(
+            &format!("/t/{tenant}/test/enable"),
             &[("csrf", &csrf)],
             &[
                 ("origin", "http://127.0.0.1:8080"),
                 ("sec-fetch-site", "same-origin"),
             ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = b
+        .post(
+            &disable,
+            &[("csrf", &csrf)],
+            &[("origin", "http://127.0.0.1:8080")],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -713,6 +741,24 @@ async fn reports_render_and_download_as_csv() {
         page.body.contains("id=\"refund\""),
         "a refundable payment has the refund form"
     );
+    // A refund the API refuses before calling Stripe: its message, on the payment's page.
+    let r = b
+        .submit(
+            &format!("/t/{tenant}/payments/pi_1Orphan/refund"),
+            &[("amount", "41.00")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("class=\"error\""), "{}", r.body);
+    assert!(r.body.contains("id=\"refund\""), "the form is still there");
+    let r = b
+        .submit(
+            &format!("/t/{tenant}/payments/pi_1Orphan/refund"),
+            &[("amount", "5"), ("reason", "because")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("choose a reason"), "{}", r.body);
     assert!(
         page.body.contains("Up to 40.00 EUR can be refunded"),
         "what is left to refund: {}",
