@@ -444,6 +444,153 @@ fn dashboard(c: &mut Criterion) {
         Box::new(|c| reports::payouts_csv(&reports::payouts(c, TENANT, None, 50).unwrap()).len()),
     );
     g.finish();
+    pages(c, &db, middle_seq, &middle);
+}
+
+/// The same pages as a browser gets them: through the router, with the login check, the query
+/// on a blocking thread and the HTML rendered.
+fn pages(c: &mut Criterion, db: &Database, middle_seq: i64, middle: &PageCursor) {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use tower::ServiceExt;
+
+    const TOKEN: &str = "dashboard-bench-admin-token-0123";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let metrics = payhook_server::metrics::Metrics::new();
+    let (writer, _thread) = payhook_server::inbox::Writer::start(
+        db.clone(),
+        payhook_server::inbox::WriterConfig {
+            process: false,
+            ..Default::default()
+        },
+        metrics.clone(),
+    );
+    let state = payhook_server::http::AppState::new(
+        db.clone(),
+        payhook_server::seal::Sealer::new(&payhook_server::seal::MasterKey::from_bytes([7; 32])),
+        writer,
+        metrics,
+        payhook_server::admin_token::AdminToken::new(TOKEN),
+        "http://127.0.0.1:8080",
+        payhook_server::stripe::StripeClient::new("http://127.0.0.1:9"),
+    );
+    let app = payhook_server::http::app(state);
+    let send = |request: Request<Body>| {
+        let app = app.clone();
+        rt.block_on(async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, headers, body)
+        })
+    };
+    // Log in as a browser does.
+    let (_, headers, body) = send(Request::get("/login").body(Body::empty()).unwrap());
+    let login_cookie = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = String::from_utf8_lossy(&body);
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = html[at..].split('"').next().unwrap().to_owned();
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("token", TOKEN), ("csrf", csrf.as_str())])
+        .finish();
+    let (status, headers, _) = send(
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &login_cookie)
+            .body(Body::from(form))
+            .unwrap(),
+    );
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let session = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("payhook_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let mut g = c.benchmark_group("pages");
+    g.sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let paths = [
+        ("events", format!("/t/{TENANT}/events")),
+        (
+            "events by a rare status",
+            format!("/t/{TENANT}/events?status=dead"),
+        ),
+        (
+            "events from the middle",
+            format!("/t/{TENANT}/events?before={middle_seq}"),
+        ),
+        (
+            "an event",
+            format!("/t/{TENANT}/events/evt_{TENANT}_{:06}", EVENTS / 2),
+        ),
+        ("payments", format!("/t/{TENANT}/payments")),
+        (
+            "payments disputed",
+            format!("/t/{TENANT}/payments?status=disputed"),
+        ),
+        (
+            "payments from the middle",
+            format!("/t/{TENANT}/payments?before={middle}"),
+        ),
+        ("invoices", format!("/t/{TENANT}/invoices")),
+        (
+            "subscriptions",
+            format!("/t/{TENANT}/subscriptions?status=past_due"),
+        ),
+        (
+            "revenue, 90 days",
+            format!("/t/{TENANT}/reports?days=90&end=2026-01-01"),
+        ),
+        ("payouts", format!("/t/{TENANT}/reports/payouts")),
+        (
+            "reconciliation",
+            format!("/t/{TENANT}/reports/reconciliation"),
+        ),
+        (
+            "reconciliation.csv",
+            format!("/t/{TENANT}/reports/reconciliation.csv"),
+        ),
+    ];
+    for (name, path) in paths {
+        let request = || {
+            Request::get(path.as_str())
+                .header(header::COOKIE, &session)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (status, _, body) = send(request());
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        if name.starts_with("revenue") {
+            let html = String::from_utf8_lossy(&body);
+            assert!(
+                html.contains("class=\"chart\""),
+                "the report has data to chart"
+            );
+        }
+        g.bench_function(name, |b| b.iter(|| black_box(send(request()).2.len())));
+    }
+    g.finish();
 }
 
 criterion_group!(benches, dashboard);

@@ -52,31 +52,60 @@ fn report_tabs(id: &str, here: &str) -> Markup {
 #[derive(Deserialize, Default)]
 struct DaysQuery {
     days: Option<String>,
+    end: Option<String>,
 }
 
-fn days(q: &DaysQuery) -> Result<i64, AppError> {
-    match nonempty(&q.days) {
-        None => Ok(DEFAULT_DAYS),
-        Some(d) => match d.parse::<i64>() {
-            Ok(n) if (1..=MAX_DAYS).contains(&n) => Ok(n),
-            _ => Err(AppError::bad(
-                "invalid_days",
-                format!("days must be a whole number from 1 to {MAX_DAYS}"),
-            )),
-        },
+/// The days a revenue report covers: `days` days (default 30) up to and including `end`
+/// (`YYYY-MM-DD`, default today), as days since 1970.
+#[derive(Clone, Copy)]
+struct Window {
+    first_day: i64,
+    days: i64,
+}
+
+impl Window {
+    fn of(q: &DaysQuery) -> Result<Window, AppError> {
+        let days = match nonempty(&q.days) {
+            None => DEFAULT_DAYS,
+            Some(d) => match d.parse::<i64>() {
+                Ok(n) if (1..=MAX_DAYS).contains(&n) => n,
+                _ => {
+                    return Err(AppError::bad(
+                        "invalid_days",
+                        format!("days must be a whole number from 1 to {MAX_DAYS}"),
+                    ));
+                }
+            },
+        };
+        let now = now_secs();
+        let end_day = match nonempty(&q.end) {
+            None => now / 86_400,
+            Some(e) => {
+                crate::import::parse_since(e, now)
+                    .map_err(|err| AppError::bad("invalid_end", err.to_string()))?
+                    / 86_400
+            }
+        };
+        Ok(Window {
+            first_day: end_day - (days - 1),
+            days,
+        })
+    }
+
+    fn end_date(self) -> String {
+        when((self.first_day + self.days - 1) * 86_400)[..10].to_owned()
+    }
+
+    fn query(self) -> String {
+        format!("days={}&end={}", self.days, self.end_date())
     }
 }
 
-/// The first day (days since 1970) of a report of `days` days ending today.
-fn first_day(days: i64) -> i64 {
-    now_secs() / 86_400 - (days - 1)
-}
-
-async fn revenue_rows(s: &AppState, id: &str, days: i64) -> Result<Vec<DayRevenue>, AppError> {
-    let now = now_secs();
-    let since = first_day(days) * 86_400;
+async fn revenue_rows(s: &AppState, id: &str, w: Window) -> Result<Vec<DayRevenue>, AppError> {
+    let since = w.first_day * 86_400;
+    let until = (w.first_day + w.days) * 86_400;
     let tid = id.to_owned();
-    s.db(move |c, _| Ok(reports::revenue_per_day(c, &tid, since, now + 1)?))
+    s.db(move |c, _| Ok(reports::revenue_per_day(c, &tid, since, until)?))
         .await
 }
 
@@ -136,17 +165,18 @@ async fn revenue(
 ) -> PageResult {
     let ctx = Ctx::new(&s, session);
     let t = tenant(&s, &id).await?;
-    let days = days(&q)?;
-    let rows = revenue_rows(&s, &id, days).await?;
+    let w = Window::of(&q)?;
+    let rows = revenue_rows(&s, &id, w).await?;
     let body = html! {
         (report_tabs(&id, ""))
         form.filters method="get" {
-            label { "Days" input name="days" type="number" min="1" max=(MAX_DAYS) value=(days); }
+            label { "Days" input name="days" type="number" min="1" max=(MAX_DAYS) value=(w.days); }
+            label { "Up to" input name="end" type="date" value=(w.end_date()); }
             button type="submit" { "Show" }
-            a.button.secondary #download-revenue href=(format!("/t/{id}/reports/revenue.csv?days={days}")) download { "Download CSV" }
+            a.button.secondary #download-revenue href=(format!("/t/{id}/reports/revenue.csv?{}", w.query())) download { "Download CSV" }
         }
         @if rows.is_empty() { p.muted { "No settled payments or refunds in these days." } }
-        @else { (chart(&rows, first_day(days), days)) }
+        @else { (chart(&rows, w.first_day, w.days)) }
         table #revenue {
             thead { tr { th { "Day" } th { "Currency" } th.num { "Payments" } th.num { "Gross" } th.num { "Refunded" } th.num { "Net" } } }
             tbody {
@@ -188,7 +218,7 @@ async fn revenue_csv(
     Query(q): Query<DaysQuery>,
 ) -> PageResult {
     let t = tenant(&s, &id).await?;
-    let rows = revenue_rows(&s, &id, days(&q)?).await?;
+    let rows = revenue_rows(&s, &id, Window::of(&q)?).await?;
     Ok(csv("revenue", &t.id, reports::revenue_csv(&rows)))
 }
 
