@@ -537,6 +537,7 @@ test("payhook trigger posts a signed event that shows in the log", async (t) => 
     return row?.Type === "payment_intent.payment_failed" && row.Status === "processed";
   });
   assert.notEqual(await invoiceStatus(page, invoice), "paid");
+  run.declinedInvoice = invoice;
 });
 
 test("a dead event is replayed from its page once the damage is repaired", async (t) => {
@@ -729,6 +730,15 @@ test("reports: reconciliation lists the gaps and downloads as CSV; revenue draws
     `the unpaid invoice is under "Invoices without payment": ${JSON.stringify(invoices)}`,
   );
   assert.ok(!invoices.some((r) => r.Invoice === run.paidInvoice), "a paid invoice is not");
+  if (run.declinedInvoice) {
+    // Its only payment was declined: it collected nothing, so the invoice still has no payment.
+    assert.ok(
+      invoices.some((r) => r.Invoice === run.declinedInvoice),
+      `the invoice whose card was declined is under "Invoices without payment": ${JSON.stringify(invoices)}`,
+    );
+    const differ = await table(page, "#amounts-differ table");
+    assert.ok(!differ.some((r) => r.Invoice === run.declinedInvoice), "and not under amounts that differ");
+  }
   const payments = await table(page, "#payments-without-invoice table");
   assert.ok(
     payments.some((r) => r.Payment === loose),

@@ -310,7 +310,8 @@ fn transactions_query(tenant_id: &str, payouts: &[&str]) -> (String, Vec<crate::
     (sql, p.0)
 }
 
-/// A finalized invoice (any status but `draft`) that no payment is linked to.
+/// A finalized invoice (any status but `draft`) that no collected payment is linked to (a
+/// declined or pending payment collected nothing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvoiceGap {
     /// `inv_…`
@@ -359,8 +360,11 @@ pub struct PaymentGap {
 /// - `amount` (the amount due) is not `net` ([`net_differs`](AmountDiff::net_differs)): the
 ///   payments, net of refunds, do not settle the invoice exactly (underpaid, overpaid, or
 ///   refunded); or
-/// - a linked payment is in another currency (`other_currency_payments`), which no sum here
-///   can compare.
+/// - a linked payment collected money in another currency (`other_currency_payments`), which
+///   no sum here can compare.
+///
+/// An invoice whose payments collected nothing (and that records nothing received) is not
+/// listed here but under [`Reconciliation::invoices_without_payment`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AmountDiff {
     /// `inv_…`
@@ -381,7 +385,7 @@ pub struct AmountDiff {
     pub net: i64,
     /// How many payments are linked to it (in any currency).
     pub payments: i64,
-    /// How many of them are in another currency than the invoice's.
+    /// How many of them collected money in another currency than the invoice's.
     pub other_currency_payments: i64,
     /// `amount_paid != captured`.
     pub paid_differs: bool,
@@ -395,7 +399,7 @@ pub struct AmountDiff {
 /// `limit_per_section` long (1 to [`MAX_PAGE`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reconciliation {
-    /// Finalized invoices with no payment linked.
+    /// Finalized invoices with no collected payment linked.
     pub invoices_without_payment: Vec<InvoiceGap>,
     /// Collected payments linked to no invoice and no appointment.
     pub payments_without_invoice: Vec<PaymentGap>,
@@ -472,13 +476,15 @@ pub fn reconciliation(
     })
 }
 
-/// `draft` is the only invoice status before it is finalized (core's `invoice::Status`).
+/// `draft` is the only invoice status before it is finalized (core's `invoice::Status`). A
+/// payment that collected nothing (declined, canceled, still pending) is no payment here: the
+/// invoice is still waiting for its money.
 fn invoices_without_payment_query(tenant_id: &str, limit: i64) -> (String, Vec<crate::db::Value>) {
     let mut p = Params::default();
     let sql = format!(
         "SELECT i.id, i.status, i.currency, i.amount, i.amount_paid, i.created_at FROM invoices i \
          WHERE i.tenant_id = {} AND i.status <> 'draft' \
-         AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.tenant_id = i.tenant_id AND p.invoice_id = i.id) \
+         AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.tenant_id = i.tenant_id AND p.invoice_id = i.id AND p.captured > 0) \
          ORDER BY i.created_at DESC, i.id DESC LIMIT {}",
         p.bind(tenant_id),
         p.bind(limit)
@@ -511,12 +517,13 @@ fn amounts_differ_query(tenant_id: &str, limit: i64) -> (String, Vec<crate::db::
              CAST(SUM(CASE WHEN p.currency = i.currency THEN p.captured ELSE 0 END) AS BIGINT) AS captured, \
              CAST(SUM(CASE WHEN p.currency = i.currency THEN p.refunded ELSE 0 END) AS BIGINT) AS refunded, \
              COUNT(*) AS payments, \
-             CAST(SUM(CASE WHEN p.currency = i.currency THEN 0 ELSE 1 END) AS BIGINT) AS others \
+             CAST(SUM(CASE WHEN p.currency <> i.currency AND p.captured > 0 THEN 1 ELSE 0 END) AS BIGINT) AS others \
            FROM payments p JOIN invoices i ON i.id = p.invoice_id AND i.tenant_id = p.tenant_id \
            WHERE p.tenant_id = {} AND p.invoice_id IS NOT NULL \
            GROUP BY p.invoice_id\
          ) sums \
-         WHERE amount_paid <> captured OR amount <> captured - refunded OR others > 0 \
+         WHERE (captured > 0 OR amount_paid > 0 OR others > 0) \
+           AND (amount_paid <> captured OR amount <> captured - refunded OR others > 0) \
          ORDER BY created_at DESC, id DESC LIMIT {}",
         p.bind(tenant_id),
         p.bind(limit)

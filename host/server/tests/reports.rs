@@ -465,6 +465,29 @@ fn reconciliation_finds_each_kind_of_gap() {
                 ..Pay::default()
             },
         );
+        // A declined card: a payment is linked, but it collected nothing, so the invoice is still
+        // without payment (and its amounts do not "differ").
+        invoice(
+            c,
+            T,
+            "inv_declined",
+            "payment_failed",
+            2000,
+            "eur",
+            0,
+            at(10),
+        );
+        payment(
+            c,
+            T,
+            Pay {
+                id: "pi_declined",
+                status: "failed",
+                captured: 0,
+                invoice: Some("inv_declined"),
+                ..Pay::default()
+            },
+        );
         // Another tenant's gaps are not this one's.
         invoice(c, OTHER, "inv_other", "open", 100, "eur", 0, at(9));
         payment(
@@ -489,6 +512,7 @@ fn reconciliation_finds_each_kind_of_gap() {
         assert_eq!(
             r.invoices_without_payment,
             [
+                gap("inv_declined", "payment_failed", 2000, 0, 10),
                 gap("inv_paidnopay", "paid", 3000, 3000, 2),
                 gap("inv_open", "open", 2000, 0, 1)
             ]
@@ -564,19 +588,19 @@ fn reconciliation_finds_each_kind_of_gap() {
             "{csv}"
         );
         assert_eq!(
-            lines[1],
+            lines[2],
             "invoice_without_payment,inv_paidnopay,paid,eur,3000,30.00,3000,30.00,,,,,,,,,2026-01-01 00:02:00 UTC"
         );
         assert_eq!(
-            lines[3],
+            lines[4],
             "payment_without_invoice,pi_lone2,refunded,eur,,,,,400,4.00,400,4.00,0,0.00,,,2026-01-01 00:02:00 UTC"
         );
         assert_eq!(
-            lines[7],
+            lines[8],
             "amounts_differ,inv_short,paid,eur,2000,20.00,2000,20.00,1500,15.00,0,0.00,1500,15.00,0,\
              amount_paid differs from captured; amount differs from net,2026-01-01 00:06:00 UTC"
         );
-        assert_eq!(lines.len(), 2 + 2 + 2 + 3, "{csv}");
+        assert_eq!(lines.len(), 2 + 3 + 2 + 3, "{csv}");
     }
 }
 
