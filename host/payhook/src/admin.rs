@@ -232,13 +232,13 @@ pub enum RecordCommand {
 
 type Result<T> = std::result::Result<T, String>;
 
-fn connect_db(ctx: &Ctx) -> Result<(DbConn, payhook_server::seal::Sealer)> {
+pub(crate) fn connect_db(ctx: &Ctx) -> Result<(DbConn, payhook_server::seal::Sealer)> {
     let (opened, _) = server::open(&ctx.database).map_err(|e| e.to_string())?;
     let conn = opened.db.conn().map_err(|e| e.to_string())?;
     Ok((conn, opened.sealer))
 }
 
-fn print(ctx: &Ctx, value: &Value, text: impl FnOnce() -> String) {
+pub(crate) fn print(ctx: &Ctx, value: &Value, text: impl FnOnce() -> String) {
     if ctx.json {
         println!(
             "{}",

@@ -4,6 +4,7 @@ mod admin;
 mod conformance;
 mod fixtures;
 mod import;
+mod plugin;
 mod trigger;
 
 use std::io::Write;
@@ -36,6 +37,9 @@ struct Cli {
     /// Print JSON, for scripts.
     #[arg(long, global = true)]
     json: bool,
+    /// The plugins directory: NAME.wasm with its NAME.json manifest per plugin.
+    #[arg(long, global = true, env = "PAYHOOK_PLUGINS_DIR", value_name = "DIR")]
+    plugins_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +58,9 @@ enum Command {
         #[arg(long, env = "PAYHOOK_STRIPE_API_BASE", default_value = payhook_server::stripe::DEFAULT_API_BASE)]
         stripe_api_base: String,
     },
+    /// Plugins: the installed ones (--plugins-dir) and which tenants they are enabled for.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Tenants and their Stripe connections.
     #[command(subcommand)]
     Tenant(admin::TenantCommand),
@@ -126,6 +133,7 @@ fn main() -> ExitCode {
                 public_url: cli.public_url,
                 process: !no_process,
                 stripe_api_base,
+                plugins_dir: cli.plugins_dir.clone(),
             };
             finish(runtime().and_then(|rt| {
                 rt.block_on(payhook_server::server::serve(config))
@@ -134,6 +142,9 @@ fn main() -> ExitCode {
             }))
         }
         Command::Tenant(c) => finish(admin::tenant(&ctx, c).map(|_| ExitCode::SUCCESS)),
+        Command::Plugin(c) => {
+            finish(plugin::run(&ctx, cli.plugins_dir.as_deref(), c).map(|_| ExitCode::SUCCESS))
+        }
         Command::Events(c) => finish(admin::events(&ctx, c).map(|_| ExitCode::SUCCESS)),
         Command::Invoice(c) => finish(
             admin::record(&ctx, payhook_server::records::RecordKind::Invoice, c)

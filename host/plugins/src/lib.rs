@@ -610,3 +610,13 @@ impl Health {
         self.state.remove(&(plugin.to_owned(), tenant.to_owned()));
     }
 }
+
+/// The plugins this crate's build script built (for tests in other crates): paths of the
+/// `.wasm` files.
+pub mod built {
+    /// `plugins/template`.
+    pub const TEMPLATE: &str = env!("PAYHOOK_PLUGIN_TEMPLATE");
+    /// `plugins/testing/hostile`: misbehaves on purpose, by the action's record id (`loop`,
+    /// `alloc`, `trap`, `foreign`, `negative`…).
+    pub const HOSTILE: &str = env!("PAYHOOK_PLUGIN_HOSTILE");
+}

@@ -39,6 +39,7 @@ pub mod inbox;
 pub mod master_key;
 pub mod metrics;
 pub mod notifications;
+pub mod plugins;
 pub mod process;
 pub mod rate;
 pub mod records;

@@ -396,6 +396,8 @@ enum Write {
         subject: String,
         effect: Json,
     },
+    /// An action for the tenant's plugins (see [`crate::plugins`]).
+    Action(crate::plugins::NewAction),
 }
 
 /// Applies `write`; with `check`, only if the record still has the state it was decided from.
@@ -433,6 +435,7 @@ fn apply_write(conn: &mut dyn Conn, w: &Write, check: bool, now: i64) -> Result<
         } => {
             notifications::record(conn, tenant, event_id, kind, subject, effect, now).map(|_| true)
         }
+        Write::Action(action) => crate::plugins::write_action(conn, action, now).map(|_| true),
     }
 }
 
@@ -556,6 +559,7 @@ fn apply_fact(
                 next,
                 links: (None, None),
             })?;
+            plugin_action(store, tenant, event_id, fact, kind.name(), id, out)?;
         }
     }
     if let Some(payment) = PaymentId::of(&fact.subject) {
@@ -576,9 +580,13 @@ fn apply_fact(
                     key,
                     expected: current,
                     next,
-                    links: both,
+                    links: both.clone(),
                 })?;
                 book_ledger(store, tenant, fact, &effects, now)?;
+                // A payment for an invoice or an appointment reaches plugins through that record.
+                if both.0.is_none() && both.1.is_none() {
+                    plugin_action(store, tenant, event_id, fact, "payment", id, out)?;
+                }
             }
         }
     }
@@ -597,6 +605,7 @@ fn apply_fact(
                 next,
                 links: (None, None),
             })?;
+            plugin_action(store, tenant, event_id, fact, "subscription", sub, out)?;
             for effect in &effects {
                 let kind = match effect {
                     Effect::NotifyPaymentFailed { .. } => "payment_failed",
@@ -645,6 +654,32 @@ fn decide(
     out.decisions
         .push(json!({"fact": fact.kind.name(), "record": label, "decision": value}));
     Ok(applied)
+}
+
+/// Writes the action plugins are told about when `fact` changed a record: the hook, the record,
+/// the amount and the engine's decision (the last one `decide` recorded).
+fn plugin_action(
+    store: &mut dyn States,
+    tenant: &str,
+    event_id: &str,
+    fact: &Fact,
+    subject_kind: &'static str,
+    subject_id: &str,
+    out: &Outcome,
+) -> Result<(), ProcessError> {
+    let Some(hook) = crate::plugins::hook_of(&fact.kind) else {
+        return Ok(());
+    };
+    store.write(Write::Action(crate::plugins::NewAction {
+        tenant: tenant.to_owned(),
+        event_id: event_id.to_owned(),
+        hook,
+        subject_kind,
+        subject_id: subject_id.to_owned(),
+        amount: fact_money(&fact.kind).map(|m| (m.minor, m.currency.as_str().to_owned())),
+        decision: out.decisions.last().cloned().unwrap_or(Json::Null),
+    }))?;
+    Ok(())
 }
 
 /// Books the ledger entries among a payment decision's effects.
@@ -717,6 +752,11 @@ fn state_currency(state: &str) -> Option<Currency> {
 }
 
 fn fact_currency(kind: &FactKind) -> Option<Currency> {
+    fact_money(kind).map(|m| m.currency)
+}
+
+/// The amount a fact moved, if it names one.
+fn fact_money(kind: &FactKind) -> Option<Money> {
     let money: Option<&Money> = match kind {
         FactKind::PaymentSucceeded { amount }
         | FactKind::PaymentFailed { amount, .. }
@@ -744,7 +784,7 @@ fn fact_currency(kind: &FactKind) -> Option<Currency> {
         | FactKind::SubscriptionPastDue { .. }
         | FactKind::SubscriptionCanceled => None,
     };
-    money.map(|m| m.currency)
+    money.copied()
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub struct ServeConfig {
     /// Stripe's API base URL ([`crate::stripe::DEFAULT_API_BASE`]; a fake such as localstripe
     /// in tests).
     pub stripe_api_base: String,
+    /// The plugins directory (see [`crate::plugins`]); none installs no plugin.
+    pub plugins_dir: Option<PathBuf>,
 }
 
 /// Why the server could not start.
@@ -114,6 +116,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         },
         metrics.clone(),
     );
+    let opened_db = opened.db.clone();
     let state = AppState::new(
         opened.db,
         opened.sealer,
@@ -131,6 +134,35 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         dashboard = %format!("http://{addr}/"),
         "payhook is listening"
     );
+    // Plugins are called by a worker of their own, after the events' transactions: a plugin
+    // never holds up a delivery or a state change. Nodes that process run it (with the same
+    // plugins directory on every such node).
+    let stop_plugins = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let plugin_worker = if config.process {
+        let plugins = std::sync::Arc::new(load_plugins(config.plugins_dir.as_deref())?);
+        let names: Vec<&str> = plugins
+            .list
+            .iter()
+            .map(|p| p.manifest.name.as_str())
+            .collect();
+        tracing::info!(plugins = %names.join(", "), "plugins installed");
+        let (db, stop) = (opened_db.clone(), stop_plugins.clone());
+        Some(
+            std::thread::Builder::new()
+                .name("payhook-plugins".into())
+                .spawn(move || {
+                    crate::plugins::run_worker(
+                        db,
+                        plugins,
+                        stop,
+                        std::time::Duration::from_millis(200),
+                    )
+                })
+                .map_err(|e| ServeError::Startup(format!("cannot start the plugin worker: {e}")))?,
+        )
+    } else {
+        None
+    };
     let (stop_links, links_stopped) = tokio::sync::oneshot::channel::<()>();
     let links = tokio::spawn(crate::http::run_link_worker(state.clone(), async move {
         let _ = links_stopped.await;
@@ -140,11 +172,25 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         .await;
     let _ = stop_links.send(());
     let _ = links.await;
+    stop_plugins.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(worker) = plugin_worker {
+        let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+    }
     writer.stop();
     tokio::task::spawn_blocking(move || thread.join())
         .await
         .ok();
     served.map_err(|e| ServeError::Startup(e.to_string()))
+}
+
+/// The plugins in `dir` (none without one), or why they cannot be installed.
+pub fn load_plugins(dir: Option<&std::path::Path>) -> Result<crate::plugins::Plugins, ServeError> {
+    match dir {
+        Some(dir) => {
+            crate::plugins::Plugins::load_dir(dir).map_err(|e| ServeError::Startup(e.to_string()))
+        }
+        None => crate::plugins::Plugins::none().map_err(|e| ServeError::Startup(e.to_string())),
+    }
 }
 
 fn describe_key(source: &KeySource) -> String {

@@ -4,7 +4,7 @@
 use super::{Backend, Conn, DbError, transaction};
 
 /// The newest schema version this build knows.
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 /// Tables every version has; `{SEQ}` is the backend's auto-incrementing row id.
 const V1: &str = r#"
@@ -280,6 +280,95 @@ CREATE TABLE payout_links (
 );
 "#;
 
+/// Plugins: which are enabled per tenant (and why one was disabled), the actions the worker
+/// tells them about (written in the event's transaction), each plugin's call for an action with
+/// its attempts, and what the calls asked for: statuses, ledger entries, callbacks, key-values.
+const V7: &str = r#"
+CREATE TABLE plugin_tenants (
+    tenant_id       TEXT NOT NULL,
+    plugin          TEXT NOT NULL,
+    enabled         BIGINT NOT NULL,
+    failures        BIGINT NOT NULL,
+    disabled_reason TEXT,
+    updated_at      BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, plugin)
+);
+CREATE TABLE plugin_actions (
+    seq          {SEQ},
+    tenant_id    TEXT NOT NULL,
+    event_id     TEXT NOT NULL,
+    hook         TEXT NOT NULL,
+    subject_kind TEXT NOT NULL,
+    subject_id   TEXT NOT NULL,
+    amount       BIGINT,
+    currency     TEXT,
+    decision     TEXT NOT NULL,
+    dispatched   BIGINT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    UNIQUE (tenant_id, event_id, hook, subject_kind, subject_id)
+);
+CREATE INDEX plugin_actions_undispatched ON plugin_actions (dispatched, seq);
+CREATE TABLE plugin_calls (
+    action_seq      BIGINT NOT NULL,
+    plugin          TEXT NOT NULL,
+    tenant_id       TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    last_error      TEXT,
+    commands        TEXT,
+    updated_at      BIGINT NOT NULL,
+    PRIMARY KEY (action_seq, plugin)
+);
+CREATE INDEX plugin_calls_due ON plugin_calls (status, next_attempt_at);
+CREATE INDEX plugin_calls_by_tenant ON plugin_calls (tenant_id, action_seq);
+CREATE TABLE plugin_statuses (
+    tenant_id    TEXT NOT NULL,
+    plugin       TEXT NOT NULL,
+    subject_kind TEXT NOT NULL,
+    subject_id   TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    event_id     TEXT NOT NULL,
+    updated_at   BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, plugin, subject_kind, subject_id)
+);
+CREATE TABLE plugin_ledger (
+    action_seq   BIGINT NOT NULL,
+    plugin       TEXT NOT NULL,
+    idx          BIGINT NOT NULL,
+    tenant_id    TEXT NOT NULL,
+    subject_kind TEXT NOT NULL,
+    subject_id   TEXT NOT NULL,
+    account      TEXT NOT NULL,
+    amount       BIGINT NOT NULL,
+    currency     TEXT NOT NULL,
+    memo         TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (action_seq, plugin, idx)
+);
+CREATE INDEX plugin_ledger_by_tenant ON plugin_ledger (tenant_id, created_at);
+CREATE TABLE plugin_callbacks (
+    action_seq      BIGINT NOT NULL,
+    plugin          TEXT NOT NULL,
+    idx             BIGINT NOT NULL,
+    tenant_id       TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    last_error      TEXT,
+    created_at      BIGINT NOT NULL,
+    PRIMARY KEY (action_seq, plugin, idx)
+);
+CREATE TABLE plugin_kv (
+    tenant_id TEXT NOT NULL,
+    plugin    TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, plugin, key)
+);
+"#;
+
 /// Creates the schema, or checks that the database's is one this build can use.
 pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
     conn.batch("CREATE TABLE IF NOT EXISTS payhook_schema (version BIGINT NOT NULL)")?;
@@ -304,6 +393,7 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
         };
         let v1 = V1.replace("{SEQ}", seq);
         let v4 = V4.replace("{SEQ}", seq);
+        let v7 = V7.replace("{SEQ}", seq);
         for (version, sql) in [
             (1, v1.as_str()),
             (2, V2),
@@ -311,6 +401,7 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
             (4, v4.as_str()),
             (5, V5),
             (6, V6),
+            (7, v7.as_str()),
         ] {
             if found < version {
                 tx.batch(sql)?;

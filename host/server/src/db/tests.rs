@@ -171,7 +171,10 @@ fn a_version_5_database_is_brought_up_to_date() {
          CREATE INDEX stripe_objects_by_created ON stripe_objects (tenant_id, kind, created); \
          CREATE INDEX invoices_by_tenant ON invoices (tenant_id, created_at); \
          CREATE INDEX appointments_by_tenant ON appointments (tenant_id, created_at); \
-         DELETE FROM payhook_schema WHERE version = 6;",
+         DROP TABLE plugin_tenants; DROP TABLE plugin_actions; DROP TABLE plugin_calls; \
+         DROP TABLE plugin_statuses; DROP TABLE plugin_ledger; DROP TABLE plugin_callbacks; \
+         DROP TABLE plugin_kv; \
+         DELETE FROM payhook_schema WHERE version >= 6;",
     )
     .unwrap();
     assert!(!indexes(&mut conn).contains(&"payments_pending".to_owned()));
@@ -185,6 +188,6 @@ fn a_version_5_database_is_brought_up_to_date() {
             .unwrap()
             .unwrap()
             .int(0),
-        6
+        super::schema::VERSION
     );
 }

@@ -1,0 +1,752 @@
+//! Plugins in the server: the installed plugins (a directory of components, each with a small
+//! manifest), which are enabled per tenant, the actions processing records for them, and the
+//! worker that calls them and carries out what they ask.
+//!
+//! **Never in the way of a payment.** Processing an event writes one *action* per record it
+//! changed (`plugin_actions`), in the event's own transaction, and nothing else: no plugin runs
+//! there. The plugin worker then gives each action to every plugin enabled for the tenant that
+//! asked for its hook, as a *call* of its own (`plugin_calls`): a call that fails (a trap, a
+//! time-out, an error, an answer that breaks a rule) is retried with backoff, on its own and
+//! visibly, and is `dead` after [`MAX_ATTEMPTS`]. After [`FAILURES_TO_DISABLE`] failed calls
+//! in a row a plugin is disabled for that tenant, with the reason kept, until the operator
+//! enables it again. A call's commands (statuses, ledger entries, e-mails into the
+//! notification outbox, platform callbacks) and its key-value writes are written in one
+//! transaction with the call's `done`, so each happens once.
+//!
+//! **Installing.** A plugins directory (`payhook serve --plugins-dir DIR`) holds, per plugin,
+//! `NAME.wasm` and `NAME.json`: `{"name": "clinic", "version": "0.1.0", "description": "…"}`.
+//! The component's own manifest must say the same name and version (a mismatch is refused at
+//! start-up, saying which file is wrong).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use payhook_core::fact::FactKind;
+use payhook_plugins::{
+    Action, Amount, Command, Hook, Kv, Plugin, PluginError, PluginHost, RecordRef, SandboxLimits,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use crate::db::{Conn, Database, DbError, transaction};
+use crate::ids::now_secs;
+
+/// Attempts a call gets before it is `dead`.
+pub const MAX_ATTEMPTS: i64 = 8;
+/// Failed calls in a row after which a plugin is disabled for the tenant.
+pub const FAILURES_TO_DISABLE: i64 = 5;
+/// The first retry waits this long; each next one twice as long, up to an hour.
+pub const FIRST_RETRY_SECS: i64 = 2;
+
+/// Why plugins could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The directory or a file could not be read.
+    #[error("plugins directory {path}: {reason}")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A manifest file is not what payhook expects.
+    #[error("{path}: {reason}")]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The component would not load.
+    #[error("{path}: {source}")]
+    Load {
+        /// The component.
+        path: PathBuf,
+        /// The plugin host's error.
+        source: PluginError,
+    },
+}
+
+/// A plugin's manifest file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileManifest {
+    /// The plugin's name; the component's manifest must say the same.
+    pub name: String,
+    /// Its version; the component's manifest must say the same.
+    pub version: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// An installed plugin.
+pub struct Installed {
+    /// What its manifest file says.
+    pub manifest: FileManifest,
+    /// The component.
+    pub plugin: Plugin,
+    /// Where it was loaded from.
+    pub path: PathBuf,
+}
+
+/// The installed plugins and the host that runs them.
+pub struct Plugins {
+    host: PluginHost,
+    /// The plugins, by name.
+    pub list: Vec<Installed>,
+}
+
+impl std::fmt::Debug for Plugins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.list.iter().map(|p| &p.manifest.name))
+            .finish()
+    }
+}
+
+impl Plugins {
+    /// No plugins.
+    pub fn none() -> Result<Plugins, PluginError> {
+        Ok(Plugins {
+            host: PluginHost::new(SandboxLimits::default())?,
+            list: Vec::new(),
+        })
+    }
+
+    /// Loads every `NAME.wasm` with its `NAME.json` in `dir`.
+    pub fn load_dir(dir: &Path) -> Result<Plugins, InstallError> {
+        let read = |path: &Path, e: std::io::Error| InstallError::Read {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        let host =
+            PluginHost::new(SandboxLimits::default()).map_err(|source| InstallError::Load {
+                path: dir.to_owned(),
+                source,
+            })?;
+        let mut wasm: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| read(dir, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
+        wasm.sort();
+        let mut list: Vec<Installed> = Vec::new();
+        for path in wasm {
+            let json_path = path.with_extension("json");
+            let text = std::fs::read_to_string(&json_path).map_err(|e| InstallError::Manifest {
+                path: json_path.clone(),
+                reason: format!(
+                    "every plugin needs a manifest beside it ({e}); write {{\"name\": …, \"version\": …}}"
+                ),
+            })?;
+            let manifest: FileManifest =
+                serde_json::from_str(&text).map_err(|e| InstallError::Manifest {
+                    path: json_path.clone(),
+                    reason: format!("not a plugin manifest: {e}"),
+                })?;
+            let bytes = std::fs::read(&path).map_err(|e| read(&path, e))?;
+            let plugin = host.load(&bytes).map_err(|source| InstallError::Load {
+                path: path.clone(),
+                source,
+            })?;
+            let declared = plugin.manifest();
+            if declared.name != manifest.name || declared.version != manifest.version {
+                return Err(InstallError::Manifest {
+                    path: json_path,
+                    reason: format!(
+                        "says {} {} but the component is {} {}",
+                        manifest.name, manifest.version, declared.name, declared.version
+                    ),
+                });
+            }
+            if list.iter().any(|p| p.manifest.name == manifest.name) {
+                return Err(InstallError::Manifest {
+                    path: json_path,
+                    reason: format!("a second plugin named {:?}", manifest.name),
+                });
+            }
+            list.push(Installed {
+                manifest,
+                plugin,
+                path,
+            });
+        }
+        Ok(Plugins { host, list })
+    }
+
+    /// The installed plugin named `name`.
+    pub fn get(&self, name: &str) -> Option<&Installed> {
+        self.list.iter().find(|p| p.manifest.name == name)
+    }
+}
+
+/// The hook an engine fact is, for plugins.
+pub fn hook_of(kind: &FactKind) -> Option<Hook> {
+    Some(match kind {
+        FactKind::PaymentSucceeded { .. } | FactKind::CheckoutAsyncPaymentSucceeded { .. } => {
+            Hook::PaymentSettled
+        }
+        FactKind::PaymentFailed { .. }
+        | FactKind::CheckoutAsyncPaymentFailed
+        | FactKind::PaymentCanceled => Hook::PaymentFailed,
+        FactKind::PaymentRequiresAction { .. } => Hook::PaymentRequiresAction,
+        FactKind::CheckoutCompletedPaid { .. } | FactKind::CheckoutCompletedUnpaid => {
+            Hook::CheckoutCompleted
+        }
+        FactKind::CheckoutExpired => Hook::CheckoutExpired,
+        FactKind::Refunded { .. } | FactKind::RefundFailed { .. } => Hook::RefundRecorded,
+        FactKind::DisputeOpened { .. } => Hook::DisputeOpened,
+        FactKind::DisputeWon => Hook::DisputeWon,
+        FactKind::DisputeLost { .. } => Hook::DisputeLost,
+        FactKind::SubscriptionCreated { .. }
+        | FactKind::SubscriptionUpdated { .. }
+        | FactKind::SubscriptionPastDue { .. }
+        | FactKind::SubscriptionCanceled => Hook::SubscriptionChanged,
+        FactKind::InvoiceFinalized { .. } => Hook::InvoiceFinalized,
+        FactKind::PayoutPaid { .. } => Hook::PayoutPaid,
+        FactKind::PayoutFailed { .. } => Hook::PayoutFailed,
+        _ => return None,
+    })
+}
+
+/// A hook's name as the WIT spells it.
+pub fn hook_name(hook: Hook) -> &'static str {
+    match hook {
+        Hook::PaymentSettled => "payment-settled",
+        Hook::PaymentFailed => "payment-failed",
+        Hook::PaymentRequiresAction => "payment-requires-action",
+        Hook::CheckoutCompleted => "checkout-completed",
+        Hook::CheckoutExpired => "checkout-expired",
+        Hook::RefundRecorded => "refund-recorded",
+        Hook::DisputeOpened => "dispute-opened",
+        Hook::DisputeWon => "dispute-won",
+        Hook::DisputeLost => "dispute-lost",
+        Hook::SubscriptionChanged => "subscription-changed",
+        Hook::InvoiceFinalized => "invoice-finalized",
+        Hook::PayoutPaid => "payout-paid",
+        Hook::PayoutFailed => "payout-failed",
+    }
+}
+
+const ALL_HOOKS: [Hook; 13] = [
+    Hook::PaymentSettled,
+    Hook::PaymentFailed,
+    Hook::PaymentRequiresAction,
+    Hook::CheckoutCompleted,
+    Hook::CheckoutExpired,
+    Hook::RefundRecorded,
+    Hook::DisputeOpened,
+    Hook::DisputeWon,
+    Hook::DisputeLost,
+    Hook::SubscriptionChanged,
+    Hook::InvoiceFinalized,
+    Hook::PayoutPaid,
+    Hook::PayoutFailed,
+];
+
+/// The hook named `name`.
+pub fn parse_hook(name: &str) -> Option<Hook> {
+    ALL_HOOKS.into_iter().find(|h| hook_name(*h) == name)
+}
+
+/// An action for plugins, as processing writes it.
+#[derive(Debug, Clone)]
+pub struct NewAction {
+    /// The tenant.
+    pub tenant: String,
+    /// The Stripe event.
+    pub event_id: String,
+    /// What happened.
+    pub hook: Hook,
+    /// `invoice`, `appointment`, `payment` or `subscription`.
+    pub subject_kind: &'static str,
+    /// The record's id.
+    pub subject_id: String,
+    /// The amount the fact moved, if it has one.
+    pub amount: Option<(i64, String)>,
+    /// The engine's decision for the record.
+    pub decision: Json,
+}
+
+/// Writes an action, once per (event, hook, record), in the caller's transaction.
+pub fn write_action(conn: &mut dyn Conn, a: &NewAction, now: i64) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO plugin_actions (tenant_id, event_id, hook, subject_kind, subject_id, amount, currency, decision, dispatched, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9) \
+         ON CONFLICT (tenant_id, event_id, hook, subject_kind, subject_id) DO NOTHING",
+        &[
+            a.tenant.as_str().into(),
+            a.event_id.as_str().into(),
+            hook_name(a.hook).into(),
+            a.subject_kind.into(),
+            a.subject_id.as_str().into(),
+            a.amount.as_ref().map(|(m, _)| *m).into(),
+            a.amount.as_ref().map(|(_, c)| c.as_str()).into(),
+            a.decision.to_string().into(),
+            now.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A plugin's state for one tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantPlugin {
+    /// The plugin's name.
+    pub plugin: String,
+    /// Whether it is called for this tenant.
+    pub enabled: bool,
+    /// Failed calls in a row.
+    pub failures: i64,
+    /// Why it was disabled by payhook (none when the operator disabled it).
+    pub disabled_reason: Option<String>,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// The plugins enabled or disabled for a tenant (those never enabled have no row).
+pub fn tenant_plugins(conn: &mut dyn Conn, tenant: &str) -> Result<Vec<TenantPlugin>, DbError> {
+    Ok(conn
+        .query(
+            "SELECT plugin, enabled, failures, disabled_reason, updated_at FROM plugin_tenants WHERE tenant_id = $1 ORDER BY plugin",
+            &[tenant.into()],
+        )?
+        .iter()
+        .map(|r| TenantPlugin {
+            plugin: r.text(0),
+            enabled: r.int(1) != 0,
+            failures: r.int(2),
+            disabled_reason: r.opt_text(3),
+            updated_at: r.int(4),
+        })
+        .collect())
+}
+
+/// Enables (clearing the failures) or disables a plugin for a tenant.
+pub fn set_enabled(
+    conn: &mut dyn Conn,
+    tenant: &str,
+    plugin: &str,
+    enabled: bool,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO plugin_tenants (tenant_id, plugin, enabled, failures, disabled_reason, updated_at) VALUES ($1, $2, $3, 0, $4, $5) \
+         ON CONFLICT (tenant_id, plugin) DO UPDATE SET enabled = excluded.enabled, failures = 0, \
+         disabled_reason = excluded.disabled_reason, updated_at = excluded.updated_at",
+        &[tenant.into(), plugin.into(), enabled.into(), reason.into(), now.into()],
+    )?;
+    Ok(())
+}
+
+/// One plugin call, as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallView {
+    /// The action's place.
+    pub action: i64,
+    /// The plugin.
+    pub plugin: String,
+    /// The Stripe event behind it.
+    pub event_id: String,
+    /// The hook.
+    pub hook: String,
+    /// `kind id` of the record.
+    pub subject: String,
+    /// `pending`, `done`, `failed` or `dead`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// The commands it returned (once done).
+    pub commands: Option<Json>,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A tenant's plugin calls, newest first.
+pub fn calls(conn: &mut dyn Conn, tenant: &str, limit: i64) -> Result<Vec<CallView>, DbError> {
+    Ok(conn
+        .query(
+            "SELECT c.action_seq, c.plugin, a.event_id, a.hook, a.subject_kind, a.subject_id, c.status, c.attempts, c.last_error, c.commands, c.updated_at \
+             FROM plugin_calls c JOIN plugin_actions a ON a.seq = c.action_seq \
+             WHERE c.tenant_id = $1 ORDER BY c.action_seq DESC, c.plugin LIMIT $2",
+            &[tenant.into(), limit.clamp(1, 500).into()],
+        )?
+        .iter()
+        .map(|r| CallView {
+            action: r.int(0),
+            plugin: r.text(1),
+            event_id: r.text(2),
+            hook: r.text(3),
+            subject: format!("{} {}", r.text(4), r.text(5)),
+            status: r.text(6),
+            attempts: r.int(7),
+            last_error: r.opt_text(8),
+            commands: r.opt_text(9).and_then(|c| serde_json::from_str(&c).ok()),
+            updated_at: r.int(10),
+        })
+        .collect())
+}
+
+/// The statuses plugins set on a tenant's records.
+pub fn statuses(conn: &mut dyn Conn, tenant: &str) -> Result<Vec<Json>, DbError> {
+    Ok(conn
+        .query(
+            "SELECT plugin, subject_kind, subject_id, status, event_id, updated_at FROM plugin_statuses WHERE tenant_id = $1 ORDER BY updated_at DESC, plugin LIMIT 500",
+            &[tenant.into()],
+        )?
+        .iter()
+        .map(|r| {
+            json!({"plugin": r.text(0), "subject": {"kind": r.text(1), "id": r.text(2)}, "status": r.text(3), "event_id": r.text(4), "updated_at": r.int(5)})
+        })
+        .collect())
+}
+
+/// The ledger entries plugins booked for a tenant, oldest first.
+pub fn ledger(conn: &mut dyn Conn, tenant: &str) -> Result<Vec<Json>, DbError> {
+    Ok(conn
+        .query(
+            "SELECT plugin, subject_kind, subject_id, account, amount, currency, memo, created_at FROM plugin_ledger WHERE tenant_id = $1 ORDER BY created_at, action_seq, idx LIMIT 5000",
+            &[tenant.into()],
+        )?
+        .iter()
+        .map(|r| {
+            json!({"plugin": r.text(0), "subject": {"kind": r.text(1), "id": r.text(2)}, "account": r.text(3), "amount": r.int(4), "currency": r.text(5), "memo": r.text(6), "created_at": r.int(7)})
+        })
+        .collect())
+}
+
+/// Gives new actions to the plugins that want them: one call per enabled plugin asking for the
+/// hook. Returns how many actions were dispatched.
+pub fn dispatch(conn: &mut dyn Conn, plugins: &Plugins, now: i64) -> Result<usize, DbError> {
+    transaction(conn, |tx| {
+        let rows = tx.query(
+            "SELECT seq, tenant_id, hook FROM plugin_actions WHERE dispatched = 0 ORDER BY seq LIMIT 200",
+            &[],
+        )?;
+        for r in &rows {
+            let (seq, tenant, hook) = (r.int(0), r.text(1), r.text(2));
+            let enabled = tx.query(
+                "SELECT plugin FROM plugin_tenants WHERE tenant_id = $1 AND enabled = 1",
+                &[tenant.as_str().into()],
+            )?;
+            for p in &enabled {
+                let name = p.text(0);
+                let wants = plugins
+                    .get(&name)
+                    .zip(parse_hook(&hook))
+                    .is_some_and(|(i, h)| i.plugin.wants(h));
+                if wants {
+                    tx.execute(
+                        "INSERT INTO plugin_calls (action_seq, plugin, tenant_id, status, attempts, next_attempt_at, updated_at) \
+                         VALUES ($1, $2, $3, 'pending', 0, $4, $4) ON CONFLICT (action_seq, plugin) DO NOTHING",
+                        &[seq.into(), name.as_str().into(), tenant.as_str().into(), now.into()],
+                    )?;
+                }
+            }
+            tx.execute(
+                "UPDATE plugin_actions SET dispatched = 1 WHERE seq = $1",
+                &[seq.into()],
+            )?;
+        }
+        Ok(rows.len())
+    })
+}
+
+/// A due call, with what the plugin is told.
+struct Due {
+    action_seq: i64,
+    plugin: String,
+    tenant: String,
+    attempts: i64,
+    status: String,
+    action: Action,
+}
+
+fn record_metadata(
+    conn: &mut dyn Conn,
+    kind: &str,
+    id: &str,
+) -> Result<Vec<(String, String)>, DbError> {
+    let table = match kind {
+        "invoice" => "invoices",
+        "appointment" => "appointments",
+        _ => return Ok(Vec::new()),
+    };
+    let Some(row) = conn.query_opt(
+        &format!("SELECT metadata FROM {table} WHERE id = $1"),
+        &[id.into()],
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    let meta: Json = serde_json::from_str(&row.text(0)).unwrap_or(Json::Null);
+    Ok(meta
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    (k.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn due_calls(conn: &mut dyn Conn, now: i64, limit: i64) -> Result<Vec<Due>, DbError> {
+    let rows = conn.query(
+        "SELECT c.action_seq, c.plugin, c.tenant_id, c.attempts, c.status, a.event_id, a.hook, a.subject_kind, a.subject_id, a.amount, a.currency, a.decision \
+         FROM plugin_calls c JOIN plugin_actions a ON a.seq = c.action_seq \
+         JOIN plugin_tenants t ON t.tenant_id = c.tenant_id AND t.plugin = c.plugin AND t.enabled = 1 \
+         WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= $1 ORDER BY c.next_attempt_at, c.action_seq LIMIT $2",
+        &[now.into(), limit.into()],
+    )?;
+    let mut out = Vec::new();
+    for r in rows {
+        let Some(hook) = parse_hook(&r.text(6)) else {
+            continue;
+        };
+        let (kind, id) = (r.text(7), r.text(8));
+        let metadata = record_metadata(conn, &kind, &id)?;
+        let amount = match (r.opt_int(9), r.opt_text(10)) {
+            (Some(minor), Some(currency)) => Some(Amount { minor, currency }),
+            _ => None,
+        };
+        out.push(Due {
+            action_seq: r.int(0),
+            plugin: r.text(1),
+            tenant: r.text(2),
+            attempts: r.int(3),
+            status: r.text(4),
+            action: Action {
+                hook,
+                tenant: r.text(2),
+                event_id: r.text(5),
+                subject: RecordRef { kind, id },
+                amount,
+                decision: r.text(11),
+                metadata,
+            },
+        });
+    }
+    Ok(out)
+}
+
+fn load_kv(conn: &mut dyn Conn, tenant: &str, plugin: &str) -> Result<Kv, DbError> {
+    let mut kv = Kv::default();
+    for r in conn.query(
+        "SELECT key, value FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2",
+        &[tenant.into(), plugin.into()],
+    )? {
+        kv.0.insert(r.text(0), r.text(1));
+    }
+    Ok(kv)
+}
+
+/// Sets a key of a plugin's store for a tenant (the operator's configuration, e.g. an owner's
+/// e-mail address), within the same limits a plugin has.
+pub fn kv_set(
+    conn: &mut dyn Conn,
+    tenant: &str,
+    plugin: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), String> {
+    let kv = load_kv(conn, tenant, plugin).map_err(|e| e.to_string())?;
+    payhook_plugins::check_kv(key, value, kv.0.len(), kv.0.contains_key(key))?;
+    conn.execute(
+        "INSERT INTO plugin_kv (tenant_id, plugin, key, value) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, plugin, key) DO UPDATE SET value = excluded.value",
+        &[tenant.into(), plugin.into(), key.into(), value.into()],
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn command_json(c: &Command) -> Json {
+    match c {
+        Command::SetStatus(s) => {
+            json!({"set_status": {"subject": {"kind": s.subject.kind, "id": s.subject.id}, "status": s.status}})
+        }
+        Command::Book(e) => {
+            json!({"book": {"subject": {"kind": e.subject.kind, "id": e.subject.id}, "account": e.account, "amount": e.amount.minor, "currency": e.amount.currency, "memo": e.memo}})
+        }
+        Command::Notify(n) => json!({"notify": {"to": n.to, "subject": n.subject}}),
+        Command::Callback(body) => json!({"callback": {"bytes": body.len()}}),
+    }
+}
+
+/// Carries out a call's commands and its key-value writes, and marks it done, in one
+/// transaction.
+fn finish(
+    conn: &mut dyn Conn,
+    due: &Due,
+    commands: &[Command],
+    kv: &Kv,
+    now: i64,
+) -> Result<(), DbError> {
+    transaction(conn, |tx| {
+        let claimed = tx.execute(
+            "UPDATE plugin_calls SET status = 'done', attempts = attempts + 1, last_error = NULL, commands = $1, updated_at = $2 \
+             WHERE action_seq = $3 AND plugin = $4 AND status = $5",
+            &[
+                Json::Array(commands.iter().map(command_json).collect()).to_string().into(),
+                now.into(),
+                due.action_seq.into(),
+                due.plugin.as_str().into(),
+                due.status.as_str().into(),
+            ],
+        )?;
+        if claimed != 1 {
+            // Another node carried it out first.
+            return Ok(());
+        }
+        let (tenant, event) = (due.tenant.as_str(), due.action.event_id.as_str());
+        for (idx, c) in commands.iter().enumerate() {
+            let idx = idx as i64;
+            match c {
+                Command::SetStatus(s) => {
+                    tx.execute(
+                        "INSERT INTO plugin_statuses (tenant_id, plugin, subject_kind, subject_id, status, event_id, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (tenant_id, plugin, subject_kind, subject_id) DO UPDATE SET status = excluded.status, event_id = excluded.event_id, updated_at = excluded.updated_at",
+                        &[tenant.into(), due.plugin.as_str().into(), s.subject.kind.as_str().into(), s.subject.id.as_str().into(), s.status.as_str().into(), event.into(), now.into()],
+                    )?;
+                }
+                Command::Book(e) => {
+                    tx.execute(
+                        "INSERT INTO plugin_ledger (action_seq, plugin, idx, tenant_id, subject_kind, subject_id, account, amount, currency, memo, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (action_seq, plugin, idx) DO NOTHING",
+                        &[due.action_seq.into(), due.plugin.as_str().into(), idx.into(), tenant.into(), e.subject.kind.as_str().into(), e.subject.id.as_str().into(),
+                          e.account.as_str().into(), e.amount.minor.into(), e.amount.currency.as_str().into(), e.memo.as_str().into(), now.into()],
+                    )?;
+                }
+                Command::Notify(n) => {
+                    let body = json!({"to": n.to, "title": n.subject, "text": n.text, "plugin": due.plugin});
+                    tx.execute(
+                        "INSERT INTO notifications (tenant_id, event_id, kind, subject, status, body, created_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6) \
+                         ON CONFLICT (tenant_id, event_id, kind, subject) DO NOTHING",
+                        &[tenant.into(), event.into(), format!("plugin:{}", due.plugin).into(),
+                          format!("{} {} #{idx}", due.action.subject.kind, due.action.subject.id).into(), body.to_string().into(), now.into()],
+                    )?;
+                }
+                Command::Callback(body) => {
+                    tx.execute(
+                        "INSERT INTO plugin_callbacks (action_seq, plugin, idx, tenant_id, body, status, attempts, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) ON CONFLICT (action_seq, plugin, idx) DO NOTHING",
+                        &[due.action_seq.into(), due.plugin.as_str().into(), idx.into(), tenant.into(), body.as_str().into(), now.into()],
+                    )?;
+                }
+            }
+        }
+        for (key, value) in &kv.0 {
+            tx.execute(
+                "INSERT INTO plugin_kv (tenant_id, plugin, key, value) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (tenant_id, plugin, key) DO UPDATE SET value = excluded.value",
+                &[
+                    tenant.into(),
+                    due.plugin.as_str().into(),
+                    key.as_str().into(),
+                    value.as_str().into(),
+                ],
+            )?;
+        }
+        tx.execute(
+            "UPDATE plugin_tenants SET failures = 0 WHERE tenant_id = $1 AND plugin = $2",
+            &[tenant.into(), due.plugin.as_str().into()],
+        )?;
+        Ok(())
+    })
+}
+
+/// Records a failed call: retried with backoff, `dead` after [`MAX_ATTEMPTS`]; the plugin is
+/// disabled for the tenant after [`FAILURES_TO_DISABLE`] failures in a row.
+fn fail(conn: &mut dyn Conn, due: &Due, error: &PluginError, now: i64) -> Result<(), DbError> {
+    let attempts = due.attempts + 1;
+    let status = if attempts >= MAX_ATTEMPTS {
+        "dead"
+    } else {
+        "failed"
+    };
+    let wait = (FIRST_RETRY_SECS << (attempts - 1).clamp(0, 11)).min(3600);
+    let message: String = error.to_string().chars().take(1000).collect();
+    transaction(conn, |tx| {
+        tx.execute(
+            "UPDATE plugin_calls SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, updated_at = $5 \
+             WHERE action_seq = $6 AND plugin = $7 AND status = $8",
+            &[status.into(), attempts.into(), (now + wait).into(), message.as_str().into(), now.into(),
+              due.action_seq.into(), due.plugin.as_str().into(), due.status.as_str().into()],
+        )?;
+        tx.execute(
+            "UPDATE plugin_tenants SET failures = failures + 1, updated_at = $1 WHERE tenant_id = $2 AND plugin = $3",
+            &[now.into(), due.tenant.as_str().into(), due.plugin.as_str().into()],
+        )?;
+        let reason = format!(
+            "disabled after {FAILURES_TO_DISABLE} failed calls in a row; the last: {message}"
+        );
+        tx.execute(
+            "UPDATE plugin_tenants SET enabled = 0, disabled_reason = $1 WHERE tenant_id = $2 AND plugin = $3 AND failures >= $4 AND enabled = 1",
+            &[reason.into(), due.tenant.as_str().into(), due.plugin.as_str().into(), FAILURES_TO_DISABLE.into()],
+        )?;
+        Ok(())
+    })
+}
+
+/// One round of the worker: dispatch new actions, then carry out the due calls. Returns how
+/// many calls ran.
+pub fn round(conn: &mut dyn Conn, plugins: &Plugins, now: i64) -> Result<usize, DbError> {
+    dispatch(conn, plugins, now)?;
+    let due = due_calls(conn, now, 50)?;
+    for d in &due {
+        let Some(installed) = plugins.get(&d.plugin) else {
+            // Enabled for the tenant but not installed on this node: left for a node that has it.
+            continue;
+        };
+        let mut kv = load_kv(conn, &d.tenant, &d.plugin)?;
+        match plugins
+            .host
+            .on_action(&installed.plugin, &d.action, &mut kv)
+        {
+            Ok(commands) => finish(conn, d, &commands, &kv, now)?,
+            Err(e) => {
+                tracing::warn!(plugin = %d.plugin, tenant = %d.tenant, action = d.action_seq, error = %e, "a plugin call failed");
+                fail(conn, d, &e, now)?;
+            }
+        }
+    }
+    Ok(due.len())
+}
+
+/// Runs the plugin worker until `stop` is set: a round whenever there may be work, at least
+/// every `idle`.
+pub fn run_worker(
+    db: Database,
+    plugins: std::sync::Arc<Plugins>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    idle: Duration,
+) {
+    use std::sync::atomic::Ordering;
+    let mut conn = None;
+    while !stop.load(Ordering::SeqCst) {
+        if conn.is_none() {
+            conn = db.conn().ok();
+        }
+        let ran = match conn.as_mut() {
+            Some(c) => match round(c, &plugins, now_secs()) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the plugin worker's round failed; retrying");
+                    conn = None;
+                    0
+                }
+            },
+            None => 0,
+        };
+        if ran == 0 {
+            std::thread::sleep(idle);
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Plugins in the server, on SQLite and PostgreSQL: an event's state change is committed first
+//! and its action waits for the tenant's plugins; each plugin call is carried out once, or
+//! retried on its own; a hostile plugin is stopped, disabled for its tenant with the reason,
+//! and changes nothing — other plugins, other tenants and the payments are untouched.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use payhook_server::ids::now_secs;
+use payhook_server::plugins::{self, Plugins};
+use serde_json::{Value, json};
+
+fn install(dir: &Path, name: &str, wasm: &str) {
+    std::fs::copy(wasm, dir.join(format!("{name}.wasm"))).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        json!({"name": name, "version": "0.1.0", "description": "test"}).to_string(),
+    )
+    .unwrap();
+}
+
+fn plugins_dir() -> (tempfile::TempDir, Plugins) {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), "template", payhook_plugins::built::TEMPLATE);
+    install(dir.path(), "hostile", payhook_plugins::built::HOSTILE);
+    let p = Plugins::load_dir(dir.path()).unwrap();
+    (dir, p)
+}
+
+/// Runs plugin rounds at `now` until none runs a call.
+fn rounds(s: &TestServer, p: &Plugins, now: i64) -> usize {
+    s.with_conn(|c| {
+        let mut ran = 0;
+        loop {
+            let n = plugins::round(c, p, now).unwrap();
+            if n == 0 {
+                return ran;
+            }
+            ran += n;
+        }
+    })
+}
+
+fn calls(s: &TestServer, tenant: &str) -> Vec<Value> {
+    s.with_conn(|c| {
+        plugins::calls(c, tenant, 500)
+            .unwrap()
+            .into_iter()
+            .map(|v| serde_json::to_value(v).unwrap())
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_hears_of_a_committed_payment_and_sets_its_status_once() {
+    let (_dir, p) = plugins_dir();
+    for db in databases("plugins_status") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        let other = s.tenant();
+        s.with_conn(|c| {
+            plugins::set_enabled(c, &tenant, "template", true, None, now_secs()).unwrap()
+        });
+        let appointment = s.appointment(&tenant, "45.00").await;
+        let quiet = s.appointment(&other, "45.00").await;
+        for (t, a) in [(&tenant, &appointment), (&other, &quiet)] {
+            let paid = event(
+                PI_SUCCEEDED,
+                json!({"amount": 4500, "amount_received": 4500, "currency": "eur"}),
+                json!({"appointment_id": a}),
+            );
+            assert_eq!(s.deliver(t, &paid).await.0, 200);
+            s.settle(t).await;
+        }
+        // The engine's change is committed before any plugin runs.
+        let (_, apt) = s
+            .api(
+                reqwest::Method::GET,
+                &format!("/appointments/{appointment}"),
+                None,
+            )
+            .await;
+        assert_eq!(apt["status"], "confirmed", "{apt}");
+        assert_eq!(s.count("SELECT COUNT(*) FROM plugin_calls", &[]), 0);
+
+        assert_eq!(
+            rounds(&s, &p, now_secs()),
+            1,
+            "one call: the enabled plugin, its tenant"
+        );
+        let c = calls(&s, &tenant);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            (
+                c[0]["plugin"].as_str(),
+                c[0]["status"].as_str(),
+                c[0]["hook"].as_str()
+            ),
+            (Some("template"), Some("done"), Some("payment-settled"))
+        );
+        let statuses = s.with_conn(|c| plugins::statuses(c, &tenant).unwrap());
+        assert_eq!(statuses.len(), 1, "{statuses:?}");
+        assert_eq!(statuses[0]["status"], "Confirmed");
+        assert_eq!(statuses[0]["subject"]["id"], appointment.as_str());
+        assert!(
+            calls(&s, &other).is_empty(),
+            "a tenant without the plugin has no calls"
+        );
+        // Nothing runs twice.
+        assert_eq!(rounds(&s, &p, now_secs() + 3600), 0);
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_plugin_is_stopped_disabled_and_changes_nothing() {
+    let (_dir, p) = plugins_dir();
+    for db in databases("plugins_hostile") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        let other = s.tenant();
+        s.with_conn(|c| {
+            for name in ["template", "hostile"] {
+                plugins::set_enabled(c, &tenant, name, true, None, now_secs()).unwrap();
+            }
+            plugins::set_enabled(c, &other, "hostile", true, None, now_secs()).unwrap();
+        });
+        // Payments with no record: the plugins hear of the payment itself, and the hostile one
+        // misbehaves by its id.
+        for id in ["loop", "alloc", "trap", "foreign", "negative"] {
+            let paid = event(
+                PI_SUCCEEDED,
+                json!({"id": id, "amount": 2000, "amount_received": 2000, "currency": "eur"}),
+                json!({}),
+            );
+            assert_eq!(s.deliver(&tenant, &paid).await.0, 200);
+        }
+        let fine = event(
+            PI_SUCCEEDED,
+            json!({"id": "pi_fine", "amount": 2000, "amount_received": 2000, "currency": "eur"}),
+            json!({}),
+        );
+        assert_eq!(s.deliver(&other, &fine).await.0, 200);
+        s.settle(&tenant).await;
+        s.settle(&other).await;
+        let now = now_secs();
+        rounds(&s, &p, now);
+        let c = calls(&s, &tenant);
+        let hostile: Vec<&Value> = c.iter().filter(|c| c["plugin"] == "hostile").collect();
+        assert_eq!(hostile.len(), 5, "{c:?}");
+        let error = |subject: &str| {
+            hostile
+                .iter()
+                .find(|c| c["subject"] == format!("payment {subject}"))
+                .unwrap()["last_error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        for h in &hostile {
+            assert_eq!(h["status"], "failed", "{h}");
+        }
+        for (subject, says) in [
+            ("loop", "ran longer than"),
+            ("alloc", "memory"),
+            ("trap", "trap"),
+            ("foreign", "not of the action's record"),
+            ("negative", "negative"),
+        ] {
+            let e = error(subject);
+            assert!(e.to_lowercase().contains(says), "{subject}: {e}");
+        }
+        // Five failures in a row: disabled for this tenant, with the reason; still enabled for
+        // the other tenant, whose call went through.
+        let state = s.with_conn(|c| plugins::tenant_plugins(c, &tenant).unwrap());
+        let h = state.iter().find(|t| t.plugin == "hostile").unwrap();
+        assert!(!h.enabled, "{h:?}");
+        assert!(
+            h.disabled_reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("5 failed calls in a row"),
+            "{h:?}"
+        );
+        let t = state.iter().find(|t| t.plugin == "template").unwrap();
+        assert!(t.enabled && t.failures == 0, "{t:?}");
+        let o = s.with_conn(|c| plugins::tenant_plugins(c, &other).unwrap());
+        assert!(o[0].enabled, "{o:?}");
+        assert_eq!(calls(&s, &other)[0]["status"], "done");
+        // The template's calls for the same actions went through.
+        assert!(
+            c.iter()
+                .filter(|c| c["plugin"] == "template")
+                .all(|c| c["status"] == "done"),
+            "{c:?}"
+        );
+        // Nothing the hostile plugin asked for was kept; the payments are as the engine left them.
+        assert_eq!(s.count("SELECT COUNT(*) FROM plugin_statuses", &[]), 0);
+        assert_eq!(s.count("SELECT COUNT(*) FROM plugin_ledger", &[]), 0);
+        for id in ["loop", "alloc", "trap", "foreign", "negative"] {
+            let status = s.with_conn(|c| {
+                payhook_server::records::get_payment(c, &tenant, id)
+                    .unwrap()
+                    .unwrap()
+                    .status
+            });
+            assert_eq!(status, "succeeded", "{id}");
+        }
+        // Disabled, its calls wait (even when due); the server still answers.
+        assert_eq!(rounds(&s, &p, now + 3600), 0);
+        let health = s
+            .client
+            .get(format!("{}/healthz", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        // Enabled again by the operator: the calls are retried (and fail again, visibly).
+        s.with_conn(|c| plugins::set_enabled(c, &tenant, "hostile", true, None, now).unwrap());
+        assert_eq!(rounds(&s, &p, now + 3600), 5);
+        let again = calls(&s, &tenant);
+        assert!(
+            again
+                .iter()
+                .filter(|c| c["plugin"] == "hostile")
+                .all(|c| c["attempts"] == 2),
+            "{again:?}"
+        );
+        s.stop().await;
+    }
+}
+
+#[test]
+fn a_plugins_directory_is_checked_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // A component without its manifest.
+    std::fs::copy(
+        payhook_plugins::built::TEMPLATE,
+        dir.path().join("template.wasm"),
+    )
+    .unwrap();
+    let e = Plugins::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("template.json") && e.contains("manifest"), "{e}");
+    // A manifest that names another plugin.
+    std::fs::write(
+        dir.path().join("template.json"),
+        r#"{"name": "clinic", "version": "0.1.0"}"#,
+    )
+    .unwrap();
+    let e = Plugins::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("says clinic 0.1.0 but the component is template 0.1.0"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.path().join("template.json"),
+        r#"{"name": "template", "version": "0.1.0", "extra": 1}"#,
+    )
+    .unwrap();
+    let e = Plugins::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("not a plugin manifest") && e.contains("extra"),
+        "{e}"
+    );
+    // Not a component at all.
+    std::fs::write(
+        dir.path().join("template.json"),
+        r#"{"name": "template", "version": "0.1.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.wasm"), b"not wasm").unwrap();
+    std::fs::write(
+        dir.path().join("broken.json"),
+        r#"{"name": "broken", "version": "0.1.0"}"#,
+    )
+    .unwrap();
+    let e = Plugins::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("broken.wasm"), "{e}");
+    std::fs::remove_file(dir.path().join("broken.wasm")).unwrap();
+    let p = Plugins::load_dir(dir.path()).unwrap();
+    assert_eq!(p.list.len(), 1);
+    assert!(Plugins::load_dir(&dir.path().join("missing")).is_err());
+}
