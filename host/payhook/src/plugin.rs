@@ -49,6 +49,28 @@ pub enum PluginCommand {
         /// The value.
         value: String,
     },
+    /// Sets where the tenant's platform takes the plugins' callbacks, signed (Standard Webhooks)
+    /// with a `whsec_…` secret the platform also holds.
+    Callback {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The platform's URL (http:// or https://).
+        #[arg(long)]
+        url: String,
+        /// The signing secret: `whsec_` and 24 to 64 bytes in base64.
+        #[arg(long, env = "PAYHOOK_CALLBACK_SECRET", hide_env_values = true)]
+        secret: String,
+    },
+    /// Shows a tenant's callbacks, newest first: status, attempts, the last error.
+    Callbacks {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// At most this many (1–500).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
     /// Shows a tenant's plugin calls, newest first: status, attempts, the last error.
     Calls {
         /// The tenant.
@@ -76,7 +98,7 @@ fn require_tenant(conn: &mut payhook_server::db::DbConn, tenant: &str) -> Result
 
 /// Runs a `payhook plugin` command.
 pub fn run(ctx: &Ctx, dir: Option<&std::path::Path>, command: PluginCommand) -> Result<()> {
-    let (mut conn, _) = connect_db(ctx)?;
+    let (mut conn, sealer) = connect_db(ctx)?;
     match command {
         PluginCommand::List { tenant } => {
             let installed = installed(dir)?;
@@ -154,6 +176,57 @@ pub fn run(ctx: &Ctx, dir: Option<&std::path::Path>, command: PluginCommand) -> 
                 &json!({"plugin": name, "tenant": tenant, "key": key}),
                 || format!("{name}: {key} set for {tenant}"),
             );
+            Ok(())
+        }
+        PluginCommand::Callback {
+            tenant,
+            url,
+            secret,
+        } => {
+            require_tenant(&mut conn, &tenant)?;
+            let view = plugins::set_endpoint(
+                &mut conn,
+                &sealer,
+                &tenant,
+                &url,
+                &payhook_server::secret::Secret::new(secret),
+                now_secs(),
+            )
+            .map_err(|e| e.to_string())?;
+            let value = serde_json::to_value(&view).unwrap_or(Value::Null);
+            print(ctx, &value, || {
+                format!(
+                    "callbacks for {tenant} go to {} signed with {}",
+                    view.url, view.secret
+                )
+            });
+            Ok(())
+        }
+        PluginCommand::Callbacks { tenant, limit } => {
+            require_tenant(&mut conn, &tenant)?;
+            let list = plugins::callbacks(&mut conn, &tenant, limit).map_err(|e| e.to_string())?;
+            let value = serde_json::to_value(&list).unwrap_or(Value::Null);
+            print(ctx, &value, || {
+                if list.is_empty() {
+                    return "no callbacks".to_owned();
+                }
+                list.iter()
+                    .map(|c| {
+                        format!(
+                            "{}  {}  {} (attempts {}){}",
+                            c.id,
+                            c.plugin,
+                            c.status,
+                            c.attempts,
+                            c.last_error
+                                .as_deref()
+                                .map(|e| format!(": {e}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
             Ok(())
         }
         PluginCommand::Calls { tenant, limit } => {

@@ -720,33 +720,278 @@ pub fn round(conn: &mut dyn Conn, plugins: &Plugins, now: i64) -> Result<usize, 
     Ok(due.len())
 }
 
-/// Runs the plugin worker until `stop` is set: a round whenever there may be work, at least
-/// every `idle`.
+/// Runs the plugin worker until `stop` is set: plugin calls and then callbacks, a round
+/// whenever there may be work, at least every `idle`.
 pub fn run_worker(
     db: Database,
     plugins: std::sync::Arc<Plugins>,
+    sealer: crate::seal::Sealer,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     idle: Duration,
 ) {
     use std::sync::atomic::Ordering;
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "the plugin worker cannot start its runtime; plugins will not run");
+            return;
+        }
+    };
+    crate::stripe::install_tls_provider();
+    let client = reqwest::Client::new();
     let mut conn = None;
     while !stop.load(Ordering::SeqCst) {
         if conn.is_none() {
             conn = db.conn().ok();
         }
         let ran = match conn.as_mut() {
-            Some(c) => match round(c, &plugins, now_secs()) {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "the plugin worker's round failed; retrying");
-                    conn = None;
-                    0
+            Some(c) => {
+                let now = now_secs();
+                match round(c, &plugins, now)
+                    .and_then(|n| Ok(n + deliver_callbacks(c, &sealer, &client, &rt, now)?))
+                {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the plugin worker's round failed; retrying");
+                        conn = None;
+                        0
+                    }
                 }
-            },
+            }
             None => 0,
         };
         if ran == 0 {
             std::thread::sleep(idle);
         }
     }
+}
+
+// ---- Platform callbacks ---------------------------------------------------------------------
+
+/// Attempts a callback gets before it is `dead`.
+pub const CALLBACK_ATTEMPTS: i64 = 10;
+/// How long one callback may take.
+pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A tenant's callback endpoint, as shown: the URL and the masked secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointView {
+    /// Where callbacks are posted.
+    pub url: String,
+    /// The signing secret, masked (`whsec_…abcd`).
+    pub secret: String,
+}
+
+/// Why a callback endpoint was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// The URL is not one payhook will post to.
+    #[error("the callback URL {0:?} is not an http:// or https:// URL")]
+    Url(String),
+    /// The secret is not a Standard Webhooks secret.
+    #[error(
+        "the callback secret must be whsec_ followed by 24 to 64 bytes in base64 (e.g. `whsec_$(openssl rand -base64 32)`)"
+    )]
+    Secret,
+    /// See the message.
+    #[error("{0}")]
+    Store(String),
+}
+
+fn secret_bytes(secret: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let body = secret.strip_prefix("whsec_")?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    (24..=64).contains(&bytes.len()).then_some(bytes)
+}
+
+/// Sets where the tenant's platform takes callbacks, and the secret they are signed with
+/// (Standard Webhooks: `whsec_` and base64). The secret is sealed; only its mask is shown.
+pub fn set_endpoint(
+    conn: &mut dyn Conn,
+    sealer: &crate::seal::Sealer,
+    tenant: &str,
+    url: &str,
+    secret: &crate::secret::Secret,
+    now: i64,
+) -> Result<EndpointView, EndpointError> {
+    let url = url.trim();
+    let parsed = reqwest::Url::parse(url).map_err(|_| EndpointError::Url(url.to_owned()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(EndpointError::Url(url.to_owned()));
+    }
+    if secret_bytes(secret.expose()).is_none() {
+        return Err(EndpointError::Secret);
+    }
+    let sealed = sealer
+        .seal_secret(tenant, "callback_secret", secret)
+        .map_err(|e| EndpointError::Store(e.to_string()))?;
+    // Standard Webhooks secrets are base64 (with `+`, `/`, `=`), which the key mask refuses to
+    // show any of; their last four characters are as safe to show as a key's.
+    let body = secret.expose().trim_start_matches("whsec_");
+    let hint = format!("whsec_…{}", &body[body.len().saturating_sub(4)..]);
+    conn.execute(
+        "INSERT INTO callback_endpoints (tenant_id, url, secret, secret_hint, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, secret_hint = excluded.secret_hint, updated_at = excluded.updated_at",
+        &[tenant.into(), url.into(), sealed.to_string().into(), hint.as_str().into(), now.into()],
+    )
+    .map_err(|e| EndpointError::Store(e.to_string()))?;
+    Ok(EndpointView {
+        url: url.to_owned(),
+        secret: hint,
+    })
+}
+
+/// The Standard Webhooks signature of a message: `v1,` and the base64 HMAC-SHA256 of
+/// `{id}.{timestamp}.{body}` under the secret's bytes.
+pub fn sign_callback(secret: &[u8], id: &str, timestamp: i64, body: &str) -> String {
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret)
+        .expect("HMAC takes a key of any length");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body.as_bytes());
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// One callback, as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackView {
+    /// Its `webhook-id`.
+    pub id: String,
+    /// The plugin that asked for it.
+    pub plugin: String,
+    /// `pending`, `delivered`, `failed` or `dead`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// The body posted.
+    pub body: String,
+}
+
+fn callback_id(action_seq: i64, plugin: &str, idx: i64) -> String {
+    format!("msg_{action_seq}_{plugin}_{idx}")
+}
+
+/// A tenant's callbacks, newest first.
+pub fn callbacks(
+    conn: &mut dyn Conn,
+    tenant: &str,
+    limit: i64,
+) -> Result<Vec<CallbackView>, DbError> {
+    Ok(conn
+        .query(
+            "SELECT action_seq, plugin, idx, status, attempts, last_error, body FROM plugin_callbacks WHERE tenant_id = $1 \
+             ORDER BY action_seq DESC, plugin, idx LIMIT $2",
+            &[tenant.into(), limit.clamp(1, 500).into()],
+        )?
+        .iter()
+        .map(|r| CallbackView {
+            id: callback_id(r.int(0), &r.text(1), r.int(2)),
+            plugin: r.text(1),
+            status: r.text(3),
+            attempts: r.int(4),
+            last_error: r.opt_text(5),
+            body: r.text(6),
+        })
+        .collect())
+}
+
+/// Posts the due callbacks, signed, and records each outcome: `delivered` on a 2xx, else
+/// retried with backoff and `dead` after [`CALLBACK_ATTEMPTS`]. A tenant without an endpoint
+/// keeps its callbacks waiting (checked again every minute). Returns how many were attempted.
+pub fn deliver_callbacks(
+    conn: &mut dyn Conn,
+    sealer: &crate::seal::Sealer,
+    client: &reqwest::Client,
+    rt: &tokio::runtime::Runtime,
+    now: i64,
+) -> Result<usize, DbError> {
+    let due = conn.query(
+        "SELECT c.action_seq, c.plugin, c.idx, c.tenant_id, c.body, c.attempts, c.status, e.url, e.secret \
+         FROM plugin_callbacks c LEFT JOIN callback_endpoints e ON e.tenant_id = c.tenant_id \
+         WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= $1 ORDER BY c.next_attempt_at LIMIT 20",
+        &[now.into()],
+    )?;
+    for r in &due {
+        let (seq, plugin, idx, tenant, body) =
+            (r.int(0), r.text(1), r.int(2), r.text(3), r.text(4));
+        let (attempts, status) = (r.int(5), r.text(6));
+        let id = callback_id(seq, &plugin, idx);
+        let key: [crate::db::Value; 4] = [
+            seq.into(),
+            plugin.as_str().into(),
+            idx.into(),
+            status.as_str().into(),
+        ];
+        let (Some(url), Some(sealed)) = (r.opt_text(7), r.opt_text(8)) else {
+            conn.execute(
+                "UPDATE plugin_callbacks SET next_attempt_at = $1, last_error = $2 WHERE action_seq = $3 AND plugin = $4 AND idx = $5 AND status = $6",
+                &[(now + 60).into(), "no callback URL is set for the tenant (payhook plugin callback --tenant …)".into(), key[0].clone(), key[1].clone(), key[2].clone(), key[3].clone()],
+            )?;
+            continue;
+        };
+        let secret = crate::seal::SealedSecret::parse(&sealed)
+            .ok()
+            .and_then(|s| sealer.open_secret(&tenant, "callback_secret", &s).ok())
+            .and_then(|s| secret_bytes(s.expose()));
+        let outcome: Result<u16, String> = match secret {
+            None => Err("the callback secret cannot be opened with this master key".into()),
+            Some(secret) => {
+                let signature = sign_callback(&secret, &id, now, &body);
+                let request = client
+                    .post(&url)
+                    .timeout(CALLBACK_TIMEOUT)
+                    .header("content-type", "application/json")
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", now.to_string())
+                    .header("webhook-signature", signature)
+                    .body(body.clone());
+                rt.block_on(async move {
+                    match request.send().await {
+                        Ok(response) if response.status().is_success() => {
+                            Ok(response.status().as_u16())
+                        }
+                        Ok(response) => Err(format!("the platform answered {}", response.status())),
+                        Err(e) => Err(format!("the platform could not be reached: {e}")),
+                    }
+                })
+            }
+        };
+        let attempts = attempts + 1;
+        match outcome {
+            Ok(code) => {
+                tracing::info!(callback = %id, tenant = %tenant, status = code, "callback delivered");
+                conn.execute(
+                    "UPDATE plugin_callbacks SET status = 'delivered', attempts = $1, last_error = NULL WHERE action_seq = $2 AND plugin = $3 AND idx = $4 AND status = $5",
+                    &[attempts.into(), key[0].clone(), key[1].clone(), key[2].clone(), key[3].clone()],
+                )?;
+            }
+            Err(e) => {
+                let next_status = if attempts >= CALLBACK_ATTEMPTS {
+                    "dead"
+                } else {
+                    "failed"
+                };
+                tracing::warn!(callback = %id, tenant = %tenant, attempts, error = %e, "callback failed");
+                let wait = (FIRST_RETRY_SECS << (attempts - 1).clamp(0, 11)).min(3600);
+                conn.execute(
+                    "UPDATE plugin_callbacks SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 \
+                     WHERE action_seq = $5 AND plugin = $6 AND idx = $7 AND status = $8",
+                    &[next_status.into(), attempts.into(), (now + wait).into(), e.into(), key[0].clone(), key[1].clone(), key[2].clone(), key[3].clone()],
+                )?;
+            }
+        }
+    }
+    Ok(due.len())
 }

@@ -160,6 +160,7 @@ impl fmt::Debug for MasterKey {
 }
 
 /// Seals and opens secrets under one master key.
+#[derive(Clone)]
 pub struct Sealer {
     cipher: Box<Aes256Gcm>,
 }

@@ -117,6 +117,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         metrics.clone(),
     );
     let opened_db = opened.db.clone();
+    let worker_sealer = opened.sealer.clone();
     let state = AppState::new(
         opened.db,
         opened.sealer,
@@ -146,7 +147,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             .map(|p| p.manifest.name.as_str())
             .collect();
         tracing::info!(plugins = %names.join(", "), "plugins installed");
-        let (db, stop) = (opened_db.clone(), stop_plugins.clone());
+        let (db, stop, sealer) = (opened_db.clone(), stop_plugins.clone(), worker_sealer);
         Some(
             std::thread::Builder::new()
                 .name("payhook-plugins".into())
@@ -154,6 +155,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
                     crate::plugins::run_worker(
                         db,
                         plugins,
+                        sealer,
                         stop,
                         std::time::Duration::from_millis(200),
                     )

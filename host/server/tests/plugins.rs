@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use payhook_server::db::Conn;
 use payhook_server::ids::now_secs;
 use payhook_server::plugins::{self, Plugins};
 use serde_json::{Value, json};
@@ -282,4 +283,177 @@ fn a_plugins_directory_is_checked_before_anything_runs() {
     let p = Plugins::load_dir(dir.path()).unwrap();
     assert_eq!(p.list.len(), 1);
     assert!(Plugins::load_dir(&dir.path().join("missing")).is_err());
+}
+
+/// A platform on loopback that answers 500 to its first callback and 200 after, and keeps
+/// what it received.
+async fn platform() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let got: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let kept = got.clone();
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let kept = kept.clone();
+            async move {
+                let mut list = kept.lock().unwrap();
+                list.push((headers, body));
+                if list.len() == 1 {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_are_signed_retried_and_logged() {
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+    let secret_bytes = [7u8; 32];
+    let secret = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(secret_bytes)
+    );
+    for db in databases("plugins_callbacks") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        let sealer = payhook_server::seal::Sealer::new(&master_key());
+        // Bad endpoints are refused with what to do.
+        for (url, bad, says) in [
+            ("ftp://platform.example/x", secret.as_str(), "http"),
+            ("http://127.0.0.1:1/hooks", "whsec_short", "whsec_"),
+            ("http://127.0.0.1:1/hooks", "sk_test_123", "whsec_"),
+        ] {
+            let e = s.with_conn(|c| {
+                plugins::set_endpoint(
+                    c,
+                    &sealer,
+                    &tenant,
+                    url,
+                    &payhook_server::secret::Secret::new(bad),
+                    now_secs(),
+                )
+                .unwrap_err()
+                .to_string()
+            });
+            assert!(e.contains(says), "{url} {bad}: {e}");
+            assert!(
+                !e.contains("short") || !e.contains("whsec_short"),
+                "the secret is not echoed: {e}"
+            );
+        }
+        // A callback a plugin asked for (as a finished call writes it).
+        let body = r#"{"event":"appointment.confirmed","appointment":"apt_1"}"#;
+        s.with_conn(|c| {
+            c.execute(
+                "INSERT INTO plugin_callbacks (action_seq, plugin, idx, tenant_id, body, status, attempts, next_attempt_at, created_at) \
+                 VALUES (1, 'clinic', 0, $1, $2, 'pending', 0, 0, 0)",
+                &[tenant.as_str().into(), body.into()],
+            )
+            .unwrap()
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = reqwest::Client::new();
+        let deliver = |now: i64| {
+            s.with_conn(|c| plugins::deliver_callbacks(c, &sealer, &client, &rt, now).unwrap())
+        };
+        // No endpoint yet: it waits, saying why.
+        let now = now_secs();
+        assert_eq!(deliver(now), 1);
+        let cb = s.with_conn(|c| plugins::callbacks(c, &tenant, 10).unwrap());
+        assert_eq!((cb[0].status.as_str(), cb[0].attempts), ("pending", 0));
+        assert!(
+            cb[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("no callback URL"),
+            "{cb:?}"
+        );
+
+        let (url, got) = platform().await;
+        let view = s.with_conn(|c| {
+            plugins::set_endpoint(
+                c,
+                &sealer,
+                &tenant,
+                &url,
+                &payhook_server::secret::Secret::new(&secret),
+                now,
+            )
+            .unwrap()
+        });
+        assert!(
+            view.secret.starts_with("whsec_…") && !view.secret.contains(&secret[6..]),
+            "{view:?}"
+        );
+        // First attempt: the platform answers 500; retried later, not sooner.
+        assert_eq!(deliver(now + 60), 1);
+        let cb = s.with_conn(|c| plugins::callbacks(c, &tenant, 10).unwrap());
+        assert_eq!(
+            (cb[0].status.as_str(), cb[0].attempts),
+            ("failed", 1),
+            "{cb:?}"
+        );
+        assert!(
+            cb[0].last_error.as_deref().unwrap().contains("500"),
+            "{cb:?}"
+        );
+        assert_eq!(deliver(now + 60), 0, "not due yet");
+        assert_eq!(deliver(now + 60 + 3), 1);
+        let cb = s.with_conn(|c| plugins::callbacks(c, &tenant, 10).unwrap());
+        assert_eq!(
+            (cb[0].status.as_str(), cb[0].attempts),
+            ("delivered", 2),
+            "{cb:?}"
+        );
+        assert_eq!(deliver(now + 3600), 0, "delivered once");
+        // What the platform received verifies as Standard Webhooks says, with its own copy of
+        // the secret; both attempts carry the same id.
+        let got = got.lock().unwrap().clone();
+        assert_eq!(got.len(), 2);
+        for (headers, received) in &got {
+            assert_eq!(received, body);
+            let id = headers["webhook-id"].to_str().unwrap();
+            assert_eq!(id, cb[0].id);
+            let ts = headers["webhook-timestamp"].to_str().unwrap();
+            let mut mac =
+                <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&secret_bytes).unwrap();
+            mac.update(format!("{id}.{ts}.{received}").as_bytes());
+            let expected = format!(
+                "v1,{}",
+                base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+            );
+            assert_eq!(headers["webhook-signature"].to_str().unwrap(), expected);
+        }
+        // The sealed secret is not in the database in the clear.
+        let stored: String = s.with_conn(|c| {
+            c.query_opt(
+                "SELECT secret FROM callback_endpoints WHERE tenant_id = $1",
+                &[tenant.as_str().into()],
+            )
+            .unwrap()
+            .unwrap()
+            .text(0)
+        });
+        assert!(
+            !stored.contains(&secret[6..]) && stored.starts_with("v1."),
+            "{stored}"
+        );
+        blocking(move || drop(rt));
+        s.stop().await;
+    }
 }

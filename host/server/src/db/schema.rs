@@ -282,7 +282,8 @@ CREATE TABLE payout_links (
 
 /// Plugins: which are enabled per tenant (and why one was disabled), the actions the worker
 /// tells them about (written in the event's transaction), each plugin's call for an action with
-/// its attempts, and what the calls asked for: statuses, ledger entries, callbacks, key-values.
+/// its attempts, and what the calls asked for: statuses, ledger entries, callbacks, key-values;
+/// and each tenant's callback endpoint.
 const V7: &str = r#"
 CREATE TABLE plugin_tenants (
     tenant_id       TEXT NOT NULL,
@@ -366,6 +367,14 @@ CREATE TABLE plugin_kv (
     key       TEXT NOT NULL,
     value     TEXT NOT NULL,
     PRIMARY KEY (tenant_id, plugin, key)
+);
+-- Where a tenant's platform takes plugin callbacks; the signing secret sealed like a Stripe key.
+CREATE TABLE callback_endpoints (
+    tenant_id   TEXT PRIMARY KEY,
+    url         TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    secret_hint TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL
 );
 "#;
 
