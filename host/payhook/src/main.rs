@@ -57,6 +57,16 @@ enum Command {
         /// Stripe's API base URL (a fake such as localstripe for tests).
         #[arg(long, env = "PAYHOOK_STRIPE_API_BASE", default_value = payhook_server::stripe::DEFAULT_API_BASE)]
         stripe_api_base: String,
+        /// The SMTP relay plugins' e-mails go through: smtp://[USER:PASSWORD@]HOST[:PORT].
+        #[arg(long, env = "PAYHOOK_SMTP_URL", hide_env_values = true)]
+        smtp_url: Option<String>,
+        /// The sender of those e-mails.
+        #[arg(
+            long,
+            env = "PAYHOOK_SMTP_FROM",
+            default_value = "payhook <payhook@localhost>"
+        )]
+        smtp_from: String,
     },
     /// Plugins: the installed ones (--plugins-dir) and which tenants they are enabled for.
     #[command(subcommand)]
@@ -126,6 +136,8 @@ fn main() -> ExitCode {
             addr,
             no_process,
             stripe_api_base,
+            smtp_url,
+            smtp_from,
         } => {
             let config = payhook_server::server::ServeConfig {
                 addr,
@@ -134,6 +146,7 @@ fn main() -> ExitCode {
                 process: !no_process,
                 stripe_api_base,
                 plugins_dir: cli.plugins_dir.clone(),
+                smtp: smtp_url.map(|url| (url, smtp_from)),
             };
             finish(runtime().and_then(|rt| {
                 rt.block_on(payhook_server::server::serve(config))

@@ -36,6 +36,7 @@ pub mod http;
 pub mod ids;
 pub mod import;
 pub mod inbox;
+pub mod mail;
 pub mod master_key;
 pub mod metrics;
 pub mod notifications;

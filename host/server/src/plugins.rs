@@ -720,12 +720,13 @@ pub fn round(conn: &mut dyn Conn, plugins: &Plugins, now: i64) -> Result<usize, 
     Ok(due.len())
 }
 
-/// Runs the plugin worker until `stop` is set: plugin calls and then callbacks, a round
+/// Runs the plugin worker until `stop` is set: plugin calls, then callbacks, then e-mail, a round
 /// whenever there may be work, at least every `idle`.
 pub fn run_worker(
     db: Database,
     plugins: std::sync::Arc<Plugins>,
     sealer: crate::seal::Sealer,
+    mailer: Option<crate::mail::Mailer>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     idle: Duration,
 ) {
@@ -750,8 +751,13 @@ pub fn run_worker(
         let ran = match conn.as_mut() {
             Some(c) => {
                 let now = now_secs();
+                let mail = |c: &mut crate::db::DbConn| match &mailer {
+                    Some(m) => crate::mail::deliver(c, m, now),
+                    None => Ok(0),
+                };
                 match round(c, &plugins, now)
                     .and_then(|n| Ok(n + deliver_callbacks(c, &sealer, &client, &rt, now)?))
+                    .and_then(|n| Ok(n + mail(c)?))
                 {
                     Ok(n) => n,
                     Err(e) => {

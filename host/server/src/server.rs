@@ -31,6 +31,8 @@ pub struct ServeConfig {
     pub stripe_api_base: String,
     /// The plugins directory (see [`crate::plugins`]); none installs no plugin.
     pub plugins_dir: Option<PathBuf>,
+    /// The SMTP relay for e-mail (see [`crate::mail`]) and the sender; none sends no e-mail.
+    pub smtp: Option<(String, String)>,
 }
 
 /// Why the server could not start.
@@ -147,6 +149,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             .map(|p| p.manifest.name.as_str())
             .collect();
         tracing::info!(plugins = %names.join(", "), "plugins installed");
+        let mailer = match &config.smtp {
+            Some((url, from)) => Some(
+                crate::mail::Mailer::new(url, from)
+                    .map_err(|e| ServeError::Startup(e.to_string()))?,
+            ),
+            None => None,
+        };
         let (db, stop, sealer) = (opened_db.clone(), stop_plugins.clone(), worker_sealer);
         Some(
             std::thread::Builder::new()
@@ -156,6 +165,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
                         db,
                         plugins,
                         sealer,
+                        mailer,
                         stop,
                         std::time::Duration::from_millis(200),
                     )

@@ -457,3 +457,149 @@ async fn callbacks_are_signed_retried_and_logged() {
         s.stop().await;
     }
 }
+
+/// The messages an SMTP sink received: (recipients, data).
+type Mailbox = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
+
+/// An SMTP sink on loopback: accepts every message and keeps it.
+async fn smtp_sink() -> (u16, Mailbox) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let got: Mailbox = Mailbox::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kept = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let (mut to, mut data, mut in_data) = (Vec::new(), String::new(), false);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            kept.lock()
+                                .unwrap()
+                                .push((std::mem::take(&mut to), std::mem::take(&mut data)));
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            data.push_str(&line);
+                            data.push('\n');
+                        }
+                        continue;
+                    }
+                    let upper = line.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                        b"250 sink\r\n"
+                    } else if upper.starts_with("RCPT TO:") {
+                        to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+                        b"250 ok\r\n"
+                    } else if upper.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        write.write_all(b"221 bye\r\n").await.ok();
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_e_mails_go_through_the_smtp_relay_and_bad_ones_are_kept_visible() {
+    use payhook_server::mail::{self, Mailer};
+    for (url, says) in [
+        ("http://127.0.0.1:25", "only smtp://"),
+        ("smtp://", "smtp://[USER:PASSWORD@]HOST"),
+        ("not a url", "smtp://[USER:PASSWORD@]HOST"),
+    ] {
+        let e = Mailer::new(url, "payhook@localhost")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{url}: {e}");
+    }
+    let e = Mailer::new("smtp://127.0.0.1:25", "not an address")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--smtp-from"), "{e}");
+    let secret_url = "smtp://user:hunter2secret@127.0.0.1:25";
+    assert!(!format!("{:?}", Mailer::new(secret_url, "a@b.example").unwrap()).contains("hunter2"));
+
+    let (port, got) = smtp_sink().await;
+    let mailer = Mailer::new(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Smile Dental <clinic@smile.example>",
+    )
+    .unwrap();
+    for db in databases("plugins_mail") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        s.with_conn(|c| {
+            for (n, to) in [(0, "patient@example.com"), (1, "not an address")] {
+                let body = json!({"to": to, "title": "Your appointment is confirmed", "text": "See you on Monday.", "plugin": "clinic"});
+                c.execute(
+                    "INSERT INTO notifications (tenant_id, event_id, kind, subject, status, body, created_at) VALUES ($1, 'evt_1', 'plugin:clinic', $2, 'pending', $3, 0)",
+                    &[tenant.as_str().into(), format!("appointment apt_1 #{n}").into(), body.to_string().into()],
+                )
+                .unwrap();
+            }
+            // The engine's own notices name no recipient: not e-mail.
+            c.execute(
+                "INSERT INTO notifications (tenant_id, event_id, kind, subject, status, body, created_at) VALUES ($1, 'evt_2', 'payment_failed', 'subscription sub_1', 'pending', '{}', 0)",
+                &[tenant.as_str().into()],
+            )
+            .unwrap();
+        });
+        let now = now_secs();
+        assert_eq!(s.with_conn(|c| mail::deliver(c, &mailer, now).unwrap()), 2);
+        let rows: Vec<(String, String, i64, Option<String>)> = s.with_conn(|c| {
+            c.query("SELECT subject, status, attempts, last_error FROM notifications WHERE tenant_id = $1 ORDER BY seq", &[tenant.as_str().into()])
+                .unwrap()
+                .iter()
+                .map(|r| (r.text(0), r.text(1), r.int(2), r.opt_text(3)))
+                .collect()
+        });
+        assert_eq!((rows[0].1.as_str(), rows[0].2), ("sent", 1), "{rows:?}");
+        assert_eq!((rows[1].1.as_str(), rows[1].2), ("failed", 1), "{rows:?}");
+        assert!(
+            rows[1]
+                .3
+                .as_deref()
+                .unwrap()
+                .contains("not an e-mail address"),
+            "{rows:?}"
+        );
+        assert_eq!(
+            rows[2].1, "pending",
+            "the dunning notice stays for the platform"
+        );
+        assert_eq!(
+            s.with_conn(|c| mail::deliver(c, &mailer, now).unwrap()),
+            0,
+            "sent once; the failed one waits"
+        );
+        s.stop().await;
+    }
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "one per database");
+    for (to, data) in &got {
+        assert_eq!(to, &["patient@example.com".to_owned()]);
+        assert!(
+            data.contains("Subject: Your appointment is confirmed"),
+            "{data}"
+        );
+        assert!(data.contains("See you on Monday."), "{data}");
+        assert!(data.contains("clinic@smile.example"), "{data}");
+    }
+}

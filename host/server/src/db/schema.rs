@@ -368,6 +368,11 @@ CREATE TABLE plugin_kv (
     value     TEXT NOT NULL,
     PRIMARY KEY (tenant_id, plugin, key)
 );
+-- E-mail delivery of the notification outbox (rows whose body names a recipient).
+ALTER TABLE notifications ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE notifications ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE notifications ADD COLUMN last_error TEXT;
+CREATE INDEX notifications_due ON notifications (status, next_attempt_at);
 -- Where a tenant's platform takes plugin callbacks; the signing secret sealed like a Stripe key.
 CREATE TABLE callback_endpoints (
     tenant_id   TEXT PRIMARY KEY,

@@ -173,7 +173,9 @@ fn a_version_5_database_is_brought_up_to_date() {
          CREATE INDEX appointments_by_tenant ON appointments (tenant_id, created_at); \
          DROP TABLE plugin_tenants; DROP TABLE plugin_actions; DROP TABLE plugin_calls; \
          DROP TABLE plugin_statuses; DROP TABLE plugin_ledger; DROP TABLE plugin_callbacks; \
-         DROP TABLE plugin_kv; DROP TABLE callback_endpoints; \
+         DROP TABLE plugin_kv; DROP TABLE callback_endpoints; DROP INDEX notifications_due; \
+         ALTER TABLE notifications DROP COLUMN attempts; ALTER TABLE notifications DROP COLUMN next_attempt_at; \
+         ALTER TABLE notifications DROP COLUMN last_error; \
          DELETE FROM payhook_schema WHERE version >= 6;",
     )
     .unwrap();

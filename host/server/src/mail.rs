@@ -1,0 +1,142 @@
+//! E-mail: the notification outbox's messages that name a recipient (plugins' `notify`
+//! commands) are sent through an SMTP relay (`payhook serve --smtp-url smtp://HOST:PORT`), each
+//! retried with backoff and `dead` after [`MAX_ATTEMPTS`]. Messages without a recipient (the
+//! engine's dunning notices) stay in the outbox for the platform to read.
+
+use lettre::message::Mailbox;
+use lettre::{Message, SmtpTransport, Transport};
+use serde_json::Value as Json;
+
+use crate::db::{Conn, DbError};
+
+/// Attempts an e-mail gets before it is `dead`.
+pub const MAX_ATTEMPTS: i64 = 10;
+
+/// Why e-mail cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The URL is not an SMTP relay payhook can use.
+    #[error(
+        "--smtp-url must be smtp://[USER:PASSWORD@]HOST[:PORT] (a relay such as the local MTA); {0}"
+    )]
+    Url(String),
+    /// The sender address is not an address.
+    #[error("--smtp-from {0:?} is not an e-mail address")]
+    From(String),
+}
+
+/// Sends e-mail through one SMTP relay.
+pub struct Mailer {
+    transport: SmtpTransport,
+    from: Mailbox,
+    relay: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: only the host is shown.
+        f.debug_struct("Mailer")
+            .field("relay", &self.relay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailer {
+    /// A mailer for `url` sending as `from`.
+    pub fn new(url: &str, from: &str) -> Result<Mailer, MailError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| MailError::Url(e.to_string()))?;
+        if parsed.scheme() != "smtp" {
+            return Err(MailError::Url(format!(
+                "the scheme is {:?}; only smtp:// is supported",
+                parsed.scheme()
+            )));
+        }
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| MailError::Url("it names no host".into()))?
+            .to_owned();
+        let port = parsed.port().unwrap_or(25);
+        let mut builder = SmtpTransport::builder_dangerous(&host)
+            .port(port)
+            .timeout(Some(std::time::Duration::from_secs(10)));
+        if !parsed.username().is_empty() {
+            let user = percent_decode(parsed.username());
+            let password = percent_decode(parsed.password().unwrap_or(""));
+            builder = builder.credentials(
+                lettre::transport::smtp::authentication::Credentials::new(user, password),
+            );
+        }
+        let transport = builder.build();
+        let from: Mailbox = from.parse().map_err(|_| MailError::From(from.to_owned()))?;
+        let relay = format!("{host}:{port}");
+        Ok(Mailer {
+            transport,
+            from,
+            relay,
+        })
+    }
+
+    fn send(&self, to: &str, subject: &str, text: &str) -> Result<(), String> {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|_| format!("{to:?} is not an e-mail address"))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .body(text.to_owned())
+            .map_err(|e| format!("the message cannot be built: {e}"))?;
+        self.transport
+            .send(&message)
+            .map(|_| ())
+            .map_err(|e| format!("the relay {} refused or failed: {e}", self.relay))
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes: Vec<u8> =
+        form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned().into_bytes())
+            .unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Sends the outbox's due e-mails. Returns how many were attempted.
+pub fn deliver(conn: &mut dyn Conn, mailer: &Mailer, now: i64) -> Result<usize, DbError> {
+    let due = conn.query(
+        "SELECT seq, body, attempts, status FROM notifications \
+         WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1 AND kind LIKE 'plugin:%' \
+         ORDER BY next_attempt_at, seq LIMIT 20",
+        &[now.into()],
+    )?;
+    for r in &due {
+        let (seq, attempts, status) = (r.int(0), r.int(2) + 1, r.text(3));
+        let body: Json = serde_json::from_str(&r.text(1)).unwrap_or(Json::Null);
+        let field = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+        match mailer.send(&field("to"), &field("title"), &field("text")) {
+            Ok(()) => {
+                tracing::info!(notification = seq, relay = %mailer.relay, "e-mail sent");
+                conn.execute(
+                    "UPDATE notifications SET status = 'sent', attempts = $1, last_error = NULL WHERE seq = $2 AND status = $3",
+                    &[attempts.into(), seq.into(), status.as_str().into()],
+                )?;
+            }
+            Err(e) => {
+                tracing::warn!(notification = seq, attempts, error = %e, "sending an e-mail failed");
+                let next = if attempts >= MAX_ATTEMPTS {
+                    "dead"
+                } else {
+                    "failed"
+                };
+                let wait =
+                    (crate::plugins::FIRST_RETRY_SECS << (attempts - 1).clamp(0, 11)).min(3600);
+                conn.execute(
+                    "UPDATE notifications SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE seq = $5 AND status = $6",
+                    &[next.into(), attempts.into(), (now + wait).into(), e.into(), seq.into(), status.as_str().into()],
+                )?;
+            }
+        }
+    }
+    Ok(due.len())
+}
