@@ -1001,3 +1001,88 @@ pub fn deliver_callbacks(
     }
     Ok(due.len())
 }
+
+// ---- Filters --------------------------------------------------------------------------------
+
+/// The plugins' filters, for the server's filter points (see [`crate::hooks`]): each plugin
+/// enabled for the tenant that asked for the point, in name order, may change the value; a
+/// plugin that fails or answers out of the rules is skipped (logged) and the value goes on
+/// unchanged. Filters read the plugin's key-value store; what they write to it is not kept.
+pub struct PluginFilters {
+    db: Database,
+    plugins: std::sync::Arc<Plugins>,
+}
+
+impl PluginFilters {
+    /// Filters by `plugins`, with their per-tenant state in `db`.
+    pub fn new(db: Database, plugins: std::sync::Arc<Plugins>) -> PluginFilters {
+        PluginFilters { db, plugins }
+    }
+
+    fn enabled(&self, tenant: &str, point: payhook_plugins::FilterPoint) -> Vec<(&Installed, Kv)> {
+        if !self.plugins.list.iter().any(|p| p.plugin.filters(point)) {
+            return Vec::new();
+        }
+        let Ok(mut conn) = self.db.conn() else {
+            return Vec::new();
+        };
+        let Ok(states) = tenant_plugins(&mut conn, tenant) else {
+            return Vec::new();
+        };
+        states
+            .iter()
+            .filter(|s| s.enabled)
+            .filter_map(|s| self.plugins.get(&s.plugin))
+            .filter(|p| p.plugin.filters(point))
+            .filter_map(|p| Some((p, load_kv(&mut conn, tenant, &p.manifest.name).ok()?)))
+            .collect()
+    }
+}
+
+impl crate::hooks::Filters for PluginFilters {
+    fn refund_amount(
+        &self,
+        ctx: &crate::hooks::RefundContext<'_>,
+        proposed: payhook_core::policy::FeeSplit,
+    ) -> payhook_core::policy::FeeSplit {
+        use payhook_core::money::Money;
+        use payhook_plugins::{FilterPoint, FilterRequest, FilterValue, RefundSplit};
+        let currency = proposed.refund.currency;
+        let mut split = proposed;
+        for (p, mut kv) in self.enabled(ctx.tenant, FilterPoint::RefundAmount) {
+            let request = FilterRequest {
+                point: FilterPoint::RefundAmount,
+                tenant: ctx.tenant.to_owned(),
+                subject: RecordRef {
+                    kind: "payment".into(),
+                    id: ctx.payment.to_owned(),
+                },
+                value: FilterValue::Refund(RefundSplit {
+                    fee: Amount {
+                        minor: split.fee.minor,
+                        currency: currency.as_str().to_owned(),
+                    },
+                    refund: Amount {
+                        minor: split.refund.minor,
+                        currency: currency.as_str().to_owned(),
+                    },
+                }),
+            };
+            match self.plugins.host.apply_filter(&p.plugin, &request, &mut kv) {
+                Ok(FilterValue::Refund(r)) => {
+                    split = payhook_core::policy::FeeSplit {
+                        fee: Money::new(r.fee.minor, currency),
+                        refund: Money::new(r.refund.minor, currency),
+                    };
+                }
+                Ok(_) => {
+                    tracing::warn!(plugin = %p.manifest.name, "a refund filter answered another kind of value; skipped")
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = %p.manifest.name, tenant = %ctx.tenant, error = %e, "a refund filter failed; skipped")
+                }
+            }
+        }
+        split
+    }
+}

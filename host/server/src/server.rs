@@ -109,6 +109,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         .public_url
         .clone()
         .unwrap_or_else(|| default_public_url(addr));
+    // Plugins are compiled and checked before anything starts: a bad one stops the start-up.
+    let plugins = std::sync::Arc::new(load_plugins(config.plugins_dir.as_deref())?);
     let metrics = Metrics::new();
     let (writer, thread) = Writer::start(
         opened.db.clone(),
@@ -129,6 +131,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         &public_url,
         crate::stripe::StripeClient::new(&config.stripe_api_base),
     );
+    let state = if plugins.list.is_empty() {
+        state
+    } else {
+        state.with_filters(std::sync::Arc::new(crate::plugins::PluginFilters::new(
+            opened_db.clone(),
+            plugins.clone(),
+        )))
+    };
     tracing::info!(
         %addr,
         database = %config.database.display(),
@@ -142,7 +152,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     // plugins directory on every such node).
     let stop_plugins = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let plugin_worker = if config.process {
-        let plugins = std::sync::Arc::new(load_plugins(config.plugins_dir.as_deref())?);
+        let plugins = plugins.clone();
         let names: Vec<&str> = plugins
             .list
             .iter()

@@ -603,3 +603,54 @@ async fn plugin_e_mails_go_through_the_smtp_relay_and_bad_ones_are_kept_visible(
         assert!(data.contains("clinic@smile.example"), "{data}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refund_filters_of_the_tenants_plugins_shape_the_split_and_a_bad_one_is_skipped() {
+    use payhook_core::money::{Currency, Money};
+    use payhook_core::policy::FeeSplit;
+    use payhook_server::hooks::{RefundContext, checked_refund};
+    let (_dir, p) = plugins_dir();
+    let p = std::sync::Arc::new(p);
+    for db in databases("plugins_filters") {
+        let s = TestServer::start(&db.location).await;
+        let (tenant, plain) = (s.tenant(), s.tenant());
+        s.with_conn(|c| {
+            for name in ["template", "hostile"] {
+                plugins::set_enabled(c, &tenant, name, true, None, now_secs()).unwrap();
+            }
+            plugins::kv_set(c, &tenant, "template", "fee-percent", "20").unwrap();
+        });
+        let filters = plugins::PluginFilters::new(s.db.clone(), p.clone());
+        let eur = |minor| Money::new(minor, Currency::EUR);
+        let proposed = FeeSplit {
+            fee: eur(0),
+            refund: eur(4500),
+        };
+        let split = |t: &str| {
+            let ctx = RefundContext {
+                tenant: t,
+                payment: "pi_1",
+                refundable: eur(4500),
+                cancellation: true,
+            };
+            blocking(|| checked_refund(&filters, &ctx, proposed).unwrap())
+        };
+        // The hostile filter (a refund one cent too big) is refused and skipped; the template's
+        // 20 % fee (from the tenant's key-value store) is kept.
+        assert_eq!(
+            split(&tenant),
+            FeeSplit {
+                fee: eur(900),
+                refund: eur(3600)
+            }
+        );
+        // A tenant without plugins: unchanged.
+        assert_eq!(split(&plain), proposed);
+        // Disabled: unchanged.
+        s.with_conn(|c| {
+            plugins::set_enabled(c, &tenant, "template", false, None, now_secs()).unwrap()
+        });
+        assert_eq!(split(&tenant), proposed);
+        s.stop().await;
+    }
+}
