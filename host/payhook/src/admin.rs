@@ -466,8 +466,12 @@ pub fn record(ctx: &Ctx, kind: RecordKind, command: RecordCommand) -> Result<()>
             let record = records::create(&mut conn, kind, &tenant, &new, &state, now_secs())
                 .map_err(|e| e.to_string())?;
             let asked = no_payment_link.then_some(false);
-            if kind == RecordKind::Invoice && wants_payment_link(&view, asked) {
-                records::want_payment_link(&mut conn, &record.id, now_secs())
+            if kind == RecordKind::Invoice {
+                if wants_payment_link(&view, asked) {
+                    records::want_payment_link(&mut conn, &record.id, now_secs())
+                        .map_err(|e| e.to_string())?;
+                }
+                payhook_server::plugins::invoice_finalized(&mut conn, &record, now_secs())
                     .map_err(|e| e.to_string())?;
                 records::get(&mut conn, kind, &record.id)
                     .map_err(|e| e.to_string())?

@@ -466,25 +466,23 @@ struct Due {
     action: Action,
 }
 
+/// What a plugin is told of a record: its metadata, and `customer` (and, for an invoice, its
+/// `payment_link` once made) when the record has them.
 fn record_metadata(
     conn: &mut dyn Conn,
     kind: &str,
     id: &str,
 ) -> Result<Vec<(String, String)>, DbError> {
-    let table = match kind {
-        "invoice" => "invoices",
-        "appointment" => "appointments",
+    let sql = match kind {
+        "invoice" => "SELECT metadata, customer, payment_link_url FROM invoices WHERE id = $1",
+        "appointment" => "SELECT metadata, customer, NULL FROM appointments WHERE id = $1",
         _ => return Ok(Vec::new()),
     };
-    let Some(row) = conn.query_opt(
-        &format!("SELECT metadata FROM {table} WHERE id = $1"),
-        &[id.into()],
-    )?
-    else {
+    let Some(row) = conn.query_opt(sql, &[id.into()])? else {
         return Ok(Vec::new());
     };
     let meta: Json = serde_json::from_str(&row.text(0)).unwrap_or(Json::Null);
-    Ok(meta
+    let mut out: Vec<(String, String)> = meta
         .as_object()
         .map(|m| {
             m.iter()
@@ -494,7 +492,50 @@ fn record_metadata(
                 })
                 .collect()
         })
-        .unwrap_or_default())
+        .unwrap_or_default();
+    for (key, value) in [
+        ("customer", row.opt_text(1)),
+        ("payment_link", row.opt_text(2)),
+    ] {
+        if let Some(v) = value
+            && !out.iter().any(|(k, _)| k == key)
+        {
+            out.push((key.to_owned(), v));
+        }
+    }
+    Ok(out)
+}
+
+/// Tells plugins an invoice was finalized (made through the API or the CLI). The call waits
+/// while the invoice's Payment Link is being made, so that plugins can send it.
+pub fn invoice_finalized(
+    conn: &mut dyn Conn,
+    record: &crate::records::Record,
+    now: i64,
+) -> Result<(), DbError> {
+    write_action(
+        conn,
+        &NewAction {
+            tenant: record.tenant_id.clone(),
+            event_id: format!("{}:finalized", record.id),
+            hook: Hook::InvoiceFinalized,
+            subject_kind: "invoice",
+            subject_id: record.id.clone(),
+            amount: Some((record.amount, record.currency.clone())),
+            decision: json!({"fact": "invoice_finalized", "record": format!("invoice {}", record.id), "status": record.status}),
+        },
+        now,
+    )
+}
+
+fn link_pending(conn: &mut dyn Conn, invoice: &str) -> Result<bool, DbError> {
+    Ok(conn
+        .query_opt(
+            "SELECT payment_link_status FROM invoices WHERE id = $1",
+            &[invoice.into()],
+        )?
+        .and_then(|r| r.opt_text(0))
+        .is_some_and(|s| s == "pending"))
 }
 
 fn due_calls(conn: &mut dyn Conn, now: i64, limit: i64) -> Result<Vec<Due>, DbError> {
@@ -705,6 +746,13 @@ pub fn round(conn: &mut dyn Conn, plugins: &Plugins, now: i64) -> Result<usize, 
             // Enabled for the tenant but not installed on this node: left for a node that has it.
             continue;
         };
+        if d.action.hook == Hook::InvoiceFinalized && link_pending(conn, &d.action.subject.id)? {
+            conn.execute(
+                "UPDATE plugin_calls SET next_attempt_at = $1 WHERE action_seq = $2 AND plugin = $3",
+                &[(now + 2).into(), d.action_seq.into(), d.plugin.as_str().into()],
+            )?;
+            continue;
+        }
         let mut kv = load_kv(conn, &d.tenant, &d.plugin)?;
         match plugins
             .host

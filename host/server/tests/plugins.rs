@@ -111,6 +111,24 @@ async fn a_plugin_hears_of_a_committed_payment_and_sets_its_status_once() {
         );
         // Nothing runs twice.
         assert_eq!(rounds(&s, &p, now_secs() + 3600), 0);
+        // A new invoice is an action too (invoice-finalized), which the template does not ask
+        // for: dispatched, no call.
+        let invoice = s.invoice(&tenant, "20.00").await;
+        assert_eq!(
+            s.count(
+                "SELECT COUNT(*) FROM plugin_actions WHERE hook = 'invoice-finalized' AND subject_id = $1",
+                &[invoice.as_str().into()]
+            ),
+            1
+        );
+        assert_eq!(rounds(&s, &p, now_secs() + 3600), 0);
+        assert_eq!(
+            s.count(
+                "SELECT COUNT(*) FROM plugin_actions WHERE dispatched = 0",
+                &[]
+            ),
+            0
+        );
         s.stop().await;
     }
 }

@@ -437,11 +437,14 @@ async fn create_record(
                 metadata: body.metadata,
             };
             let record = records::create(c, kind, &tenant, &new, &state, now_secs())?;
-            if kind == RecordKind::Invoice && wants_payment_link(&view, body.payment_link) {
-                records::want_payment_link(c, &record.id, now_secs())?;
-                return Ok(records::get(c, kind, &record.id)?.unwrap_or(record));
+            if kind != RecordKind::Invoice {
+                return Ok(record);
             }
-            Ok(record)
+            if wants_payment_link(&view, body.payment_link) {
+                records::want_payment_link(c, &record.id, now_secs())?;
+            }
+            crate::plugins::invoice_finalized(c, &record, now_secs())?;
+            Ok(records::get(c, kind, &record.id)?.unwrap_or(record))
         })
         .await?;
     Ok((
