@@ -715,12 +715,16 @@ fn fail(conn: &mut dyn Conn, due: &Due, error: &PluginError, now: i64) -> Result
     let wait = (FIRST_RETRY_SECS << (attempts - 1).clamp(0, 11)).min(3600);
     let message: String = error.to_string().chars().take(1000).collect();
     transaction(conn, |tx| {
-        tx.execute(
+        let claimed = tx.execute(
             "UPDATE plugin_calls SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, updated_at = $5 \
              WHERE action_seq = $6 AND plugin = $7 AND status = $8",
             &[status.into(), attempts.into(), (now + wait).into(), message.as_str().into(), now.into(),
               due.action_seq.into(), due.plugin.as_str().into(), due.status.as_str().into()],
         )?;
+        if claimed != 1 {
+            // Another node recorded this attempt first: one failure, counted once.
+            return Ok(());
+        }
         tx.execute(
             "UPDATE plugin_tenants SET failures = failures + 1, updated_at = $1 WHERE tenant_id = $2 AND plugin = $3",
             &[now.into(), due.tenant.as_str().into(), due.plugin.as_str().into()],
