@@ -11,6 +11,9 @@ const TARGET: &str = "wasm32-wasip2";
 /// (directory under the repository root, crate's library name).
 const PLUGINS: &[(&str, &str)] = &[
     ("plugins/template", "payhook_plugin_template"),
+    ("plugins/clinic", "payhook_plugin_clinic"),
+    ("plugins/salon", "payhook_plugin_salon"),
+    ("plugins/invoicing", "payhook_plugin_invoicing"),
     ("plugins/testing/hostile", "payhook_plugin_hostile"),
 ];
 

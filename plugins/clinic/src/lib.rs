@@ -1,0 +1,365 @@
+//! payhook's reference plugin for a clinic: appointments paid with Stripe Checkout during
+//! booking, in the way KiviCare takes Stripe payments, with one paid booking per slot.
+//!
+//! **Statuses** it sets on the appointment (actions on other records are left alone):
+//! `pending`, `confirmed`, `cancelled`, `refunded`, `released`, `needs_refund`.
+//!
+//! **Actions**
+//! - `payment-settled`, and `checkout-completed` with the money collected → `confirmed` (the
+//!   payment is "Completed", the booking finalized), and the slot is noted as taken: `slot:{slot}`
+//!   = the appointment's id in the key-value store. Unless the slot is not the appointment's to
+//!   take: its slot was released before (`released:{id}` is set, or the engine's decision says
+//!   the payment came after a release) or another appointment holds it (`slot:{slot}` names
+//!   another id). Then it is `needs_refund` instead, the slot is left as it is, and the clinic
+//!   (`owner_email`) is told that a payment arrived for a released slot: no double booking.
+//! - `checkout-completed` while a delayed payment method is still processing → `pending`.
+//! - `payment-failed` → `cancelled`; `checkout-expired` → `released`. Both note the release
+//!   (`released:{id}` = `1`) and free the slot (`slot:{slot}` = empty) if the appointment held it.
+//! - `refund-recorded` → `refunded`; when everything paid was refunded the slot is freed and the
+//!   release noted, as above.
+//! - Every status change is also a platform callback:
+//!   `{"event": "appointment.<status>", "appointment": <id>, "event_id": <evt_…>}`.
+//!
+//! **Reads**: metadata `slot` (the calendar slot, e.g. `2025-07-01T09:30/dr-lee`) and
+//! `owner_email` (else the key `owner_email` in the store); the keys above.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use serde_json::{Value, json};
+
+wit_bindgen::generate!({
+    path: "../../wit/plugin",
+    world: "payhook-plugin",
+});
+
+use exports::payhook::plugin::plugin::Guest;
+use payhook::plugin::host::{self, Level};
+use payhook::plugin::types::{
+    Action, Amount, Command, FilterRequest, FilterValue, Hook, Manifest, Notification, StatusChange,
+};
+
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+/// The canonical ABI's allocator: how payhook writes arguments into the plugin's memory.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn cabi_realloc(
+    old: *mut u8,
+    old_len: usize,
+    align: usize,
+    new_len: usize,
+) -> *mut u8 {
+    use alloc::alloc::{Layout, alloc, realloc};
+    if new_len == 0 {
+        return align as *mut u8;
+    }
+    let ptr = unsafe {
+        if old_len == 0 {
+            alloc(Layout::from_size_align_unchecked(new_len, align))
+        } else {
+            realloc(
+                old,
+                Layout::from_size_align_unchecked(old_len, align),
+                new_len,
+            )
+        }
+    };
+    if ptr.is_null() {
+        core::arch::wasm32::unreachable()
+    }
+    ptr
+}
+
+/// `memcmp`, which the compiler calls to order strings (the keys of `serde_json`'s maps): a
+/// `no_std` component links no C library to take it from.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, len: usize) -> i32 {
+    for i in 0..len {
+        let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+    }
+    0
+}
+
+const PENDING: &str = "pending";
+const CONFIRMED: &str = "confirmed";
+const CANCELLED: &str = "cancelled";
+const REFUNDED: &str = "refunded";
+const RELEASED: &str = "released";
+const NEEDS_REFUND: &str = "needs_refund";
+
+struct Clinic;
+
+export!(Clinic);
+
+impl Guest for Clinic {
+    fn describe() -> Manifest {
+        Manifest {
+            name: "clinic".into(),
+            version: "0.1.0".into(),
+            hooks: vec![
+                Hook::PaymentSettled,
+                Hook::CheckoutCompleted,
+                Hook::PaymentFailed,
+                Hook::CheckoutExpired,
+                Hook::RefundRecorded,
+            ],
+            filters: Vec::new(),
+            statuses: [
+                PENDING,
+                CONFIRMED,
+                CANCELLED,
+                REFUNDED,
+                RELEASED,
+                NEEDS_REFUND,
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+
+    fn on_action(action: Action) -> Result<Vec<Command>, String> {
+        if action.subject.kind != "appointment" {
+            return Ok(Vec::new());
+        }
+        let decision = Decision::read(&action.decision);
+        let id = action.subject.id.as_str();
+        let slot = metadata(&action, "slot");
+        let mut told = None;
+        let status = match action.hook {
+            Hook::CheckoutCompleted if decision.awaiting_payment() => PENDING,
+            Hook::PaymentSettled | Hook::CheckoutCompleted => match conflict(id, slot, &decision) {
+                None => {
+                    if let Some(slot) = slot {
+                        kv_set(&slot_key(slot), id);
+                    }
+                    CONFIRMED
+                }
+                Some(why) => {
+                    told = tell_clinic(&action, &decision, slot, &why);
+                    NEEDS_REFUND
+                }
+            },
+            Hook::PaymentFailed => {
+                release(id, slot);
+                CANCELLED
+            }
+            Hook::CheckoutExpired => {
+                release(id, slot);
+                RELEASED
+            }
+            Hook::RefundRecorded => {
+                if decision.has("appointment_refunded") {
+                    release(id, slot);
+                }
+                REFUNDED
+            }
+            _ => return Ok(Vec::new()),
+        };
+        host::log(Level::Info, &format!("appointment {id}: {status}"));
+        let mut commands = vec![Command::SetStatus(StatusChange {
+            subject: action.subject.clone(),
+            status: status.into(),
+        })];
+        commands.extend(told);
+        let body = json!({
+            "event": format!("appointment.{status}"),
+            "appointment": id,
+            "event_id": action.event_id,
+        });
+        commands.push(Command::Callback(body.to_string()));
+        Ok(commands)
+    }
+
+    fn apply_filter(request: FilterRequest) -> Result<FilterValue, String> {
+        // It asks for no filter; payhook's value stands.
+        Ok(request.value)
+    }
+}
+
+/// Why a payment for appointment `id` must not confirm it: its slot was released, or another
+/// appointment holds it.
+fn conflict(id: &str, slot: Option<&str>, decision: &Decision) -> Option<String> {
+    if kv_get(&released_key(id)).is_some() || decision.has("paid_after_slot_released") {
+        return Some(match slot {
+            Some(slot) => format!("its slot ({slot}) had been released"),
+            None => "its slot had been released".into(),
+        });
+    }
+    let slot = slot?;
+    let holder = kv_get(&slot_key(slot)).filter(|holder| holder != id)?;
+    Some(format!(
+        "its slot ({slot}) is already booked for appointment {holder}"
+    ))
+}
+
+/// Notes that appointment `id` gave up its slot, and frees the slot if it held it.
+fn release(id: &str, slot: Option<&str>) {
+    kv_set(&released_key(id), "1");
+    if let Some(slot) = slot {
+        let key = slot_key(slot);
+        if kv_get(&key).as_deref() == Some(id) {
+            kv_set(&key, "");
+        }
+    }
+}
+
+/// The clinic's e-mail about a payment that must not confirm its appointment.
+fn tell_clinic(
+    action: &Action,
+    decision: &Decision,
+    slot: Option<&str>,
+    why: &str,
+) -> Option<Command> {
+    let id = &action.subject.id;
+    let Some(to) = metadata(action, "owner_email")
+        .map(ToString::to_string)
+        .or_else(|| kv_get("owner_email"))
+        .filter(|a| a.contains('@'))
+    else {
+        host::log(
+            Level::Warn,
+            &format!(
+                "appointment {id} needs a refund but no owner_email is known (in its metadata or the plugin's store): the clinic is not told"
+            ),
+        );
+        return None;
+    };
+    let amount = action
+        .amount
+        .clone()
+        .or_else(|| money(decision.effect("payment_completed")?.get("amount")?))
+        .map(|a| format_amount(&a))
+        .unwrap_or_else(|| "a payment".into());
+    let mut text = format!(
+        "A payment of {amount} arrived for appointment {id}, but {why}.\n\
+         The appointment was not confirmed, so that the slot is not booked twice: it is marked needs_refund. Refund the payment in the Stripe Dashboard, or offer the patient another slot.\n"
+    );
+    if let Some(slot) = slot {
+        text.push_str(&format!("Slot: {slot}\n"));
+    }
+    text.push_str(&format!("Stripe event: {}", action.event_id));
+    Some(Command::Notify(Notification {
+        to,
+        subject: format!("Payment for a released slot: appointment {id}"),
+        text,
+    }))
+}
+
+fn released_key(id: &str) -> String {
+    format!("released:{id}")
+}
+
+fn slot_key(slot: &str) -> String {
+    format!("slot:{slot}")
+}
+
+/// A value of the store; an empty one (a freed slot) counts as none.
+fn kv_get(key: &str) -> Option<String> {
+    host::kv_get(key).filter(|v| !v.is_empty())
+}
+
+/// Stores a value; a store that is full, or a key that is too long, is logged and the call goes
+/// on: the status matters more than the note.
+fn kv_set(key: &str, value: &str) {
+    if let Err(why) = host::kv_set(key, value) {
+        host::log(Level::Warn, &format!("could not store {key}: {why}"));
+    }
+}
+
+fn metadata<'a>(action: &'a Action, key: &str) -> Option<&'a str> {
+    action
+        .metadata
+        .iter()
+        .find(|(k, v)| k == key && !v.trim().is_empty())
+        .map(|(_, v)| v.trim())
+}
+
+/// `45.00 EUR`, `4500 JPY`, `1.250 KWD`.
+fn format_amount(amount: &Amount) -> String {
+    let exponent = match amount.currency.as_str() {
+        "bif" | "clp" | "djf" | "gnf" | "jpy" | "kmf" | "krw" | "mga" | "pyg" | "rwf" | "vnd"
+        | "vuv" | "xaf" | "xof" | "xpf" => 0,
+        "bhd" | "jod" | "kwd" | "omr" | "tnd" => 3,
+        _ => 2,
+    };
+    let sign = if amount.minor < 0 { "-" } else { "" };
+    let minor = amount.minor.unsigned_abs();
+    let code = amount.currency.to_ascii_uppercase();
+    if exponent == 0 {
+        return format!("{sign}{minor} {code}");
+    }
+    let scale = 10u64.pow(exponent);
+    format!(
+        "{sign}{}.{:0width$} {code}",
+        minor / scale,
+        minor % scale,
+        width = exponent as usize
+    )
+}
+
+/// `{"minor": …, "currency": …}` as an amount.
+fn money(value: &Value) -> Option<Amount> {
+    Some(Amount {
+        minor: value.get("minor")?.as_i64()?,
+        currency: value.get("currency")?.as_str()?.into(),
+    })
+}
+
+/// The engine's decision for the record, as payhook passes it: `{"fact": …, "record": …,
+/// "decision": {"applied": {"next": <state>, "effects": [{"effect": …}, …]}}}` (the bare
+/// decision is read too). Anything unreadable reads as a decision that says nothing.
+struct Decision {
+    applied: Value,
+}
+
+impl Decision {
+    fn read(text: &str) -> Decision {
+        let mut value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        if value.get("decision").is_some() {
+            value = value["decision"].take();
+        }
+        Decision {
+            applied: value
+                .get_mut("applied")
+                .map(Value::take)
+                .unwrap_or(Value::Null),
+        }
+    }
+
+    fn effect(&self, name: &str) -> Option<&Value> {
+        self.applied
+            .get("effects")?
+            .as_array()?
+            .iter()
+            .find(|e| e.get("effect").and_then(Value::as_str) == Some(name))
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.effect(name).is_some()
+    }
+
+    /// A delayed payment method is still processing: the booking is held, not yet paid.
+    fn awaiting_payment(&self) -> bool {
+        self.has("appointment_awaiting_payment")
+            || self
+                .applied
+                .get("next")
+                .and_then(|next| next.get("status"))
+                .and_then(Value::as_str)
+                == Some("awaiting_payment")
+    }
+}
