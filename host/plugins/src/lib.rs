@@ -619,4 +619,10 @@ pub mod built {
     /// `plugins/testing/hostile`: misbehaves on purpose, by the action's record id (`loop`,
     /// `alloc`, `trap`, `foreign`, `negative`…).
     pub const HOSTILE: &str = env!("PAYHOOK_PLUGIN_HOSTILE");
+    /// `plugins/clinic`: appointments (KiviCare).
+    pub const CLINIC: &str = env!("PAYHOOK_PLUGIN_CLINIC");
+    /// `plugins/salon`: visits and products (Altegio).
+    pub const SALON: &str = env!("PAYHOOK_PLUGIN_SALON");
+    /// `plugins/invoicing`: invoices, cases and books (Fluxrate, BiVelio).
+    pub const INVOICING: &str = env!("PAYHOOK_PLUGIN_INVOICING");
 }

@@ -1060,6 +1060,7 @@ pub fn deliver_callbacks(
 /// enabled for the tenant that asked for the point, in name order, may change the value; a
 /// plugin that fails or answers out of the rules is skipped (logged) and the value goes on
 /// unchanged. Filters read the plugin's key-value store; what they write to it is not kept.
+/// The refund filter runs for late cancellations only (a refund asked with a cancellation fee).
 pub struct PluginFilters {
     db: Database,
     plugins: std::sync::Arc<Plugins>,
@@ -1099,6 +1100,10 @@ impl crate::hooks::Filters for PluginFilters {
     ) -> payhook_core::policy::FeeSplit {
         use payhook_core::money::Money;
         use payhook_plugins::{FilterPoint, FilterRequest, FilterValue, RefundSplit};
+        // The refund filter is the late-cancellation fee's: a plain refund is as asked.
+        if !ctx.cancellation {
+            return proposed;
+        }
         let currency = proposed.refund.currency;
         let mut split = proposed;
         for (p, mut kv) in self.enabled(ctx.tenant, FilterPoint::RefundAmount) {

@@ -667,8 +667,18 @@ fn plugin_action(
     subject_id: &str,
     out: &Outcome,
 ) -> Result<(), ProcessError> {
-    let Some(hook) = crate::plugins::hook_of(&fact.kind) else {
-        return Ok(());
+    // Stripe's invoice events change a subscription too (a failed renewal, a recovery): for
+    // the subscription's plugins that is a subscription change.
+    let renewal = matches!(
+        fact.kind,
+        FactKind::InvoicePaid { .. } | FactKind::InvoicePaymentFailed { .. }
+    );
+    let hook = match crate::plugins::hook_of(&fact.kind) {
+        _ if renewal && subject_kind == "subscription" => {
+            payhook_plugins::Hook::SubscriptionChanged
+        }
+        Some(hook) => hook,
+        None => return Ok(()),
     };
     store.write(Write::Action(crate::plugins::NewAction {
         tenant: tenant.to_owned(),

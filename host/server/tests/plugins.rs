@@ -664,6 +664,17 @@ async fn refund_filters_of_the_tenants_plugins_shape_the_split_and_a_bad_one_is_
         );
         // A tenant without plugins: unchanged.
         assert_eq!(split(&plain), proposed);
+        // A plain refund (no cancellation fee asked): as asked, whatever the plugins.
+        let ctx = RefundContext {
+            tenant: &tenant,
+            payment: "pi_1",
+            refundable: eur(4500),
+            cancellation: false,
+        };
+        assert_eq!(
+            blocking(|| checked_refund(&filters, &ctx, proposed).unwrap()),
+            proposed
+        );
         // Disabled: unchanged.
         s.with_conn(|c| {
             plugins::set_enabled(c, &tenant, "template", false, None, now_secs()).unwrap()
