@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::sinks::{platform, smtp_sink};
+
 use std::path::Path;
 
 use common::*;
@@ -303,36 +305,6 @@ fn a_plugins_directory_is_checked_before_anything_runs() {
     assert!(Plugins::load_dir(&dir.path().join("missing")).is_err());
 }
 
-/// A platform on loopback that answers 500 to its first callback and 200 after, and keeps
-/// what it received.
-async fn platform() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
-) {
-    use std::sync::{Arc, Mutex};
-    let got: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
-    let kept = got.clone();
-    let app = axum::Router::new().route(
-        "/hooks",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-            let kept = kept.clone();
-            async move {
-                let mut list = kept.lock().unwrap();
-                list.push((headers, body));
-                if list.len() == 1 {
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    axum::http::StatusCode::OK
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, got)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_are_signed_retried_and_logged() {
     use base64::Engine;
@@ -402,7 +374,7 @@ async fn callbacks_are_signed_retried_and_logged() {
             "{cb:?}"
         );
 
-        let (url, got) = platform().await;
+        let (url, got) = platform(1).await;
         let view = s.with_conn(|c| {
             plugins::set_endpoint(
                 c,
@@ -474,64 +446,6 @@ async fn callbacks_are_signed_retried_and_logged() {
         blocking(move || drop(rt));
         s.stop().await;
     }
-}
-
-/// The messages an SMTP sink received: (recipients, data).
-type Mailbox = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
-
-/// An SMTP sink on loopback: accepts every message and keeps it.
-async fn smtp_sink() -> (u16, Mailbox) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let got: Mailbox = Mailbox::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let kept = got.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                return;
-            };
-            let kept = kept.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
-                let (mut to, mut data, mut in_data) = (Vec::new(), String::new(), false);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if in_data {
-                        if line == "." {
-                            in_data = false;
-                            kept.lock()
-                                .unwrap()
-                                .push((std::mem::take(&mut to), std::mem::take(&mut data)));
-                            write.write_all(b"250 queued\r\n").await.unwrap();
-                        } else {
-                            data.push_str(&line);
-                            data.push('\n');
-                        }
-                        continue;
-                    }
-                    let upper = line.to_ascii_uppercase();
-                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                        b"250 sink\r\n"
-                    } else if upper.starts_with("RCPT TO:") {
-                        to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
-                        b"250 ok\r\n"
-                    } else if upper.starts_with("DATA") {
-                        in_data = true;
-                        b"354 go on\r\n"
-                    } else if upper.starts_with("QUIT") {
-                        write.write_all(b"221 bye\r\n").await.ok();
-                        return;
-                    } else {
-                        b"250 ok\r\n"
-                    };
-                    write.write_all(reply).await.unwrap();
-                }
-            });
-        }
-    });
-    (port, got)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

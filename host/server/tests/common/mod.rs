@@ -2,6 +2,8 @@
 //! runs on SQLite and, when `PAYHOOK_TEST_POSTGRES` is set (always under CI), on PostgreSQL.
 #![allow(dead_code)]
 
+pub mod sinks;
+
 use std::time::{Duration, Instant};
 
 use payhook_core::secret::WebhookSecret;
@@ -81,6 +83,17 @@ impl TestServer {
         config: WriterConfig,
         stripe_api_base: &str,
     ) -> TestServer {
+        Self::start_with_filters(location, config, stripe_api_base, |_| None).await
+    }
+
+    /// As [`TestServer::start_full`], with the filter points `filters` gives for the database
+    /// (plugins' filters, as `payhook serve` gives them).
+    pub async fn start_with_filters(
+        location: &Location,
+        config: WriterConfig,
+        stripe_api_base: &str,
+        filters: impl FnOnce(&Database) -> Option<std::sync::Arc<dyn payhook_server::hooks::Filters>>,
+    ) -> TestServer {
         let db = blocking(|| Database::open(location).unwrap());
         let sealer = Sealer::new(&master_key());
         let metrics = Metrics::new();
@@ -97,6 +110,10 @@ impl TestServer {
             &base,
             payhook_server::stripe::StripeClient::new(stripe_api_base),
         );
+        let state = match filters(&db) {
+            Some(f) => state.with_filters(f),
+            None => state,
+        };
         let served = state.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, app(served)).await.unwrap();
@@ -322,3 +339,9 @@ pub const SUBSCRIPTION_CREATED: &str = include_str!(
 pub const SUBSCRIPTION_DELETED: &str = include_str!(
     "../../../../tests/fixtures/stripe-events/events/customer.subscription.deleted.json"
 );
+pub const DISPUTE_CREATED: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/charge.dispute.created.json");
+pub const INVOICE_PAYMENT_FAILED: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/invoice.payment_failed.json");
+pub const INVOICE_PAID: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/invoice.paid.json");
