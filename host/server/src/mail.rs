@@ -102,10 +102,16 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
-/// Sends the outbox's due e-mails. Returns how many were attempted.
-pub fn deliver(conn: &mut dyn Conn, mailer: &Mailer, now: i64) -> Result<usize, DbError> {
+/// Sends the outbox's due e-mails, each through the notification filters of the tenant's
+/// plugins when `filters` are given. Returns how many were attempted.
+pub fn deliver(
+    conn: &mut dyn Conn,
+    mailer: &Mailer,
+    filters: Option<&crate::plugins::PluginFilters>,
+    now: i64,
+) -> Result<usize, DbError> {
     let due = conn.query(
-        "SELECT seq, body, attempts, status FROM notifications \
+        "SELECT seq, body, attempts, status, tenant_id, subject FROM notifications \
          WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1 AND kind LIKE 'plugin:%' \
          ORDER BY next_attempt_at, seq LIMIT 20",
         &[now.into()],
@@ -114,7 +120,19 @@ pub fn deliver(conn: &mut dyn Conn, mailer: &Mailer, now: i64) -> Result<usize, 
         let (seq, attempts, status) = (r.int(0), r.int(2) + 1, r.text(3));
         let body: Json = serde_json::from_str(&r.text(1)).unwrap_or(Json::Null);
         let field = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
-        match mailer.send(&field("to"), &field("title"), &field("text")) {
+        let mut mail = payhook_plugins::Notification {
+            to: field("to"),
+            subject: field("title"),
+            text: field("text"),
+        };
+        if let Some(f) = filters {
+            // The outbox's subject reads "kind id #n".
+            let about = r.text(5);
+            let mut words = about.split(' ');
+            let record = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            mail = f.notification(&r.text(4), record, mail);
+        }
+        match mailer.send(&mail.to, &mail.subject, &mail.text) {
             Ok(()) => {
                 tracing::info!(notification = seq, relay = %mailer.relay, "e-mail sent");
                 conn.execute(

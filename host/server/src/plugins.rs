@@ -795,6 +795,7 @@ pub fn run_worker(
     };
     crate::stripe::install_tls_provider();
     let client = reqwest::Client::new();
+    let filters = PluginFilters::new(db.clone(), plugins.clone());
     let mut conn = None;
     while !stop.load(Ordering::SeqCst) {
         if conn.is_none() {
@@ -804,7 +805,7 @@ pub fn run_worker(
             Some(c) => {
                 let now = now_secs();
                 let mail = |c: &mut crate::db::DbConn| match &mailer {
-                    Some(m) => crate::mail::deliver(c, m, now),
+                    Some(m) => crate::mail::deliver(c, m, Some(&filters), now),
                     None => Ok(0),
                 };
                 match round(c, &plugins, now)
@@ -1141,5 +1142,43 @@ impl crate::hooks::Filters for PluginFilters {
             }
         }
         split
+    }
+}
+
+impl PluginFilters {
+    /// An e-mail before it is sent: the notification filters of the tenant's plugins, in name
+    /// order, may change its subject and text (the recipient stays). `subject` is the record
+    /// the notification is about (`kind`, `id`).
+    pub fn notification(
+        &self,
+        tenant: &str,
+        record: (&str, &str),
+        mail: payhook_plugins::Notification,
+    ) -> payhook_plugins::Notification {
+        use payhook_plugins::{FilterPoint, FilterRequest, FilterValue};
+        let mut mail = mail;
+        for (p, mut kv) in self.enabled(tenant, FilterPoint::Notification) {
+            let request = FilterRequest {
+                point: FilterPoint::Notification,
+                tenant: tenant.to_owned(),
+                subject: RecordRef {
+                    kind: record.0.to_owned(),
+                    id: record.1.to_owned(),
+                },
+                value: FilterValue::Message(mail.clone()),
+            };
+            match self.plugins.host.apply_filter(&p.plugin, &request, &mut kv) {
+                Ok(FilterValue::Message(m)) => {
+                    mail = payhook_plugins::Notification { to: mail.to, ..m };
+                }
+                Ok(_) => {
+                    tracing::warn!(plugin = %p.manifest.name, "a notification filter answered another kind of value; skipped")
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = %p.manifest.name, tenant = %tenant, error = %e, "a notification filter failed; skipped")
+                }
+            }
+        }
+        mail
     }
 }

@@ -494,7 +494,10 @@ async fn plugin_e_mails_go_through_the_smtp_relay_and_bad_ones_are_kept_visible(
             .unwrap();
         });
         let now = now_secs();
-        assert_eq!(s.with_conn(|c| mail::deliver(c, &mailer, now).unwrap()), 2);
+        assert_eq!(
+            s.with_conn(|c| mail::deliver(c, &mailer, None, now).unwrap()),
+            2
+        );
         let rows: Vec<(String, String, i64, Option<String>)> = s.with_conn(|c| {
             c.query("SELECT subject, status, attempts, last_error FROM notifications WHERE tenant_id = $1 ORDER BY seq", &[tenant.as_str().into()])
                 .unwrap()
@@ -517,7 +520,7 @@ async fn plugin_e_mails_go_through_the_smtp_relay_and_bad_ones_are_kept_visible(
             "the dunning notice stays for the platform"
         );
         assert_eq!(
-            s.with_conn(|c| mail::deliver(c, &mailer, now).unwrap()),
+            s.with_conn(|c| mail::deliver(c, &mailer, None, now).unwrap()),
             0,
             "sent once; the failed one waits"
         );

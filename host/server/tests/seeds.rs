@@ -375,6 +375,17 @@ async fn fluxrate_invoice_is_sent_paid_its_case_updated_and_every_webhook_visibl
     for db in databases("seed_fluxrate") {
         let f = Flow::start(&db, &["invoicing"], Some(&ls)).await;
         let (client, admin) = ("client@acme.example", "billing@fluxrate.example");
+        // The invoicing plugin's notification filter signs every e-mail.
+        f.s.with_conn(|c| {
+            plugins::kv_set(
+                c,
+                &f.tenant,
+                "invoicing",
+                "signature",
+                "Fluxrate Billing Team",
+            )
+            .unwrap()
+        });
         let invoice = f
             .record(
                 "invoices",
@@ -386,6 +397,10 @@ async fn fluxrate_invoice_is_sent_paid_its_case_updated_and_every_webhook_visibl
         f.plugin_status("invoicing", &invoice, "sent").await;
         let sent = f.mail_to(client, "120.00").await;
         assert!(sent.contains(&invoice), "{sent}");
+        assert!(
+            sent.contains("Fluxrate Billing Team"),
+            "the notification filter ran: {sent}"
+        );
         // Paid through Stripe: PAID, the case updated by a signed callback, the admin told.
         f.pay_in_stripe("invoices", &invoice).await;
         f.plugin_status("invoicing", &invoice, "PAID").await;
