@@ -25,6 +25,13 @@ fn main() {
         "cargo:rerun-if-changed={}",
         root.join("wit/plugin").display()
     );
+    // The runtime every plugin links.
+    for watched in ["src", "Cargo.toml"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            root.join("plugins/rt").join(watched).display()
+        );
+    }
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target_dir = out_dir.join("plugins-target");
     for (dir, lib) in PLUGINS {

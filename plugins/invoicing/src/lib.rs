@@ -60,55 +60,8 @@ use payhook::plugin::types::{
     Notification, StatusChange,
 };
 
-#[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    core::arch::wasm32::unreachable()
-}
-
-/// The canonical ABI's allocator: how payhook writes arguments into the plugin's memory.
-#[unsafe(no_mangle)]
-unsafe extern "C" fn cabi_realloc(
-    old: *mut u8,
-    old_len: usize,
-    align: usize,
-    new_len: usize,
-) -> *mut u8 {
-    use alloc::alloc::{Layout, alloc, realloc};
-    if new_len == 0 {
-        return align as *mut u8;
-    }
-    let ptr = unsafe {
-        if old_len == 0 {
-            alloc(Layout::from_size_align_unchecked(new_len, align))
-        } else {
-            realloc(
-                old,
-                Layout::from_size_align_unchecked(old_len, align),
-                new_len,
-            )
-        }
-    };
-    if ptr.is_null() {
-        core::arch::wasm32::unreachable()
-    }
-    ptr
-}
-
-/// `memcmp`, which the compiler calls to order strings (the keys of `serde_json`'s maps): a
-/// `no_std` component links no C library to take it from.
-#[unsafe(no_mangle)]
-unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, len: usize) -> i32 {
-    for i in 0..len {
-        let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
-        if x != y {
-            return i32::from(x) - i32::from(y);
-        }
-    }
-    0
-}
+// The allocator, the panic handler, `cabi_realloc` and `memcmp` (see its docs).
+extern crate payhook_plugin_rt as _;
 
 const SENT: &str = "sent";
 const PAID: &str = "PAID";

@@ -32,43 +32,8 @@ use payhook::plugin::types::{
     Notification, RefundSplit, StatusChange,
 };
 
-#[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    core::arch::wasm32::unreachable()
-}
-
-/// How payhook writes arguments into the plugin's memory (the canonical ABI's allocator).
-/// Out of memory traps: payhook reports it as the plugin's failure.
-#[unsafe(no_mangle)]
-unsafe extern "C" fn cabi_realloc(
-    old: *mut u8,
-    old_len: usize,
-    align: usize,
-    new_len: usize,
-) -> *mut u8 {
-    use alloc::alloc::{Layout, alloc, realloc};
-    if new_len == 0 {
-        return align as *mut u8;
-    }
-    let ptr = unsafe {
-        if old_len == 0 {
-            alloc(Layout::from_size_align_unchecked(new_len, align))
-        } else {
-            realloc(
-                old,
-                Layout::from_size_align_unchecked(old_len, align),
-                new_len,
-            )
-        }
-    };
-    if ptr.is_null() {
-        core::arch::wasm32::unreachable()
-    }
-    ptr
-}
+// The allocator, the panic handler, `cabi_realloc` and `memcmp` (see its docs).
+extern crate payhook_plugin_rt as _;
 
 struct Template;
 

@@ -25,41 +25,8 @@ use payhook::plugin::types::{
     Notification, RecordRef, RefundSplit, StatusChange,
 };
 
-#[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    core::arch::wasm32::unreachable()
-}
-
-#[unsafe(no_mangle)]
-unsafe extern "C" fn cabi_realloc(
-    old: *mut u8,
-    old_len: usize,
-    align: usize,
-    new_len: usize,
-) -> *mut u8 {
-    use alloc::alloc::{Layout, alloc, realloc};
-    if new_len == 0 {
-        return align as *mut u8;
-    }
-    let ptr = unsafe {
-        if old_len == 0 {
-            alloc(Layout::from_size_align_unchecked(new_len, align))
-        } else {
-            realloc(
-                old,
-                Layout::from_size_align_unchecked(old_len, align),
-                new_len,
-            )
-        }
-    };
-    if ptr.is_null() {
-        core::arch::wasm32::unreachable()
-    }
-    ptr
-}
+// The allocator, the panic handler, `cabi_realloc` and `memcmp` (see its docs).
+extern crate payhook_plugin_rt as _;
 
 struct Hostile;
 
