@@ -45,7 +45,7 @@ use payhook::plugin::types::{
 };
 
 // The allocator, the panic handler, `cabi_realloc` and `memcmp` (see its docs).
-extern crate payhook_plugin_rt as _;
+use payhook_plugin_rt::Decision;
 
 const PENDING: &str = "pending";
 const CONFIRMED: &str = "confirmed";
@@ -233,79 +233,14 @@ fn kv_set(key: &str, value: &str) {
     }
 }
 
-fn metadata<'a>(action: &'a Action, key: &str) -> Option<&'a str> {
-    action
-        .metadata
-        .iter()
-        .find(|(k, v)| k == key && !v.trim().is_empty())
-        .map(|(_, v)| v.trim())
+payhook_plugin_rt::helpers!();
+
+/// What this plugin reads from the engine's decision.
+trait Reads {
+    fn awaiting_payment(&self) -> bool;
 }
 
-/// `45.00 EUR`, `4500 JPY`, `1.250 KWD`.
-fn format_amount(amount: &Amount) -> String {
-    let exponent = match amount.currency.as_str() {
-        "bif" | "clp" | "djf" | "gnf" | "jpy" | "kmf" | "krw" | "mga" | "pyg" | "rwf" | "vnd"
-        | "vuv" | "xaf" | "xof" | "xpf" => 0,
-        "bhd" | "jod" | "kwd" | "omr" | "tnd" => 3,
-        _ => 2,
-    };
-    let sign = if amount.minor < 0 { "-" } else { "" };
-    let minor = amount.minor.unsigned_abs();
-    let code = amount.currency.to_ascii_uppercase();
-    if exponent == 0 {
-        return format!("{sign}{minor} {code}");
-    }
-    let scale = 10u64.pow(exponent);
-    format!(
-        "{sign}{}.{:0width$} {code}",
-        minor / scale,
-        minor % scale,
-        width = exponent as usize
-    )
-}
-
-/// `{"minor": …, "currency": …}` as an amount.
-fn money(value: &Value) -> Option<Amount> {
-    Some(Amount {
-        minor: value.get("minor")?.as_i64()?,
-        currency: value.get("currency")?.as_str()?.into(),
-    })
-}
-
-/// The engine's decision for the record, as payhook passes it: `{"fact": …, "record": …,
-/// "decision": {"applied": {"next": <state>, "effects": [{"effect": …}, …]}}}` (the bare
-/// decision is read too). Anything unreadable reads as a decision that says nothing.
-struct Decision {
-    applied: Value,
-}
-
-impl Decision {
-    fn read(text: &str) -> Decision {
-        let mut value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        if value.get("decision").is_some() {
-            value = value["decision"].take();
-        }
-        Decision {
-            applied: value
-                .get_mut("applied")
-                .map(Value::take)
-                .unwrap_or(Value::Null),
-        }
-    }
-
-    fn effect(&self, name: &str) -> Option<&Value> {
-        self.applied
-            .get("effects")?
-            .as_array()?
-            .iter()
-            .find(|e| e.get("effect").and_then(Value::as_str) == Some(name))
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.effect(name).is_some()
-    }
-
-    /// A delayed payment method is still processing: the booking is held, not yet paid.
+impl Reads for Decision {
     fn awaiting_payment(&self) -> bool {
         self.has("appointment_awaiting_payment")
             || self

@@ -61,7 +61,7 @@ use payhook::plugin::types::{
 };
 
 // The allocator, the panic handler, `cabi_realloc` and `memcmp` (see its docs).
-extern crate payhook_plugin_rt as _;
+use payhook_plugin_rt::Decision;
 
 const SENT: &str = "sent";
 const PAID: &str = "PAID";
@@ -424,37 +424,6 @@ fn admin(action: &Action) -> Option<String> {
         .or_else(|| host::kv_get("admin_email"))
 }
 
-fn metadata<'a>(action: &'a Action, key: &str) -> Option<&'a str> {
-    action
-        .metadata
-        .iter()
-        .find(|(k, v)| k == key && !v.trim().is_empty())
-        .map(|(_, v)| v.trim())
-}
-
-/// `45.00 EUR`, `4500 JPY`, `1.250 KWD`.
-fn format_amount(amount: &Amount) -> String {
-    let exponent = match amount.currency.as_str() {
-        "bif" | "clp" | "djf" | "gnf" | "jpy" | "kmf" | "krw" | "mga" | "pyg" | "rwf" | "vnd"
-        | "vuv" | "xaf" | "xof" | "xpf" => 0,
-        "bhd" | "jod" | "kwd" | "omr" | "tnd" => 3,
-        _ => 2,
-    };
-    let sign = if amount.minor < 0 { "-" } else { "" };
-    let minor = amount.minor.unsigned_abs();
-    let code = amount.currency.to_ascii_uppercase();
-    if exponent == 0 {
-        return format!("{sign}{minor} {code}");
-    }
-    let scale = 10u64.pow(exponent);
-    format!(
-        "{sign}{}.{:0width$} {code}",
-        minor / scale,
-        minor % scale,
-        width = exponent as usize
-    )
-}
-
 /// A unix time's UTC date, `2025-07-01` (days to a proleptic Gregorian date, by 400-year eras).
 fn date(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
@@ -476,59 +445,14 @@ fn date(unix: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// `{"minor": …, "currency": …}` as an amount.
-fn money(value: &Value) -> Option<Amount> {
-    Some(Amount {
-        minor: value.get("minor")?.as_i64()?,
-        currency: value.get("currency")?.as_str()?.into(),
-    })
+payhook_plugin_rt::helpers!();
+
+/// What this plugin reads from the engine's decision.
+trait Reads {
+    fn collected(&self) -> bool;
 }
 
-/// The engine's decision for the record, as payhook passes it: `{"fact": …, "record": …,
-/// "decision": {"applied": {"next": <state>, "effects": [{"effect": …}, …]}}}` (the bare
-/// decision is read too). Anything unreadable reads as a decision that says nothing.
-struct Decision {
-    applied: Value,
-}
-
-impl Decision {
-    fn read(text: &str) -> Decision {
-        let mut value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        if value.get("decision").is_some() {
-            value = value["decision"].take();
-        }
-        Decision {
-            applied: value
-                .get_mut("applied")
-                .map(Value::take)
-                .unwrap_or(Value::Null),
-        }
-    }
-
-    /// The record's status after the fact.
-    fn status(&self) -> Option<&str> {
-        self.applied.get("next")?.get("status")?.as_str()
-    }
-
-    fn effects(&self) -> impl Iterator<Item = &Value> {
-        self.applied
-            .get("effects")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-    }
-
-    fn effect(&self, name: &str) -> Option<&Value> {
-        self.effects()
-            .find(|e| e.get("effect").and_then(Value::as_str) == Some(name))
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.effect(name).is_some()
-    }
-
-    /// A completed Checkout Session brought money in (a delayed method may still be processing;
-    /// a decision that cannot be read counts as money in, as Fluxrate's flow expects).
+impl Reads for Decision {
     fn collected(&self) -> bool {
         if self.applied.is_null() {
             return true;
