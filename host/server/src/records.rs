@@ -240,22 +240,29 @@ pub fn list_page(
     if let Some(status) = status {
         sql.push_str(&format!(" AND status = {}", p.bind(status)));
     }
-    if let Some(c) = before {
-        sql.push_str(&format!(
-            " AND (created_at, id) < ({}, {})",
-            p.bind(c.at),
-            p.bind(&c.id)
-        ));
-    }
-    sql.push_str(&format!(
-        " ORDER BY created_at DESC, id DESC LIMIT {}",
-        p.bind(page_limit(limit))
-    ));
+    page_tail(&mut p, &mut sql, "created_at", before, limit);
     Ok(conn.query(&sql, &p.0)?.iter().map(record).collect())
 }
 
 /// The most rows one page may have.
 pub const MAX_PAGE: i64 = 1000;
+
+/// Ends a page's query: the rows strictly before `before` in `(time, id)` order, newest first,
+/// at most `limit` (1 to [`MAX_PAGE`]). `time` is a column name of ours, never user input.
+fn page_tail(
+    p: &mut Params,
+    sql: &mut String,
+    time: &str,
+    before: Option<&PageCursor>,
+    limit: i64,
+) {
+    if let Some(c) = before {
+        let (at, id) = (p.bind(c.at), p.bind(&c.id));
+        sql.push_str(&format!(" AND ({time}, id) < ({at}, {id})"));
+    }
+    let limit = p.bind(page_limit(limit));
+    sql.push_str(&format!(" ORDER BY {time} DESC, id DESC LIMIT {limit}"));
+}
 
 fn page_limit(limit: i64) -> i64 {
     limit.clamp(1, MAX_PAGE)
@@ -826,17 +833,13 @@ pub fn list_payments_page(
         sql.push_str(" AND ");
         sql.push_str(group.condition());
     }
-    if let Some(c) = &filter.before {
-        sql.push_str(&format!(
-            " AND (updated_at, id) < ({}, {})",
-            p.bind(c.at),
-            p.bind(&c.id)
-        ));
-    }
-    sql.push_str(&format!(
-        " ORDER BY updated_at DESC, id DESC LIMIT {}",
-        p.bind(page_limit(filter.limit))
-    ));
+    page_tail(
+        &mut p,
+        &mut sql,
+        "updated_at",
+        filter.before.as_ref(),
+        filter.limit,
+    );
     Ok(conn.query(&sql, &p.0)?.iter().map(payment).collect())
 }
 
@@ -962,17 +965,7 @@ pub fn list_subscriptions_page(
     if let Some(status) = status {
         sql.push_str(&format!(" AND status = {}", p.bind(status)));
     }
-    if let Some(c) = before {
-        sql.push_str(&format!(
-            " AND (updated_at, id) < ({}, {})",
-            p.bind(c.at),
-            p.bind(&c.id)
-        ));
-    }
-    sql.push_str(&format!(
-        " ORDER BY updated_at DESC, id DESC LIMIT {}",
-        p.bind(page_limit(limit))
-    ));
+    page_tail(&mut p, &mut sql, "updated_at", before, limit);
     Ok(conn
         .query(&sql, &p.0)?
         .iter()

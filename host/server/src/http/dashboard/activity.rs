@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::session::Session;
 use super::tenants::{Done, done_notice, tenant};
 use super::{
-    Ctx, PageResult, Tab, badge, empty_row, flash, money, nonempty, page, pretty, respond,
-    see_other, when,
+    Ctx, PageResult, Tab, badge, empty_row, flash, money, nonempty, pretty, see_other, tenant_page,
+    when,
 };
 use crate::http::api;
 use crate::http::payments::{self, RefundBody};
@@ -129,14 +129,13 @@ async fn events(
             @if let Some(n) = next { a.next href=(format!("/t/{id}/events?{}", query(n))) { "Older →" } }
         }
     };
-    respond(
+    tenant_page(
+        &ctx,
         StatusCode::OK,
-        page(
-            &ctx,
-            &format!("{} · Webhook events", t.name),
-            Some((&t.id, &t.name, Tab::Events)),
-            body,
-        ),
+        &t,
+        &format!("{} · Webhook events", t.name),
+        Tab::Events,
+        body,
     )
 }
 
@@ -185,14 +184,13 @@ async fn event(
             None => p.muted { "The stored body is not JSON." },
         }
     };
-    respond(
+    tenant_page(
+        &ctx,
         StatusCode::OK,
-        page(
-            &ctx,
-            &format!("Event {}", e.event_id),
-            Some((&t.id, &t.name, Tab::Events)),
-            body,
-        ),
+        &t,
+        &format!("Event {}", e.event_id),
+        Tab::Events,
+        body,
     )
 }
 
@@ -301,14 +299,13 @@ async fn payments_page(
         }
         (next_link(&base, group.map(PaymentGroup::name), next))
     };
-    respond(
+    tenant_page(
+        &ctx,
         StatusCode::OK,
-        page(
-            &ctx,
-            &format!("{} · Payments", t.name),
-            Some((&t.id, &t.name, Tab::Payments)),
-            body,
-        ),
+        &t,
+        &format!("{} · Payments", t.name),
+        Tab::Payments,
+        body,
     )
 }
 
@@ -370,14 +367,13 @@ async fn payment_view(
         h2 { "State" }
         pre { (pretty(&p.state)) }
     };
-    respond(
+    tenant_page(
+        ctx,
         status,
-        page(
-            ctx,
-            &format!("Payment {}", p.id),
-            Some((&t.id, &t.name, Tab::Payments)),
-            body,
-        ),
+        &t,
+        &format!("Payment {}", p.id),
+        Tab::Payments,
+        body,
     )
 }
 
@@ -613,15 +609,7 @@ async fn records_page(
             }
         }
     };
-    respond(
-        status,
-        page(
-            ctx,
-            &format!("{} · {title}", t.name),
-            Some((&t.id, &t.name, tab)),
-            body,
-        ),
-    )
+    tenant_page(ctx, status, &t, &format!("{} · {title}", t.name), tab, body)
 }
 
 async fn invoices(
@@ -759,13 +747,12 @@ async fn subscriptions(
         }
         (next_link(&base, st.as_deref(), next))
     };
-    respond(
+    tenant_page(
+        &ctx,
         StatusCode::OK,
-        page(
-            &ctx,
-            &format!("{} · Subscriptions", t.name),
-            Some((&t.id, &t.name, Tab::Subscriptions)),
-            body,
-        ),
+        &t,
+        &format!("{} · Subscriptions", t.name),
+        Tab::Subscriptions,
+        body,
     )
 }

@@ -201,6 +201,18 @@ fn respond(status: StatusCode, html: Html<String>) -> PageResult {
     Ok((status, html).into_response())
 }
 
+/// Sends one of a tenant's pages, under `tab` of its navigation.
+fn tenant_page(
+    ctx: &Ctx,
+    status: StatusCode,
+    t: &crate::tenants::TenantView,
+    title: &str,
+    tab: Tab,
+    body: Markup,
+) -> PageResult {
+    respond(status, page(ctx, title, Some((&t.id, &t.name, tab)), body))
+}
+
 /// A redirect after a form did what it asked (303: the browser follows with a GET).
 fn see_other(to: &str) -> PageResult {
     Ok(Redirect::to(to).into_response())

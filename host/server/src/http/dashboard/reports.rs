@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::session::Session;
 use super::tenants::tenant;
-use super::{Ctx, PageResult, Tab, badge, empty_row, money, nonempty, page, respond, when};
+use super::{Ctx, PageResult, Tab, badge, empty_row, money, nonempty, tenant_page, when};
 use crate::http::{AppError, AppState};
 use crate::ids::now_secs;
 use crate::records::PageCursor;
@@ -189,14 +189,13 @@ async fn revenue(
             }
         }
     };
-    respond(
+    tenant_page(
+        &ctx,
         StatusCode::OK,
-        page(
-            &ctx,
-            &format!("{} · Revenue", t.name),
-            Some((&t.id, &t.name, Tab::Reports)),
-            body,
-        ),
+        &t,
+        &format!("{} · Revenue", t.name),
+        Tab::Reports,
+        body,
     )
 }
 
@@ -295,14 +294,13 @@ async fn payouts(
         }
         div.pager { @if let Some(n) = next { a.next href=(format!("/t/{id}/reports/payouts?before={}", super::urlencode(&n))) { "Older →" } } }
     };
-    respond(
+    tenant_page(
+        &ctx,
         StatusCode::OK,
-        page(
-            &ctx,
-            &format!("{} · Payouts", t.name),
-            Some((&t.id, &t.name, Tab::Reports)),
-            body,
-        ),
+        &t,
+        &format!("{} · Payouts", t.name),
+        Tab::Reports,
+        body,
     )
 }
 
@@ -398,14 +396,13 @@ async fn reconciliation(
             }
         }
     };
-    respond(
+    tenant_page(
+        &ctx,
         StatusCode::OK,
-        page(
-            &ctx,
-            &format!("{} · Reconciliation", t.name),
-            Some((&t.id, &t.name, Tab::Reports)),
-            body,
-        ),
+        &t,
+        &format!("{} · Reconciliation", t.name),
+        Tab::Reports,
+        body,
     )
 }
 

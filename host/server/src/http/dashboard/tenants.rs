@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::Session;
-use super::{Ctx, PageResult, Tab, badge, flash, page, respond, see_other, when};
+use super::{Ctx, PageResult, Tab, badge, flash, page, respond, see_other, tenant_page, when};
 use crate::http::api::{self, ConnectionBody, RollBody, RotateBody};
 use crate::http::{AppError, AppState};
 use crate::tenants::{self, ConnectionView, TenantView};
@@ -371,14 +371,13 @@ async fn integrations(
     let ctx = Ctx::new(&s, session);
     let t = tenant(&s, &id).await?;
     let body = integrations_body(&ctx, &s, &t, done_notice(&d), None, None);
-    respond(
+    tenant_page(
+        &ctx,
         StatusCode::OK,
-        page(
-            &ctx,
-            &format!("{} · Integrations", t.name),
-            Some((&t.id, &t.name, Tab::Integrations)),
-            body,
-        ),
+        &t,
+        &format!("{} · Integrations", t.name),
+        Tab::Integrations,
+        body,
     )
 }
 
@@ -393,14 +392,13 @@ async fn integrations_with(
 ) -> PageResult {
     let t = tenant(s, id).await?;
     let body = integrations_body(ctx, s, &t, None, error, extra);
-    respond(
+    tenant_page(
+        ctx,
         status,
-        page(
-            ctx,
-            &format!("{} · Integrations", t.name),
-            Some((&t.id, &t.name, Tab::Integrations)),
-            body,
-        ),
+        &t,
+        &format!("{} · Integrations", t.name),
+        Tab::Integrations,
+        body,
     )
 }
 

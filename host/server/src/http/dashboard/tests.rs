@@ -654,10 +654,19 @@ async fn reports_render_and_download_as_csv() {
     let r = b.get(&format!("/t/{tenant}/reports?end=2026-02-30")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("no such day"), "{}", r.body);
-    let r = b.get(&format!("/t/{tenant}/reports?days=7&end=2020-01-01")).await;
+    let r = b
+        .get(&format!("/t/{tenant}/reports?days=7&end=2020-01-01"))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("No settled payments or refunds in these days."));
-    assert!(r.body.contains("revenue.csv?days=7&amp;end=2020-01-01"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("No settled payments or refunds in these days.")
+    );
+    assert!(
+        r.body.contains("revenue.csv?days=7&amp;end=2020-01-01"),
+        "{}",
+        r.body
+    );
 
     let recon = b.get(&format!("/t/{tenant}/reports/reconciliation")).await;
     assert_eq!(recon.status, StatusCode::OK);
