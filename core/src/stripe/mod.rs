@@ -15,6 +15,7 @@
 //! No HTTP, no clock, no randomness: the host sends the request, measures time and passes the
 //! jitter in. Idempotency keys are made and persisted by the host before the first attempt.
 
+pub mod changes;
 mod operation;
 pub mod params;
 pub mod response;

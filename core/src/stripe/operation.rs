@@ -149,6 +149,10 @@ pub struct CheckoutInput {
     /// Copied to the session and to its PaymentIntent, so both webhooks find the record.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Form pairs a filter added or changed (words for the customer, extra metadata), checked
+    /// by [`super::changes::apply`] when the request is built.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_params: Vec<(String, String)>,
 }
 
 /// A subscription to a price.
@@ -234,6 +238,9 @@ pub enum Operation {
         /// Copied to the link and to each payment it takes.
         #[serde(default)]
         metadata: BTreeMap<String, String>,
+        /// Form pairs a filter added or changed, as for a Checkout Session.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        extra_params: Vec<(String, String)>,
     },
     /// `POST /v1/checkout/sessions`
     CreateCheckoutSession(CheckoutInput),
@@ -306,6 +313,27 @@ pub enum ListKind {
 }
 
 impl Operation {
+    /// The form pairs a filter changed, for the operations a filter may tailor (a Checkout
+    /// Session, a Payment Link).
+    pub fn extra_params(&self) -> Option<&[(String, String)]> {
+        match self {
+            Operation::CreateCheckoutSession(c) => Some(&c.extra_params),
+            Operation::CreatePaymentLink { extra_params, .. } => Some(extra_params),
+            _ => None,
+        }
+    }
+
+    /// The same operation with `changes` (from [`super::changes::changes_between`]) as its
+    /// filtered pairs; other operations are returned unchanged.
+    pub fn with_extra_params(mut self, changes: Vec<(String, String)>) -> Operation {
+        match &mut self {
+            Operation::CreateCheckoutSession(c) => c.extra_params = changes,
+            Operation::CreatePaymentLink { extra_params, .. } => *extra_params = changes,
+            _ => {}
+        }
+        self
+    }
+
     /// True for calls that create something: they need an idempotency key.
     pub fn creates(&self) -> bool {
         !matches!(
@@ -337,10 +365,14 @@ pub fn build(op: &Operation, idempotency_key: Option<&str>) -> Result<Request, R
     } else {
         None
     };
+    let mut params = params::flatten(&body);
+    if let Some(extra) = op.extra_params() {
+        super::changes::apply(&mut params, extra)?;
+    }
     Ok(Request {
         method,
         path,
-        params: params::flatten(&body),
+        params,
         idempotency_key,
     })
 }
@@ -447,6 +479,7 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
             quantity,
             redirect_url,
             metadata: m,
+            extra_params: _,
         } => {
             let mut body = json!({
                 "line_items": [{"price": id_of("price", price)?, "quantity": quantity_of(*quantity)?}],

@@ -205,6 +205,7 @@ fn checkout_sessions_hold_a_slot_and_carry_metadata_to_the_payment() {
         customer: None,
         client_reference_id: Some("apt_1".into()),
         metadata: meta(&[("appointment_id", "apt_1")]),
+        extra_params: Vec::new(),
     });
     let r = build(&op, Some("k")).unwrap();
     let p = pairs(&r);
@@ -546,4 +547,56 @@ fn balance_transactions_are_listed_by_payout() {
             })
         ));
     }
+}
+
+#[test]
+fn a_filters_changes_are_sent_and_a_stored_change_is_checked_again() {
+    let input = CheckoutInput {
+        mode: CheckoutMode::Payment,
+        ui_mode: UiMode::Hosted,
+        line_items: vec![LineItem {
+            name: "Appointment apt_1".into(),
+            amount: eur(4500),
+            quantity: 1,
+            interval: None,
+        }],
+        success_url: "https://salon.example/done".into(),
+        cancel_url: None,
+        expires_at: None,
+        customer: None,
+        client_reference_id: Some("apt_1".into()),
+        metadata: meta(&[("appointment_id", "apt_1")]),
+        extra_params: Vec::new(),
+    };
+    let op = Operation::CreateCheckoutSession(input.clone());
+    let base = build(&op, Some("k")).unwrap().params;
+    let mut answer = base.clone();
+    answer.push(("metadata[source]".into(), "salon".into()));
+    answer.retain(|(k, _)| k != "line_items[0][price_data][product_data][name]");
+    answer.push((
+        "line_items[0][price_data][product_data][name]".into(),
+        "Haircut".into(),
+    ));
+    let changes = super::changes::changes_between(&base, &answer).unwrap();
+    let tailored = op.clone().with_extra_params(changes);
+    // Stored as JSON and read back, as a host keeps its calls.
+    let stored: Operation =
+        serde_json::from_str(&serde_json::to_string(&tailored).unwrap()).unwrap();
+    let sent = build(&stored, Some("k")).unwrap();
+    let p = pairs(&sent);
+    assert!(p.contains(&("metadata[source]", "salon")));
+    assert!(p.contains(&("line_items[0][price_data][product_data][name]", "Haircut")));
+    assert!(p.contains(&("line_items[0][price_data][unit_amount]", "4500")));
+    // An operation without changes serializes as it did before filters existed.
+    assert!(!serde_json::to_string(&op).unwrap().contains("extra_params"));
+    // A change to the amount written straight into a stored operation is refused at build.
+    let forged = op.with_extra_params(vec![(
+        "line_items[0][price_data][unit_amount]".into(),
+        "1".into(),
+    )]);
+    let err = build(&forged, Some("k")).unwrap_err().to_string();
+    assert!(
+        err.contains("changes line_items[0][price_data][unit_amount]"),
+        "{err}"
+    );
 }

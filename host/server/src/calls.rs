@@ -85,6 +85,20 @@ pub fn begin(
     })
 }
 
+/// The operation stored for `purpose`, if a call was begun for it.
+pub fn stored_operation(
+    conn: &mut dyn Conn,
+    tenant: &str,
+    purpose: &str,
+) -> Result<Option<Operation>, DbError> {
+    Ok(conn
+        .query_opt(
+            "SELECT operation FROM stripe_calls WHERE tenant_id = $1 AND purpose = $2",
+            &[tenant.into(), purpose.into()],
+        )?
+        .and_then(|row| serde_json::from_str(&row.text(0)).ok()))
+}
+
 /// Records how a call ended: `done` with Stripe's object, or `failed` with the error (a failed
 /// refund no longer holds its amount).
 pub fn finish(conn: &mut dyn Conn, id: &str, outcome: Result<&Value, &str>) -> Result<(), DbError> {

@@ -18,8 +18,45 @@ pub struct RefundContext<'a> {
     pub cancellation: bool,
 }
 
+/// What a checkout-params filter is told: the record a Checkout Session or a Payment Link is
+/// made for.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutContext<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// `invoice` or `appointment`.
+    pub kind: &'a str,
+    /// Its id.
+    pub record: &'a str,
+}
+
+/// A filter said no to a Checkout Session or a Payment Link; nothing was sent to Stripe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {plugin} plugin refused this {what}: {reason}")]
+pub struct CheckoutRefused {
+    /// The plugin.
+    pub plugin: String,
+    /// `checkout session` or `payment link`.
+    pub what: &'static str,
+    /// The plugin's own words.
+    pub reason: String,
+}
+
 /// The filter points of the server.
 pub trait Filters: Send + Sync {
+    /// The form of a Checkout Session or a Payment Link as payhook would send it (`form`, sorted
+    /// by key), before it is stored and sent. Returns the changes to make (see
+    /// [`payhook_core::stripe::changes`]: words for the customer and extra metadata only), or a
+    /// refusal. Default: no change.
+    fn checkout_params(
+        &self,
+        _ctx: &CheckoutContext<'_>,
+        _what: &'static str,
+        _form: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, CheckoutRefused> {
+        Ok(Vec::new())
+    }
+
     /// The refund amount and the fee kept, before the refund is made (e.g. a salon's
     /// late-cancellation fee). Default: unchanged.
     fn refund_amount(&self, _ctx: &RefundContext<'_>, proposed: FeeSplit) -> FeeSplit {

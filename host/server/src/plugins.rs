@@ -1062,6 +1062,9 @@ pub fn deliver_callbacks(
 /// plugin that fails or answers out of the rules is skipped (logged) and the value goes on
 /// unchanged. Filters read the plugin's key-value store; what they write to it is not kept.
 /// The refund filter runs for late cancellations only (a refund asked with a cancellation fee).
+/// A `checkout-params` filter that answers with an error of its own refuses the checkout or
+/// link (its words are the answer's); one that traps, times out or changes what it may not
+/// (see [`payhook_core::stripe::changes`]) is skipped.
 pub struct PluginFilters {
     db: Database,
     plugins: std::sync::Arc<Plugins>,
@@ -1094,6 +1097,65 @@ impl PluginFilters {
 }
 
 impl crate::hooks::Filters for PluginFilters {
+    fn checkout_params(
+        &self,
+        ctx: &crate::hooks::CheckoutContext<'_>,
+        what: &'static str,
+        form: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, crate::hooks::CheckoutRefused> {
+        use payhook_core::stripe::changes;
+        use payhook_plugins::{FilterPoint, FilterRequest, FilterValue, PluginError};
+        let mut current = form.to_vec();
+        for (p, mut kv) in self.enabled(ctx.tenant, FilterPoint::CheckoutParams) {
+            let request = FilterRequest {
+                point: FilterPoint::CheckoutParams,
+                tenant: ctx.tenant.to_owned(),
+                subject: RecordRef {
+                    kind: ctx.kind.to_owned(),
+                    id: ctx.record.to_owned(),
+                },
+                value: FilterValue::Params(current.clone()),
+            };
+            let name = &p.manifest.name;
+            match self.plugins.host.apply_filter(&p.plugin, &request, &mut kv) {
+                Ok(FilterValue::Params(answer)) => {
+                    let checked = changes::changes_between(&current, &answer).and_then(|c| {
+                        let mut next = current.clone();
+                        changes::apply(&mut next, &c)?;
+                        Ok(next)
+                    });
+                    match checked {
+                        Ok(next) => current = next,
+                        Err(e) => {
+                            tracing::warn!(plugin = %name, tenant = %ctx.tenant, error = %e, "a checkout-params filter changed what it may not; its answer was not used")
+                        }
+                    }
+                }
+                Ok(_) => {
+                    tracing::warn!(plugin = %name, "a checkout-params filter answered another kind of value; skipped")
+                }
+                // The plugin's own "no" (a price under its minimum, a slot that is taken).
+                Err(PluginError::Failed(reason)) => {
+                    return Err(crate::hooks::CheckoutRefused {
+                        plugin: name.clone(),
+                        what,
+                        reason,
+                    });
+                }
+                // A trap, a time-out, an invalid answer: the plugin is broken, not refusing.
+                Err(e) => {
+                    tracing::warn!(plugin = %name, tenant = %ctx.tenant, error = %e, "a checkout-params filter failed; skipped")
+                }
+            }
+        }
+        // Every step was checked; the whole is checked once more against payhook's form.
+        changes::changes_between(form, &current).map_err(|e| crate::hooks::CheckoutRefused {
+            plugin: "payhook".into(),
+            what,
+            reason: e.to_string(),
+        })
+    }
+
     fn refund_amount(
         &self,
         ctx: &crate::hooks::RefundContext<'_>,

@@ -529,3 +529,135 @@ async fn a_payment_link_for_a_booking_names_the_appointment() {
     );
     s.stop().await;
 }
+
+fn install(dir: &std::path::Path, name: &str, wasm: &str) {
+    std::fs::copy(wasm, dir.join(format!("{name}.wasm"))).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        json!({"name": name, "version": "0.1.0", "description": "test"}).to_string(),
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_params_filters_add_words_and_may_refuse_but_never_change_the_amount() {
+    use payhook_server::plugins::{self, PluginFilters, Plugins};
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), "salon", payhook_plugins::built::SALON);
+    install(dir.path(), "hostile", payhook_plugins::built::HOSTILE);
+    let installed = Arc::new(Plugins::load_dir(dir.path()).unwrap());
+    for db in databases("checkout_filters") {
+        let (base, seen) = scripted().await;
+        let p = installed.clone();
+        let s =
+            TestServer::start_with_filters(&db.location, WriterConfig::default(), &base, |db| {
+                Some(Arc::new(PluginFilters::new(db.clone(), p)))
+            })
+            .await;
+        let (tenant, plain) = (s.tenant(), s.tenant());
+        s.with_conn(|c| {
+            for name in ["salon", "hostile"] {
+                plugins::set_enabled(
+                    c,
+                    &tenant,
+                    name,
+                    true,
+                    None,
+                    payhook_server::ids::now_secs(),
+                )
+                .unwrap();
+            }
+        });
+        let checkout = |visit: &str, key: &str| {
+            s.client
+                .post(format!(
+                    "{}/api/v1/appointments/{visit}/checkout-sessions",
+                    s.base
+                ))
+                .bearer_auth(ADMIN_TOKEN)
+                .header("Idempotency-Key", key)
+                .json(&json!({"success_url": "https://salon.example/done"}))
+                .send()
+        };
+
+        // The salon's tag is sent; the hostile plugin's cent and its other site are not.
+        let visit = s.appointment(&tenant, "45.00").await;
+        let answer = checkout(&visit, "visit-1").await.unwrap();
+        assert_eq!(answer.status(), 200);
+        let form = params(&seen.lock().unwrap()[0].2);
+        assert_eq!(param(&form, "metadata[source]"), Some("salon"), "{form:?}");
+        assert_eq!(param(&form, "metadata[hostile]"), None, "{form:?}");
+        assert_eq!(
+            param(&form, "line_items[0][price_data][unit_amount]"),
+            Some("4500")
+        );
+        assert_eq!(
+            param(&form, "success_url"),
+            Some("https://salon.example/done")
+        );
+        assert_eq!(
+            param(&form, "metadata[appointment_id]"),
+            Some(visit.as_str())
+        );
+        // A retry is answered from the stored call, filtered as it was first.
+        assert_eq!(checkout(&visit, "visit-1").await.unwrap().status(), 200);
+        assert_eq!(seen.lock().unwrap().len(), 1);
+
+        // A Payment Link's form goes through the same filters.
+        let (status, link) = s
+            .api(
+                reqwest::Method::POST,
+                &format!("/appointments/{visit}/payment-links"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, 200, "{link}");
+        let link_form = params(&seen.lock().unwrap().last().unwrap().2);
+        assert_eq!(
+            param(&link_form, "metadata[source]"),
+            Some("salon"),
+            "{link_form:?}"
+        );
+        assert_eq!(param(&link_form, "line_items[0][price]"), Some("price_123"));
+
+        // A plugin's own refusal is the answer, in its words; nothing is stored or sent.
+        s.with_conn(|c| {
+            plugins::kv_set(
+                c,
+                &tenant,
+                "hostile",
+                "refuse-checkout",
+                "bookings are closed until 2 January",
+            )
+            .unwrap()
+        });
+        let sent = seen.lock().unwrap().len();
+        let refused = checkout(&visit, "visit-2").await.unwrap();
+        assert_eq!(refused.status(), 400);
+        let e: Value = refused.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "refused_by_plugin", "{e}");
+        assert_eq!(
+            e["error"]["message"],
+            "the hostile plugin refused this checkout session: bookings are closed until 2 January"
+        );
+        assert_eq!(seen.lock().unwrap().len(), sent);
+        let stored: i64 = s.with_conn(|c| {
+            use payhook_server::db::Conn;
+            c.query_opt(
+                "SELECT COUNT(*) FROM stripe_calls WHERE purpose LIKE '%visit-2'",
+                &[],
+            )
+            .unwrap()
+            .unwrap()
+            .int(0)
+        });
+        assert_eq!(stored, 0);
+
+        // A tenant without plugins: payhook's form as it is.
+        let other = s.appointment(&plain, "45.00").await;
+        assert_eq!(checkout(&other, "other-1").await.unwrap().status(), 200);
+        let form = params(&seen.lock().unwrap().last().unwrap().2);
+        assert_eq!(param(&form, "metadata[source]"), None, "{form:?}");
+        s.stop().await;
+    }
+}

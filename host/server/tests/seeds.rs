@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::sinks::{Mailbox, platform, smtp_sink};
+use common::sinks::{Mailbox, platform, smtp_sink, with_payment_links};
 use common::*;
 use payhook_server::ids::now_secs;
 use payhook_server::inbox::WriterConfig;
@@ -63,7 +63,11 @@ impl Flow {
         }
         let installed = Arc::new(Plugins::load_dir(dir.path()).unwrap());
         // The server's refund filter point runs the plugins' filters, as `payhook serve` does.
-        let base = stripe.map_or("http://127.0.0.1:9".to_owned(), |ls| ls.base.clone());
+        // localstripe, with Prices and Payment Links answered in front of it.
+        let base = match stripe {
+            Some(ls) => with_payment_links(ls.base.clone()).await,
+            None => "http://127.0.0.1:9".to_owned(),
+        };
         let for_filters = installed.clone();
         let s = TestServer::start_with_filters(
             &db.location,
@@ -188,12 +192,23 @@ impl Flow {
     }
 
     async fn record(&self, kind: &str, metadata: Value, amount: &str) -> String {
+        self.record_with(kind, metadata, amount, false).await
+    }
+
+    /// A record; an invoice with `payment_link` gets its link from the link worker's next round.
+    async fn record_with(
+        &self,
+        kind: &str,
+        metadata: Value,
+        amount: &str,
+        payment_link: bool,
+    ) -> String {
         let (status, body) = self
             .s
             .api(
                 reqwest::Method::POST,
                 &format!("/tenants/{}/{kind}", self.tenant),
-                Some(json!({"amount": amount, "currency": "eur", "metadata": metadata, "payment_link": false})),
+                Some(json!({"amount": amount, "currency": "eur", "metadata": metadata, "payment_link": payment_link})),
             )
             .await;
         assert_eq!(status, 201, "{body}");
@@ -387,16 +402,28 @@ async fn fluxrate_invoice_is_sent_paid_its_case_updated_and_every_webhook_visibl
             .unwrap()
         });
         let invoice = f
-            .record(
+            .record_with(
                 "invoices",
                 json!({"customer_email": client, "admin_email": admin, "case_id": "CASE-42"}),
                 "120.00",
+                true,
             )
             .await;
-        // Finalized: sent to the client.
+        // Finalized with a Payment Link: the action waits for the link, then the client gets
+        // an e-mail with the amount and the link to pay on.
+        assert_eq!(
+            payhook_server::http::link_round(&f.s.state).await.unwrap(),
+            1
+        );
+        let (_, made) =
+            f.s.api(reqwest::Method::GET, &format!("/invoices/{invoice}"), None)
+                .await;
+        let link = made["payment_link"]["url"].as_str().unwrap().to_owned();
+        assert!(link.starts_with("https://buy.stripe.com/test_"), "{made}");
         f.plugin_status("invoicing", &invoice, "sent").await;
         let sent = f.mail_to(client, "120.00").await;
         assert!(sent.contains(&invoice), "{sent}");
+        assert!(sent.contains(&link), "the e-mail carries the link: {sent}");
         assert!(
             sent.contains("Fluxrate Billing Team"),
             "the notification filter ran: {sent}"

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::payments::{Payable, call_error, client_key, payable, perform};
 use super::{AppError, AppState};
 use crate::calls;
+use crate::hooks::CheckoutContext;
 use crate::ids::{new_id, now_secs};
 use crate::records::{self, RecordKind};
 
@@ -115,8 +116,15 @@ async fn checkout(
                 customer: None,
                 client_reference_id: Some(record.id.clone()),
                 metadata: [(reference, record.id.clone())].into_iter().collect(),
+                extra_params: Vec::new(),
             });
             let purpose = format!("checkout:{}:{request}", record.id);
+            let ctx = CheckoutContext {
+                tenant: &record.tenant_id,
+                kind: kind.name(),
+                record: &record.id,
+            };
+            let op = tailored(c, inner, &ctx, &purpose, "checkout session", op)?;
             let call = calls::begin(c, &record.tenant_id, mode, &purpose, &op, None, None)
                 .map_err(call_error)?;
             Ok((call, secret))
@@ -220,11 +228,18 @@ async fn make_link(
         metadata: [(format!("{}_id", kind.name()), invoice.clone())]
             .into_iter()
             .collect(),
+        extra_params: Vec::new(),
     };
     let inv = invoice.clone();
     let call = s
-        .db(move |c, _| {
+        .db(move |c, inner| {
             let purpose = format!("payment_link:{inv}:{price_id}");
+            let ctx = CheckoutContext {
+                tenant: &tenant,
+                kind: kind.name(),
+                record: &inv,
+            };
+            let op = tailored(c, inner, &ctx, &purpose, "payment link", op)?;
             calls::begin(c, &tenant, mode, &purpose, &op, None, None).map_err(call_error)
         })
         .await?;
@@ -303,6 +318,37 @@ pub async fn link_round(s: &AppState) -> Result<usize, AppError> {
         .await?;
     }
     Ok(due.len())
+}
+
+/// `op` as the tenant's `checkout-params` filters leave it (see [`crate::hooks::Filters`]): they
+/// see the form payhook would send and may add words for the customer and metadata; a refusal
+/// is the answer, and nothing is stored or sent. A repeated request (the same `purpose`) gets
+/// the operation as it was first filtered, so a retry sends the same form under the same
+/// idempotency key.
+fn tailored(
+    c: &mut crate::db::DbConn,
+    inner: &super::Inner,
+    ctx: &CheckoutContext<'_>,
+    purpose: &str,
+    what: &'static str,
+    op: Operation,
+) -> Result<Operation, AppError> {
+    if let Some(stored) = calls::stored_operation(c, ctx.tenant, purpose)? {
+        if stored.clone().with_extra_params(Vec::new()) == op {
+            return Ok(stored);
+        }
+        return Err(call_error(calls::CallError::Mismatch));
+    }
+    let form = match crate::engine::with_session(|e| e.stripe_build(&op, Some("filter"))) {
+        Ok(Ok(request)) => request.params,
+        Ok(Err(e)) => return Err(AppError::bad("invalid_request", e.message)),
+        Err(e) => return Err(AppError::Internal(format!("the engine failed: {e}"))),
+    };
+    let changes = inner
+        .filters
+        .checkout_params(ctx, what, &form)
+        .map_err(|e| AppError::bad("refused_by_plugin", e.to_string()))?;
+    Ok(op.with_extra_params(changes))
 }
 
 fn title(kind: RecordKind, id: &str) -> String {

@@ -89,3 +89,59 @@ pub async fn smtp_sink() -> (u16, Mailbox) {
     });
     (port, got)
 }
+
+/// A Stripe for the seed flows: localstripe at `upstream` has no Prices and no Payment Links, so
+/// those two are answered here (`price_seed…`, and a link at `https://buy.stripe.com/test_…`,
+/// as Stripe's test mode gives) and every other request is passed on to localstripe unchanged.
+#[allow(dead_code)]
+pub async fn with_payment_links(upstream: String) -> String {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let made = Arc::new(AtomicUsize::new(0));
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (made, client, upstream) = (made.clone(), client.clone(), upstream.clone());
+            async move {
+                let n = made.fetch_add(1, Ordering::SeqCst);
+                match (method.as_str(), uri.path()) {
+                    ("POST", "/v1/prices") => {
+                        let form = String::from_utf8_lossy(&body);
+                        let amount = form
+                            .split('&')
+                            .find_map(|p| p.strip_prefix("unit_amount="))
+                            .unwrap_or("0")
+                            .to_owned();
+                        let price = serde_json::json!({"object": "price", "id": format!("price_seed{n}"), "unit_amount": amount.parse::<i64>().unwrap_or(0), "currency": "eur", "active": true});
+                        return (StatusCode::OK, price.to_string());
+                    }
+                    ("POST", "/v1/payment_links") => {
+                        let link = serde_json::json!({"object": "payment_link", "id": format!("plink_seed{n}"), "url": format!("https://buy.stripe.com/test_seed{n}"), "active": true});
+                        return (StatusCode::OK, link.to_string());
+                    }
+                    _ => {}
+                }
+                let path = uri.path_and_query().map_or("/", |p| p.as_str());
+                let mut request = client.request(method, format!("{upstream}{path}"));
+                for (name, value) in &headers {
+                    if name != "host" && name != "content-length" {
+                        request = request.header(name, value);
+                    }
+                }
+                match request.body(body).send().await {
+                    Ok(answer) => (
+                        StatusCode::from_u16(answer.status().as_u16()).unwrap(),
+                        answer.text().await.unwrap_or_default(),
+                    ),
+                    Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()),
+                }
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}

@@ -4,7 +4,9 @@
 //! of another record, `negative` books a negative amount, `undeclared` sets a status it did not
 //! declare, `huge` sends a 1 MiB e-mail, `many` returns 10,000 commands, `fail` returns an
 //! error, `kv` stores a value and reads it back into the status; anything else, nothing.
-//! Its refund filter refunds one cent more than there is.
+//! Its refund filter refunds one cent more than there is; its checkout-params filter lowers the
+//! amount to a cent and sends the customer to another site, or, when its store has
+//! `refuse-checkout`, refuses with that text.
 #![no_std]
 
 extern crate alloc;
@@ -45,7 +47,7 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: "0.1.0".into(),
             hooks: vec![Hook::PaymentSettled],
-            filters: vec![FilterPoint::RefundAmount],
+            filters: vec![FilterPoint::RefundAmount, FilterPoint::CheckoutParams],
             statuses: vec!["Confirmed".into(), "kv-ok".into()],
         }
     }
@@ -111,6 +113,23 @@ impl Guest for Hostile {
                     currency: split.refund.currency,
                 },
             })),
+            // The amount down to a cent and the customer sent elsewhere; or, when the store
+            // says so, a refusal in the plugin's own words.
+            FilterValue::Params(mut params) => {
+                if let Some(reason) = host::kv_get("refuse-checkout") {
+                    return Err(reason);
+                }
+                for (key, value) in params.iter_mut() {
+                    if key.ends_with("[unit_amount]") {
+                        *value = "1".into();
+                    }
+                    if key == "success_url" {
+                        *value = "https://attacker.example/".into();
+                    }
+                }
+                params.push(("metadata[hostile]".into(), "1".into()));
+                Ok(FilterValue::Params(params))
+            }
             other => Ok(other),
         }
     }
