@@ -46,7 +46,7 @@ pub enum PluginCommand {
         tenant: String,
         /// The key.
         key: String,
-        /// The value.
+        /// The value; an empty one ("") removes the key.
         value: String,
     },
     /// Sets where the tenant's platform takes the plugins' callbacks, signed (Standard Webhooks)

@@ -113,23 +113,62 @@ impl Default for SandboxLimits {
 }
 
 /// The key-value store a plugin sees for the tenant of a call: the host loads it before the
-/// call and keeps what the call leaves in it only when the call succeeds, so a failed call
-/// changes nothing.
+/// call and keeps what the call changed only when the call succeeds, so a failed call changes
+/// nothing. Setting a key to the empty string removes it. [`Kv::changes`] is what a host writes
+/// back: only the keys a call changed, so a write made meanwhile to another key (an operator's
+/// setting) is never overwritten with an old value.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Kv(pub HashMap<String, String>);
+pub struct Kv {
+    values: HashMap<String, String>,
+    changed: std::collections::BTreeSet<String>,
+}
 
 impl Kv {
-    fn get(&self, key: &str) -> Option<String> {
-        self.0.get(key).cloned()
+    /// The stored value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
     }
-    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        check_kv(key, value, self.0.len(), self.0.contains_key(key))?;
-        self.0.insert(key.to_owned(), value.to_owned());
+
+    /// How many keys are stored.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when no key is stored.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The keys changed since the store was loaded, each with its new value (`None`: removed).
+    pub fn changes(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.changed.iter().map(|k| (k.as_str(), self.get(k)))
+    }
+
+    /// Sets `key` within the limits (see [`check_kv`]); an empty value removes it.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        check_kv(key, value, self.values.len(), self.values.contains_key(key))?;
+        if value.is_empty() {
+            self.values.remove(key);
+        } else {
+            self.values.insert(key.to_owned(), value.to_owned());
+        }
+        self.changed.insert(key.to_owned());
         Ok(())
     }
 }
 
-/// The key-value limits, for any [`KvStore`]: `len` keys stored, `exists` whether `key` is one.
+/// A store as loaded: these values, nothing changed.
+impl FromIterator<(String, String)> for Kv {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Kv {
+        Kv {
+            values: pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+            changed: Default::default(),
+        }
+    }
+}
+
+/// The key-value limits, for a [`Kv`] and for a host's own writes: `len` keys stored, `exists`
+/// whether `key` is one. Removing a key (an empty value) is always allowed.
 pub fn check_kv(key: &str, value: &str, len: usize, exists: bool) -> Result<(), String> {
     if key.is_empty() || key.len() > limits::MAX_KEY {
         return Err(format!("a key must be 1 to {} bytes", limits::MAX_KEY));
@@ -140,7 +179,7 @@ pub fn check_kv(key: &str, value: &str, len: usize, exists: bool) -> Result<(), 
             limits::MAX_VALUE
         ));
     }
-    if !exists && len >= limits::MAX_KEYS {
+    if !exists && !value.is_empty() && len >= limits::MAX_KEYS {
         return Err(format!(
             "at most {} keys per plugin and tenant",
             limits::MAX_KEYS
@@ -170,7 +209,7 @@ impl bindings::payhook::plugin::host::Host for CallState {
         }
     }
     fn kv_get(&mut self, key: String) -> Option<String> {
-        self.kv.get(&key)
+        self.kv.get(&key).map(str::to_owned)
     }
     fn kv_set(&mut self, key: String, value: String) -> Result<(), String> {
         self.kv.set(&key, &value)
@@ -625,4 +664,49 @@ pub mod built {
     pub const SALON: &str = env!("PAYHOOK_PLUGIN_SALON");
     /// `plugins/invoicing`: invoices, cases and books (Fluxrate, BiVelio).
     pub const INVOICING: &str = env!("PAYHOOK_PLUGIN_INVOICING");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_reports_only_the_keys_a_call_changed_and_an_empty_value_removes() {
+        let mut kv: Kv = [
+            ("owner_email".to_owned(), "o@salon.example".to_owned()),
+            ("slot:9:30".to_owned(), "apt_1".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(kv.changes().count(), 0);
+        kv.set("released:apt_1", "1").unwrap();
+        kv.set("slot:9:30", "").unwrap();
+        assert_eq!(kv.get("slot:9:30"), None);
+        assert_eq!(kv.len(), 2);
+        let changes: Vec<_> = kv.changes().collect();
+        assert_eq!(
+            changes,
+            [("released:apt_1", Some("1")), ("slot:9:30", None)],
+            "the operator's owner_email is not written back"
+        );
+    }
+
+    #[test]
+    fn the_key_cap_counts_stored_keys_and_removing_is_always_allowed() {
+        let mut kv: Kv = (0..limits::MAX_KEYS)
+            .map(|i| (format!("k{i}"), "v".to_owned()))
+            .collect();
+        assert_eq!(
+            kv.set("one-more", "v"),
+            Err("at most 1000 keys per plugin and tenant".to_owned())
+        );
+        kv.set("k0", "changed").unwrap();
+        kv.set("k1", "").unwrap();
+        kv.set("one-more", "v").unwrap();
+        assert_eq!(kv.len(), limits::MAX_KEYS);
+        assert_eq!(
+            kv.set("", "v"),
+            Err(format!("a key must be 1 to {} bytes", limits::MAX_KEY))
+        );
+    }
 }

@@ -86,7 +86,7 @@ fn the_template_confirms_books_and_notifies() {
         split(host.apply_filter(&plugin, &request, &mut kv).unwrap()),
         (450, 4050)
     );
-    let mut kv = Kv([("fee-percent".to_owned(), "20".to_owned())].into());
+    let mut kv = Kv::from_iter([("fee-percent".to_owned(), "20".to_owned())]);
     assert_eq!(
         split(host.apply_filter(&plugin, &request, &mut kv).unwrap()),
         (900, 3600)
@@ -139,7 +139,7 @@ fn hostile_plugins_are_stopped_or_refused_and_the_host_keeps_serving() {
         matches!(&ok[0], Command::SetStatus(s) if s.status == "kv-ok"),
         "{ok:?}"
     );
-    assert_eq!(kv.0.get("seen").map(String::as_str), Some("kv-ok"));
+    assert_eq!(kv.get("seen"), Some("kv-ok"));
     // A refund filter that refunds more than there is: refused, payhook's value stands.
     let request = FilterRequest {
         point: FilterPoint::RefundAmount,
@@ -163,12 +163,12 @@ fn hostile_plugins_are_stopped_or_refused_and_the_host_keeps_serving() {
 fn a_failed_call_leaves_the_plugins_store_as_it_was() {
     let host = host();
     let plugin = load(&host, HOSTILE);
-    let mut kv = Kv([("kept".to_owned(), "1".to_owned())].into());
+    let mut kv = Kv::from_iter([("kept".to_owned(), "1".to_owned())]);
     assert!(
         host.on_action(&plugin, &action(Hook::PaymentSettled, "trap"), &mut kv)
             .is_err()
     );
-    assert_eq!(kv, Kv([("kept".to_owned(), "1".to_owned())].into()));
+    assert_eq!(kv, Kv::from_iter([("kept".to_owned(), "1".to_owned())]));
 }
 
 #[test]

@@ -578,18 +578,40 @@ fn due_calls(conn: &mut dyn Conn, now: i64, limit: i64) -> Result<Vec<Due>, DbEr
 }
 
 fn load_kv(conn: &mut dyn Conn, tenant: &str, plugin: &str) -> Result<Kv, DbError> {
-    let mut kv = Kv::default();
-    for r in conn.query(
-        "SELECT key, value FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2",
-        &[tenant.into(), plugin.into()],
-    )? {
-        kv.0.insert(r.text(0), r.text(1));
-    }
-    Ok(kv)
+    Ok(conn
+        .query(
+            "SELECT key, value FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2",
+            &[tenant.into(), plugin.into()],
+        )?
+        .into_iter()
+        .map(|r| (r.text(0), r.text(1)))
+        .collect())
+}
+
+/// Writes one key of a plugin's store: `None` (or an empty value) removes it.
+fn write_kv(
+    conn: &mut dyn Conn,
+    tenant: &str,
+    plugin: &str,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), DbError> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(value) => conn.execute(
+            "INSERT INTO plugin_kv (tenant_id, plugin, key, value) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, plugin, key) DO UPDATE SET value = excluded.value",
+            &[tenant.into(), plugin.into(), key.into(), value.into()],
+        )?,
+        None => conn.execute(
+            "DELETE FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key = $3",
+            &[tenant.into(), plugin.into(), key.into()],
+        )?,
+    };
+    Ok(())
 }
 
 /// Sets a key of a plugin's store for a tenant (the operator's configuration, e.g. an owner's
-/// e-mail address), within the same limits a plugin has.
+/// e-mail address), within the same limits a plugin has; an empty value removes the key.
 pub fn kv_set(
     conn: &mut dyn Conn,
     tenant: &str,
@@ -598,14 +620,8 @@ pub fn kv_set(
     value: &str,
 ) -> Result<(), String> {
     let kv = load_kv(conn, tenant, plugin).map_err(|e| e.to_string())?;
-    payhook_plugins::check_kv(key, value, kv.0.len(), kv.0.contains_key(key))?;
-    conn.execute(
-        "INSERT INTO plugin_kv (tenant_id, plugin, key, value) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (tenant_id, plugin, key) DO UPDATE SET value = excluded.value",
-        &[tenant.into(), plugin.into(), key.into(), value.into()],
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(())
+    payhook_plugins::check_kv(key, value, kv.len(), kv.get(key).is_some())?;
+    write_kv(conn, tenant, plugin, key, Some(value)).map_err(|e| e.to_string())
 }
 
 fn command_json(c: &Command) -> Json {
@@ -683,17 +699,9 @@ fn finish(
                 }
             }
         }
-        for (key, value) in &kv.0 {
-            tx.execute(
-                "INSERT INTO plugin_kv (tenant_id, plugin, key, value) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (tenant_id, plugin, key) DO UPDATE SET value = excluded.value",
-                &[
-                    tenant.into(),
-                    due.plugin.as_str().into(),
-                    key.as_str().into(),
-                    value.as_str().into(),
-                ],
-            )?;
+        // Only what this call changed: a key set meanwhile by the operator stays as set.
+        for (key, value) in kv.changes() {
+            write_kv(tx, tenant, &due.plugin, key, value)?;
         }
         tx.execute(
             "UPDATE plugin_tenants SET failures = 0 WHERE tenant_id = $1 AND plugin = $2",
