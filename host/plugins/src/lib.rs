@@ -61,6 +61,10 @@ pub mod limits {
     pub const MAX_KEYS: usize = 1_000;
     /// Characters of a log line kept.
     pub const MAX_LOG: usize = 2_000;
+    /// Log lines kept per call; the rest are dropped, with one warning.
+    pub const MAX_LOG_LINES: usize = 100;
+    /// Table elements per instance (a `table.grow` beyond it fails).
+    pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 }
 
 /// Why a plugin could not be loaded or a call failed.
@@ -193,14 +197,28 @@ struct CallState {
     plugin: String,
     tenant: String,
     kv: Kv,
+    /// Log lines written by this call.
+    logged: usize,
 }
 
 impl bindings::payhook::plugin::types::Host for CallState {}
 
 impl bindings::payhook::plugin::host::Host for CallState {
     fn log(&mut self, level: Level, message: String) {
-        let message: String = message.chars().take(limits::MAX_LOG).collect();
+        self.logged += 1;
         let (plugin, tenant) = (&self.plugin, &self.tenant);
+        if self.logged > limits::MAX_LOG_LINES {
+            if self.logged == limits::MAX_LOG_LINES + 1 {
+                tracing::warn!(%plugin, %tenant, "the plugin wrote more than {} log lines in one call; the rest of this call's are dropped", limits::MAX_LOG_LINES);
+            }
+            return;
+        }
+        // One line each, as written: control characters (a forged second line) become spaces.
+        let message: String = message
+            .chars()
+            .take(limits::MAX_LOG)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         match level {
             Level::Debug => tracing::debug!(%plugin, %tenant, "{message}"),
             Level::Info => tracing::info!(%plugin, %tenant, "{message}"),
@@ -376,6 +394,7 @@ impl PluginHost {
         let state = CallState {
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.limits.memory)
+                .table_elements(limits::MAX_TABLE_ELEMENTS)
                 .instances(4)
                 .tables(4)
                 .memories(2)
@@ -384,6 +403,7 @@ impl PluginHost {
             plugin: plugin.to_owned(),
             tenant: tenant.to_owned(),
             kv: kv.clone(),
+            logged: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

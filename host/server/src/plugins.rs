@@ -419,8 +419,10 @@ pub fn ledger(conn: &mut dyn Conn, tenant: &str) -> Result<Vec<Json>, DbError> {
         .collect())
 }
 
-/// Gives new actions to the plugins that want them: one call per enabled plugin asking for the
-/// hook. Returns how many actions were dispatched.
+/// Gives new actions to the plugins that want them: one call per plugin asking for the hook
+/// that is enabled for the tenant, or that payhook disabled after repeated failures (its calls
+/// wait, and run once the operator enables it again: nothing is lost while it is being fixed).
+/// A plugin the operator disabled gets no calls. Returns how many actions were dispatched.
 pub fn dispatch(conn: &mut dyn Conn, plugins: &Plugins, now: i64) -> Result<usize, DbError> {
     transaction(conn, |tx| {
         let rows = tx.query(
@@ -430,7 +432,7 @@ pub fn dispatch(conn: &mut dyn Conn, plugins: &Plugins, now: i64) -> Result<usiz
         for r in &rows {
             let (seq, tenant, hook) = (r.int(0), r.text(1), r.text(2));
             let enabled = tx.query(
-                "SELECT plugin FROM plugin_tenants WHERE tenant_id = $1 AND enabled = 1",
+                "SELECT plugin FROM plugin_tenants WHERE tenant_id = $1 AND (enabled = 1 OR disabled_reason IS NOT NULL)",
                 &[tenant.as_str().into()],
             )?;
             for p in &enabled {
@@ -1030,7 +1032,11 @@ pub fn deliver_callbacks(
                             Ok(response.status().as_u16())
                         }
                         Ok(response) => Err(format!("the platform answered {}", response.status())),
-                        Err(e) => Err(format!("the platform could not be reached: {e}")),
+                        // Without the URL: its query may carry the platform's token.
+                        Err(e) => Err(format!(
+                            "the platform could not be reached: {}",
+                            e.without_url()
+                        )),
                     }
                 })
             }

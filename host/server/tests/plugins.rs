@@ -231,6 +231,25 @@ async fn a_hostile_plugin_is_stopped_disabled_and_changes_nothing() {
         }
         // Disabled, its calls wait (even when due); the server still answers.
         assert_eq!(rounds(&s, &p, now + 3600), 0);
+        // A payment while it is disabled after failures is kept for it, not lost: its call
+        // waits with the others (the template's runs at once).
+        let meanwhile = event(
+            PI_SUCCEEDED,
+            json!({"id": "pi_meanwhile", "amount": 2000, "amount_received": 2000, "currency": "eur"}),
+            json!({}),
+        );
+        assert_eq!(s.deliver(&tenant, &meanwhile).await.0, 200);
+        s.settle(&tenant).await;
+        assert_eq!(rounds(&s, &p, now + 3600), 1);
+        let waiting = calls(&s, &tenant);
+        let kept = |plugin: &str| {
+            waiting
+                .iter()
+                .find(|c| c["plugin"] == plugin && c["subject"] == "payment pi_meanwhile")
+                .map(|c| c["status"].clone())
+        };
+        assert_eq!(kept("hostile"), Some(json!("pending")), "{waiting:?}");
+        assert_eq!(kept("template"), Some(json!("done")), "{waiting:?}");
         let health = s
             .client
             .get(format!("{}/healthz", s.base))
@@ -238,16 +257,39 @@ async fn a_hostile_plugin_is_stopped_disabled_and_changes_nothing() {
             .await
             .unwrap();
         assert_eq!(health.status(), 200);
-        // Enabled again by the operator: the calls are retried (and fail again, visibly).
+        // Enabled again by the operator: the calls are retried (and fail again, visibly), and
+        // the one kept meanwhile runs.
         s.with_conn(|c| plugins::set_enabled(c, &tenant, "hostile", true, None, now).unwrap());
-        assert_eq!(rounds(&s, &p, now + 3600), 5);
+        assert_eq!(rounds(&s, &p, now + 3600), 6);
         let again = calls(&s, &tenant);
         assert!(
             again
                 .iter()
-                .filter(|c| c["plugin"] == "hostile")
+                .filter(|c| c["plugin"] == "hostile" && c["subject"] != "payment pi_meanwhile")
                 .all(|c| c["attempts"] == 2),
             "{again:?}"
+        );
+        assert!(
+            again.iter().any(|c| c["plugin"] == "hostile"
+                && c["subject"] == "payment pi_meanwhile"
+                && c["status"] == "done"),
+            "{again:?}"
+        );
+        // Disabled by the operator: new actions are not queued for it.
+        s.with_conn(|c| plugins::set_enabled(c, &tenant, "hostile", false, None, now).unwrap());
+        let later = event(
+            PI_SUCCEEDED,
+            json!({"id": "pi_later", "amount": 2000, "amount_received": 2000, "currency": "eur"}),
+            json!({}),
+        );
+        assert_eq!(s.deliver(&tenant, &later).await.0, 200);
+        s.settle(&tenant).await;
+        rounds(&s, &p, now + 3600);
+        assert!(
+            !calls(&s, &tenant)
+                .iter()
+                .any(|c| c["plugin"] == "hostile" && c["subject"] == "payment pi_later"),
+            "an operator's disable stops new calls"
         );
         s.stop().await;
     }
