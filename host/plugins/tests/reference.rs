@@ -221,7 +221,7 @@ fn clinic_confirms_a_paid_appointment_and_its_slot_is_taken() {
     let text = email(
         &commands[1],
         DESK,
-        "Payment for a released slot: appointment apt_9",
+        "Payment for a slot that is not free: appointment apt_9",
     );
     assert!(
         text.starts_with(&format!(
@@ -259,6 +259,52 @@ fn clinic_confirms_a_paid_appointment_and_its_slot_is_taken() {
 }
 
 #[test]
+fn clinic_never_confirms_a_slot_it_cannot_note_as_taken() {
+    let host = host();
+    let plugin = load(&host, CLINIC);
+    // A store at its 1,000 keys: the new slot's note cannot be stored.
+    let mut kv: Kv = (0..1_000)
+        .map(|i| {
+            (
+                format!("slot:2024-01-01T09:{i:03}/dr-lee"),
+                format!("apt_old{i}"),
+            )
+        })
+        .collect();
+    let paid = appointment(
+        Hook::PaymentSettled,
+        "apt_1",
+        "evt_1",
+        decisions::APT_PAID,
+        SLOT,
+    );
+    let commands = run(&host, &plugin, &paid, &mut kv);
+    assert_eq!(
+        commands[0],
+        status("appointment", "apt_1", "needs_refund"),
+        "{commands:?}"
+    );
+    let text = email(
+        &commands[1],
+        DESK,
+        "Payment for a slot that is not free: appointment apt_1",
+    );
+    assert!(
+        text.contains(&format!(
+            "its slot ({SLOT}) could not be noted as taken (at most 1000 keys per plugin and tenant)"
+        )),
+        "{text}"
+    );
+    assert_eq!(stored(&kv, &format!("slot:{SLOT}")), None);
+    // Once a freed slot's key is removed there is room again, and the next payment confirms.
+    kv.set("slot:2024-01-01T09:000/dr-lee", "").unwrap();
+    assert_eq!(
+        run(&host, &plugin, &paid, &mut kv)[0],
+        status("appointment", "apt_1", "confirmed")
+    );
+}
+
+#[test]
 fn clinic_a_payment_for_a_released_slot_needs_a_refund_and_the_clinic_is_told() {
     let host = host();
     let plugin = load(&host, CLINIC);
@@ -291,7 +337,7 @@ fn clinic_a_payment_for_a_released_slot_needs_a_refund_and_the_clinic_is_told() 
     let text = email(
         &commands[1],
         DESK,
-        "Payment for a released slot: appointment apt_2",
+        "Payment for a slot that is not free: appointment apt_2",
     );
     assert!(
         text.starts_with(&format!(
@@ -328,7 +374,7 @@ fn clinic_a_payment_for_a_released_slot_needs_a_refund_and_the_clinic_is_told() 
     email(
         &commands[1],
         "owner@clinic.example",
-        "Payment for a released slot: appointment apt_2",
+        "Payment for a slot that is not free: appointment apt_2",
     );
     // Nobody to tell: still flagged, and the platform still called back.
     let mut kv = Kv::default();
@@ -957,7 +1003,9 @@ fn invoicing_manifest() {
             Hook::CheckoutCompleted,
             Hook::PaymentFailed,
             Hook::RefundRecorded,
-            Hook::SubscriptionChanged
+            Hook::SubscriptionChanged,
+            Hook::PayoutPaid,
+            Hook::PayoutFailed
         ]
     );
     assert_eq!(m.filters, [FilterPoint::Notification]);
@@ -1418,4 +1466,50 @@ mod decisions {
     pub const SUB_RECOVERED: &str = r#"{"decision":{"applied":{"effects":[{"effect":"subscription_status_changed","from":"past_due","to":"active"},{"effect":"notify_payment_recovered"},{"current_period_end":2000,"effect":"subscription_period_end"}],"next":{"cancel_at_period_end":{"at":{"at":30,"event":"evt_22","rank":1},"value":false},"canceled":false,"current_period_end":2000,"latest":{"at":{"at":30,"event":"evt_22","rank":1},"retry_at":null,"status":"active"},"status":"active"}}},"fact":"subscription_updated","record":"subscription sub_1"}"#;
     /// Subscription sub_2, active: an invoice's payment failed, Stripe retries on 2025-07-01.
     pub const SUB2_FAILED_WITH_RETRY: &str = r#"{"decision":{"applied":{"effects":[{"effect":"subscription_status_changed","from":"active","to":"past_due"},{"effect":"notify_payment_failed","retry_at":1751371200}],"next":{"cancel_at_period_end":null,"canceled":false,"current_period_end":1000,"latest":{"at":{"at":20,"event":"evt_37","rank":3},"retry_at":1751371200,"status":"past_due"},"status":"past_due"}}},"fact":"invoice_payment_failed","record":"subscription sub_2"}"#;
+}
+
+#[test]
+fn invoicing_books_a_payout_to_the_bank_and_tells_the_admin_when_one_fails() {
+    let host = host();
+    let plugin = load(&host, INVOICING);
+    // The decision as the server writes it for a payout: the payout as it is, no effects.
+    let paid = action(
+        Hook::PayoutPaid,
+        ("payout", "po_1"),
+        "evt_p1",
+        Some(eur(3500)),
+        r#"{"fact":"payout_paid","record":"payout po_1","decision":{"applied":{"next":{"payout":"po_1","status":"paid","amount":3500,"currency":"eur","arrival_date":1767225600},"effects":[]}}}"#,
+        &[],
+    );
+    let mut kv = kv_of(&[("admin_email", "books@bivelio.example")]);
+    assert_eq!(
+        run(&host, &plugin, &paid, &mut kv),
+        [Command::Book(LedgerEntry {
+            subject: record("payout", "po_1"),
+            account: "bank".into(),
+            amount: eur(3500),
+            memo: "Payout po_1 to the bank, arrived 2026-01-01".into(),
+        })]
+    );
+    let failed = action(
+        Hook::PayoutFailed,
+        ("payout", "po_2"),
+        "evt_p2",
+        Some(eur(3500)),
+        r#"{"fact":"payout_failed","record":"payout po_2","decision":{"applied":{"next":{"payout":"po_2","status":"failed","failure_code":"account_closed","failure_message":"The bank account has been closed."},"effects":[]}}}"#,
+        &[],
+    );
+    let told = run(&host, &plugin, &failed, &mut kv);
+    assert_eq!(told.len(), 1, "{told:?}");
+    let text = email(
+        &told[0],
+        "books@bivelio.example",
+        "Payout po_2 failed: 35.00 EUR",
+    );
+    assert!(
+        text.contains("failed: The bank account has been closed."),
+        "{text}"
+    );
+    // No administrator's address: nobody to tell, nothing booked.
+    assert_eq!(run(&host, &plugin, &failed, &mut Kv::default()), NONE);
 }

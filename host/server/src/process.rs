@@ -622,6 +622,41 @@ fn apply_fact(
             }
         }
     }
+    // A payout has no record of its own: the event changes none (it stays `ignored`, with the
+    // reason), and the tenant's plugins hear of it (an accounting plugin books the transfer to
+    // the bank, or tells the owner it failed).
+    if let Some(payout) = &fact.subject.payout {
+        let now_is = match &fact.kind {
+            FactKind::PayoutPaid {
+                amount,
+                arrival_date,
+            } => {
+                json!({"payout": payout, "status": "paid", "amount": amount.minor, "currency": amount.currency.as_str(), "arrival_date": arrival_date})
+            }
+            FactKind::PayoutFailed {
+                amount,
+                code,
+                message,
+            } => {
+                json!({"payout": payout, "status": "failed", "amount": amount.minor, "currency": amount.currency.as_str(), "failure_code": code, "failure_message": message})
+            }
+            _ => Json::Null,
+        };
+        if let Some(hook) = crate::plugins::hook_of(&fact.kind).filter(|_| !now_is.is_null()) {
+            let record = format!("payout {payout}");
+            store.write(Write::Action(crate::plugins::NewAction {
+                tenant: tenant.to_owned(),
+                event_id: event_id.to_owned(),
+                hook,
+                subject_kind: "payout",
+                subject_id: payout.clone(),
+                amount: fact_money(&fact.kind).map(|m| (m.minor, m.currency.as_str().to_owned())),
+                // Shaped as the machines' decisions are: the payout as it is now, no effects.
+                decision: json!({"fact": fact.kind.name(), "record": record, "decision": {"applied": {"next": now_is, "effects": []}}}),
+            }))?;
+            out.decisions.push(json!({"fact": fact.kind.name(), "record": record, "decision": {"ignored": "no record changes for a payout; the tenant's plugins are told of it"}}));
+        }
+    }
     Ok(())
 }
 

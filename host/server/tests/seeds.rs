@@ -535,6 +535,49 @@ async fn bivelio_books_an_accounting_record_per_payment_and_refund_and_dunning_t
         .await;
         f.plugin_status("invoicing", "sub_bivelio1", "PAID").await;
         f.mail_to(client, "recovered").await;
+        // The money reaches the bank: a third record, on the bank account. A payout that
+        // fails: the administrator (the store's address; a payout names no invoice) is told.
+        f.s.with_conn(|c| {
+            plugins::kv_set(c, &f.tenant, "invoicing", "admin_email", admin).unwrap()
+        });
+        f.send(&event(
+            PAYOUT_PAID,
+            json!({"id": "po_bivelio1", "amount": 3500, "currency": "eur", "arrival_date": 1_767_225_600}),
+            json!({}),
+        ))
+        .await;
+        let ledger = f
+            .until("a third accounting record", |f| {
+                let l = f.s.with_conn(|c| plugins::ledger(c, &f.tenant).unwrap());
+                (l.len() == 3).then_some(l)
+            })
+            .await;
+        assert_eq!(
+            (
+                ledger[2]["account"].as_str(),
+                ledger[2]["amount"].as_i64(),
+                ledger[2]["memo"].as_str()
+            ),
+            (
+                Some("bank"),
+                Some(3500),
+                Some("Payout po_bivelio1 to the bank, arrived 2026-01-01")
+            ),
+            "{ledger:?}"
+        );
+        f.send(&event(
+            PAYOUT_FAILED,
+            json!({"id": "po_bivelio2"}),
+            json!({}),
+        ))
+        .await;
+        let told = f.mail_to(admin, "po_bivelio2").await;
+        // The text as the administrator reads it (quoted-printable soft line breaks joined).
+        let read = told.replace("=\r\n", "").replace("=\n", "");
+        assert!(
+            read.contains("to the bank failed: The bank account has been closed."),
+            "{told}"
+        );
         f.stop().await;
     }
 }

@@ -11,10 +11,12 @@
 //!   take: its slot was released before (`released:{id}` is set, or the engine's decision says
 //!   the payment came after a release) or another appointment holds it (`slot:{slot}` names
 //!   another id). Then it is `needs_refund` instead, the slot is left as it is, and the clinic
-//!   (`owner_email`) is told that a payment arrived for a released slot: no double booking.
+//!   (`owner_email`) is told that a payment arrived for a released slot: no double booking. A
+//!   slot that cannot be noted as taken (the store is full) is treated the same way: the
+//!   booking is flagged, never confirmed without its note.
 //! - `checkout-completed` while a delayed payment method is still processing → `pending`.
 //! - `payment-failed` → `cancelled`; `checkout-expired` → `released`. Both note the release
-//!   (`released:{id}` = `1`) and free the slot (`slot:{slot}` = empty) if the appointment held it.
+//!   (`released:{id}` = `1`) and free the slot (`slot:{slot}` removed) if the appointment held it.
 //! - `refund-recorded` → `refunded`; when everything paid was refunded the slot is freed and the
 //!   release noted, as above.
 //! - Every status change is also a platform callback:
@@ -94,18 +96,15 @@ impl Guest for Clinic {
         let mut told = None;
         let status = match action.hook {
             Hook::CheckoutCompleted if decision.awaiting_payment() => PENDING,
-            Hook::PaymentSettled | Hook::CheckoutCompleted => match conflict(id, slot, &decision) {
-                None => {
-                    if let Some(slot) = slot {
-                        kv_set(&slot_key(slot), id);
+            Hook::PaymentSettled | Hook::CheckoutCompleted => {
+                match conflict(id, slot, &decision).or_else(|| hold(id, slot).err()) {
+                    None => CONFIRMED,
+                    Some(why) => {
+                        told = tell_clinic(&action, &decision, slot, &why);
+                        NEEDS_REFUND
                     }
-                    CONFIRMED
                 }
-                Some(why) => {
-                    told = tell_clinic(&action, &decision, slot, &why);
-                    NEEDS_REFUND
-                }
-            },
+            }
             Hook::PaymentFailed => {
                 release(id, slot);
                 CANCELLED
@@ -159,6 +158,19 @@ fn conflict(id: &str, slot: Option<&str>, decision: &Decision) -> Option<String>
     ))
 }
 
+/// Notes that appointment `id` takes its slot. A slot that cannot be noted (the store is full)
+/// is not confirmed: without the note, another payment could book it twice.
+fn hold(id: &str, slot: Option<&str>) -> Result<(), String> {
+    let Some(slot) = slot else { return Ok(()) };
+    host::kv_set(&slot_key(slot), id).map_err(|why| {
+        host::log(
+            Level::Error,
+            &format!("could not note slot {slot} as taken by {id}: {why}"),
+        );
+        format!("its slot ({slot}) could not be noted as taken ({why})")
+    })
+}
+
 /// Notes that appointment `id` gave up its slot, and frees the slot if it held it.
 fn release(id: &str, slot: Option<&str>) {
     kv_set(&released_key(id), "1");
@@ -207,7 +219,7 @@ fn tell_clinic(
     text.push_str(&format!("Stripe event: {}", action.event_id));
     Some(Command::Notify(Notification {
         to,
-        subject: format!("Payment for a released slot: appointment {id}"),
+        subject: format!("Payment for a slot that is not free: appointment {id}"),
         text,
     }))
 }

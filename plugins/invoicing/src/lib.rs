@@ -28,6 +28,10 @@
 //! administrator too; when it says the overdue payment was collected → `PAID`, and the customer
 //! is told the payment was recovered. Any other change sets nothing.
 //!
+//! **Actions on payouts**: `payout-paid` → an accounting record on account `bank` of the
+//! amount paid out, memo `Payout {id} to the bank, arrived {date}`; `payout-failed` → the
+//! administrator (the store's `admin_email`) is told, with the bank's reason.
+//!
 //! **Filter** `notification`: appends the tenant's signature (the key `signature`) to the text,
 //! below a `-- ` line, once.
 //!
@@ -89,6 +93,8 @@ impl Guest for Invoicing {
                 Hook::PaymentFailed,
                 Hook::RefundRecorded,
                 Hook::SubscriptionChanged,
+                Hook::PayoutPaid,
+                Hook::PayoutFailed,
             ],
             filters: vec![FilterPoint::Notification],
             statuses: [
@@ -119,6 +125,8 @@ impl Guest for Invoicing {
                 }
             }
             ("subscription", Hook::SubscriptionChanged) => dunning(&action, &decision),
+            ("payout", Hook::PayoutPaid) => payout_paid(&action, &decision),
+            ("payout", Hook::PayoutFailed) => payout_failed(&action, &decision),
             _ => Vec::new(),
         };
         Ok(commands)
@@ -362,6 +370,51 @@ fn dunning(action: &Action, decision: &Decision) -> Vec<Command> {
 }
 
 /// Stores the customer's address for the invoice's subscription, for dunning e-mails.
+/// `payout-paid`: the transfer from Stripe to the bank, booked on account `bank`.
+fn payout_paid(action: &Action, decision: &Decision) -> Vec<Command> {
+    let Some(amount) = action.amount.clone() else {
+        return Vec::new();
+    };
+    let id = &action.subject.id;
+    let arrived = decision
+        .next()
+        .and_then(|p| p.get("arrival_date")?.as_i64())
+        .map(|t| format!(", arrived {}", date(t)))
+        .unwrap_or_default();
+    vec![Command::Book(LedgerEntry {
+        subject: action.subject.clone(),
+        account: "bank".into(),
+        amount,
+        memo: format!("Payout {id} to the bank{arrived}"),
+    })]
+}
+
+/// `payout-failed`: the administrator is told, with the bank's reason.
+fn payout_failed(action: &Action, decision: &Decision) -> Vec<Command> {
+    let id = &action.subject.id;
+    let amount = action
+        .amount
+        .as_ref()
+        .map(format_amount)
+        .unwrap_or_else(|| "a payout".into());
+    let why = decision
+        .next()
+        .and_then(|p| p.get("failure_message")?.as_str())
+        .unwrap_or("Stripe gave no reason");
+    let text = format!(
+        "Payout {id} of {amount} to the bank failed: {why}\nStripe returns the money to the balance; check the bank account in the Stripe Dashboard before the next payout."
+    );
+    notify(
+        action,
+        admin(action),
+        format!("Payout {id} failed: {amount}"),
+        text,
+        "the administrator",
+    )
+    .into_iter()
+    .collect()
+}
+
 fn remember_subscriber(action: &Action) {
     let (Some(subscription), Some(email)) = (metadata(action, "subscription_id"), client(action))
     else {

@@ -310,6 +310,9 @@ pub const CHECKOUT_EXPIRED: &str =
     include_str!("../../../../tests/fixtures/stripe-events/events/checkout.session.expired.json");
 pub const PAYOUT_PAID: &str =
     include_str!("../../../../tests/fixtures/stripe-events/events/payout.paid.json");
+#[allow(dead_code)]
+pub const PAYOUT_FAILED: &str =
+    include_str!("../../../../tests/fixtures/stripe-events/events/payout.failed.json");
 pub const CHARGE_REFUNDED_PARTIAL: &str =
     include_str!("../../../../tests/fixtures/stripe-events/events/charge.refunded--partial.json");
 
