@@ -265,9 +265,17 @@ pub(super) async fn refund(
             let mode = pick_mode(c, &tenant, None)?;
             let connection =
                 tenants::load(c, &inner.sealer, &tenant, mode).map_err(AppError::from)?;
-            // The refundable amount is read and the refund reserved in one transaction, so two
-            // refunds asked for at once cannot both take the same money.
-            let call = transaction(c, |tx| -> Result<_, AppError> {
+            // The split is decided first, outside the write transaction: a late cancellation's
+            // refund filter runs plugins (each up to its deadline), and the write lock is not
+            // held for them. The transaction then reads what is refundable again and reserves
+            // the refund only if it is what the split was made from, so two refunds asked for
+            // at once cannot both take the same money (a refund made in between: the split is
+            // decided again, from what is left).
+            let mut tries = 0;
+            let call = loop {
+            tries += 1;
+            let (refundable, split) = {
+                let tx = &mut *c;
                 let (refundable, currency) =
                     calls::refundable(tx, &tenant, &payment)?.ok_or_else(|| {
                         AppError::NotFound(format!("no payment {payment:?} for this tenant"))
@@ -314,6 +322,13 @@ pub(super) async fn refund(
                 };
                 let split = crate::hooks::checked_refund(inner.filters.as_ref(), &ctx, proposed)
                     .map_err(|e| AppError::Internal(e.to_string()))?;
+                (refundable, split)
+            };
+            let call = transaction(c, |tx| -> Result<_, AppError> {
+                let now = calls::refundable(tx, &tenant, &payment)?.map(|(left, _)| left);
+                if now != Some(refundable) {
+                    return Ok(None);
+                }
                 if split.refund.minor == 0 {
                     return Err(AppError::bad(
                         "nothing_to_refund",
@@ -340,7 +355,9 @@ pub(super) async fn refund(
                 }
                 let purpose = format!(
                     "refund:{payment}:{}",
-                    client_key.unwrap_or_else(|| crate::ids::new_id("req"))
+                    client_key
+                        .clone()
+                        .unwrap_or_else(|| crate::ids::new_id("req"))
                 );
                 calls::begin(
                     tx,
@@ -351,8 +368,19 @@ pub(super) async fn refund(
                     Some(&payment),
                     Some(amount.minor),
                 )
+                .map(Some)
                 .map_err(call_error)
             })?;
+            match call {
+                Some(call) => break call,
+                None if tries < 5 => continue,
+                None => {
+                    return Err(AppError::Conflict(
+                        "the payment kept changing while this refund was prepared (other refunds); ask again".into(),
+                    ));
+                }
+            }
+            };
             Ok((call, connection.secret_key().clone(), fee_kept))
         })
         .await?;
