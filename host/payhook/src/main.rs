@@ -57,7 +57,8 @@ enum Command {
         /// Stripe's API base URL (a fake such as localstripe for tests).
         #[arg(long, env = "PAYHOOK_STRIPE_API_BASE", default_value = payhook_server::stripe::DEFAULT_API_BASE)]
         stripe_api_base: String,
-        /// The SMTP relay plugins' e-mails go through: smtp://[USER:PASSWORD@]HOST[:PORT].
+        /// The SMTP relay plugins' e-mails go through: smtps://USER:PASSWORD@HOST[:PORT] (TLS),
+        /// smtp://USER:PASSWORD@HOST[:PORT]?tls=starttls, or smtp://HOST[:PORT] for a local relay.
         #[arg(long, env = "PAYHOOK_SMTP_URL", hide_env_values = true)]
         smtp_url: Option<String>,
         /// The sender of those e-mails.

@@ -1,5 +1,6 @@
 //! E-mail: the notification outbox's messages that name a recipient (plugins' `notify`
-//! commands) are sent through an SMTP relay (`payhook serve --smtp-url smtp://HOST:PORT`), each
+//! commands) are sent through an SMTP relay (`payhook serve --smtp-url smtps://HOST`, see
+//! [`Mailer::new`]), each
 //! retried with backoff and `dead` after [`MAX_ATTEMPTS`]. Messages without a recipient (the
 //! engine's dunning notices) stay in the outbox for the platform to read.
 
@@ -17,7 +18,7 @@ pub const MAX_ATTEMPTS: i64 = 10;
 pub enum MailError {
     /// The URL is not an SMTP relay payhook can use.
     #[error(
-        "--smtp-url must be smtp://[USER:PASSWORD@]HOST[:PORT] (a relay such as the local MTA); {0}"
+        "--smtp-url must be smtps://[USER:PASSWORD@]HOST[:PORT], smtp://[USER:PASSWORD@]HOST[:PORT]?tls=starttls or, for a relay on this machine, smtp://HOST[:PORT]; {0}"
     )]
     Url(String),
     /// The sender address is not an address.
@@ -42,24 +43,76 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// A mailer for `url` sending as `from`.
+    /// A mailer for `url` sending as `from`. The URL says how the relay is reached:
+    /// `smtps://HOST[:465]` over TLS, `smtp://HOST[:587]?tls=starttls` upgraded with STARTTLS
+    /// (required: a relay that does not offer it is refused), or `smtp://HOST[:25]` in plain
+    /// text, for a relay on this machine or a trusted network. A password is never sent in plain
+    /// text to a relay that is not on loopback. TLS certificates are checked against the
+    /// system's roots.
     pub fn new(url: &str, from: &str) -> Result<Mailer, MailError> {
         let parsed = reqwest::Url::parse(url).map_err(|e| MailError::Url(e.to_string()))?;
-        if parsed.scheme() != "smtp" {
-            return Err(MailError::Url(format!(
-                "the scheme is {:?}; only smtp:// is supported",
-                parsed.scheme()
-            )));
-        }
         let host = parsed
             .host_str()
+            .filter(|h| !h.is_empty())
             .ok_or_else(|| MailError::Url("it names no host".into()))?
             .to_owned();
-        let port = parsed.port().unwrap_or(25);
-        let mut builder = SmtpTransport::builder_dangerous(&host)
+        let mut tls = None;
+        for (key, value) in parsed.query_pairs() {
+            match (key.as_ref(), value.as_ref()) {
+                ("tls", "starttls") => tls = Some("starttls"),
+                ("tls", other) => {
+                    return Err(MailError::Url(format!(
+                        "tls={other:?} is not known: use ?tls=starttls, or smtps:// for TLS from the start"
+                    )));
+                }
+                (other, _) => {
+                    return Err(MailError::Url(format!(
+                        "the parameter {other:?} is not known"
+                    )));
+                }
+            }
+        }
+        let (mut builder, port, encrypted) = match (parsed.scheme(), tls) {
+            ("smtps", None) => (
+                SmtpTransport::relay(&host).map_err(|e| MailError::Url(e.to_string()))?,
+                parsed.port().unwrap_or(465),
+                true,
+            ),
+            ("smtp", Some(_)) => (
+                SmtpTransport::starttls_relay(&host).map_err(|e| MailError::Url(e.to_string()))?,
+                parsed.port().unwrap_or(587),
+                true,
+            ),
+            ("smtp", None) => (
+                SmtpTransport::builder_dangerous(&host),
+                parsed.port().unwrap_or(25),
+                false,
+            ),
+            ("smtps", Some(_)) => {
+                return Err(MailError::Url(
+                    "smtps:// is TLS from the start; ?tls=starttls is for smtp://".into(),
+                ));
+            }
+            (other, _) => {
+                return Err(MailError::Url(format!(
+                    "the scheme is {other:?}; only smtp:// and smtps:// are supported"
+                )));
+            }
+        };
+        builder = builder
             .port(port)
             .timeout(Some(std::time::Duration::from_secs(10)));
         if !parsed.username().is_empty() {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = bare == "localhost"
+                || bare
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !encrypted && !loopback {
+                return Err(MailError::Url(format!(
+                    "the password would go to {host} unencrypted: use smtps://{host} (TLS, port 465) or smtp://{host}:587?tls=starttls"
+                )));
+            }
             let user = percent_decode(parsed.username());
             let password = percent_decode(parsed.password().unwrap_or(""));
             builder = builder.credentials(

@@ -494,9 +494,26 @@ async fn callbacks_are_signed_retried_and_logged() {
 async fn plugin_e_mails_go_through_the_smtp_relay_and_bad_ones_are_kept_visible() {
     use payhook_server::mail::{self, Mailer};
     for (url, says) in [
-        ("http://127.0.0.1:25", "only smtp://"),
+        ("http://127.0.0.1:25", "only smtp:// and smtps://"),
         ("smtp://", "smtp://[USER:PASSWORD@]HOST"),
         ("not a url", "smtp://[USER:PASSWORD@]HOST"),
+        // A password never travels in plain text beyond this machine.
+        (
+            "smtp://user:hunter2@mail.example.com",
+            "the password would go to mail.example.com unencrypted: use smtps://mail.example.com",
+        ),
+        (
+            "smtp://mail.example.com?tls=yes",
+            "tls=\"yes\" is not known",
+        ),
+        (
+            "smtps://mail.example.com?tls=starttls",
+            "smtps:// is TLS from the start",
+        ),
+        (
+            "smtp://mail.example.com?ssl=1",
+            "the parameter \"ssl\" is not known",
+        ),
     ] {
         let e = Mailer::new(url, "payhook@localhost")
             .unwrap_err()
@@ -509,6 +526,18 @@ async fn plugin_e_mails_go_through_the_smtp_relay_and_bad_ones_are_kept_visible(
     assert!(e.contains("--smtp-from"), "{e}");
     let secret_url = "smtp://user:hunter2secret@127.0.0.1:25";
     assert!(!format!("{:?}", Mailer::new(secret_url, "a@b.example").unwrap()).contains("hunter2"));
+    // TLS from the start, or STARTTLS required: accepted with a password, on their usual ports.
+    for (url, relay) in [
+        ("smtps://user:pw@mail.example.com", "mail.example.com:465"),
+        (
+            "smtp://user:pw@mail.example.com?tls=starttls",
+            "mail.example.com:587",
+        ),
+        ("smtps://mail.example.com:2465", "mail.example.com:2465"),
+    ] {
+        let m = Mailer::new(url, "a@b.example").unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(format!("{m:?}").contains(relay), "{url}: {m:?}");
+    }
 
     let (port, got) = smtp_sink().await;
     let mailer = Mailer::new(
