@@ -125,12 +125,33 @@ impl Default for SandboxLimits {
 pub struct Kv {
     values: HashMap<String, String>,
     changed: std::collections::BTreeSet<String>,
+    /// Every key a call read or wrote, with its value as loaded: what the call's answer was
+    /// made from (see [`Kv::seen`]).
+    seen: std::collections::BTreeMap<String, Option<String>>,
 }
 
 impl Kv {
     /// The stored value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
+    }
+
+    /// The value a plugin reads: as [`Kv::get`], noting that the call depends on it.
+    fn read(&mut self, key: &str) -> Option<String> {
+        let value = self.values.get(key).cloned();
+        if !self.changed.contains(key) {
+            self.seen
+                .entry(key.to_owned())
+                .or_insert_with(|| value.clone());
+        }
+        value
+    }
+
+    /// The keys the plugin's calls read or wrote, each with its value as loaded. A host that
+    /// runs calls on several nodes checks, when it writes a call's changes back, that these
+    /// still hold, and otherwise runs the call again: two calls never both act on one value.
+    pub fn seen(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.seen.iter().map(|(k, v)| (k.as_str(), v.as_deref()))
     }
 
     /// How many keys are stored.
@@ -151,6 +172,10 @@ impl Kv {
     /// Sets `key` within the limits (see [`check_kv`]); an empty value removes it.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         check_kv(key, value, self.values.len(), self.values.contains_key(key))?;
+        if !self.changed.contains(key) {
+            let loaded = self.values.get(key).cloned();
+            self.seen.entry(key.to_owned()).or_insert(loaded);
+        }
         if value.is_empty() {
             self.values.remove(key);
         } else {
@@ -167,6 +192,7 @@ impl FromIterator<(String, String)> for Kv {
         Kv {
             values: pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
             changed: Default::default(),
+            seen: Default::default(),
         }
     }
 }
@@ -227,7 +253,7 @@ impl bindings::payhook::plugin::host::Host for CallState {
         }
     }
     fn kv_get(&mut self, key: String) -> Option<String> {
-        self.kv.get(&key).map(str::to_owned)
+        self.kv.read(&key)
     }
     fn kv_set(&mut self, key: String, value: String) -> Result<(), String> {
         self.kv.set(&key, &value)
@@ -708,6 +734,18 @@ mod tests {
             changes,
             [("released:apt_1", Some("1")), ("slot:9:30", None)],
             "the operator's owner_email is not written back"
+        );
+        // What the call depended on, as loaded: the keys it wrote and the one it read.
+        assert_eq!(kv.read("owner_email").as_deref(), Some("o@salon.example"));
+        assert_eq!(kv.read("released:apt_1").as_deref(), Some("1"));
+        let seen: Vec<_> = kv.seen().collect();
+        assert_eq!(
+            seen,
+            [
+                ("owner_email", Some("o@salon.example")),
+                ("released:apt_1", None),
+                ("slot:9:30", Some("apt_1"))
+            ]
         );
     }
 

@@ -639,16 +639,57 @@ fn command_json(c: &Command) -> Json {
     }
 }
 
+/// Why a call's answer was not carried out.
+#[derive(Debug)]
+enum Unfinished {
+    /// The database failed.
+    Db(DbError),
+    /// A key the call read or wrote changed since it was loaded (another node's call, the
+    /// operator): the answer was made from old values; the call runs again.
+    StoreChanged(String),
+}
+
+impl From<DbError> for Unfinished {
+    fn from(e: DbError) -> Self {
+        Unfinished::Db(e)
+    }
+}
+
 /// Carries out a call's commands and its key-value writes, and marks it done, in one
-/// transaction.
+/// transaction, provided every key the call read or wrote still has the value it was made
+/// from. The plugin's store is locked for the check and the writes (SQLite: the write
+/// transaction; PostgreSQL: the plugin's row for the tenant), so two calls of one plugin for
+/// one tenant, on two nodes, never both act on the same value (two bookings of one slot).
 fn finish(
     conn: &mut dyn Conn,
     due: &Due,
     commands: &[Command],
     kv: &Kv,
     now: i64,
-) -> Result<(), DbError> {
+) -> Result<(), Unfinished> {
     transaction(conn, |tx| {
+        if tx.backend() == crate::db::Backend::Postgres {
+            tx.query(
+                "SELECT plugin FROM plugin_tenants WHERE tenant_id = $1 AND plugin = $2 FOR UPDATE",
+                &[due.tenant.as_str().into(), due.plugin.as_str().into()],
+            )?;
+        }
+        for (key, loaded) in kv.seen() {
+            let now_is = tx
+                .query_opt(
+                    "SELECT value FROM plugin_kv WHERE tenant_id = $1 AND plugin = $2 AND key = $3",
+                    &[
+                        due.tenant.as_str().into(),
+                        due.plugin.as_str().into(),
+                        key.into(),
+                    ],
+                )?
+                .map(|r| r.text(0))
+                .filter(|v| !v.is_empty());
+            if now_is.as_deref() != loaded {
+                return Err(Unfinished::StoreChanged(key.to_owned()));
+            }
+        }
         let claimed = tx.execute(
             "UPDATE plugin_calls SET status = 'done', attempts = attempts + 1, last_error = NULL, commands = $1, updated_at = $2 \
              WHERE action_seq = $3 AND plugin = $4 AND status = $5",
@@ -753,6 +794,18 @@ fn fail(conn: &mut dyn Conn, due: &Due, error: &PluginError, now: i64) -> Result
 /// One round of the worker: dispatch new actions, then carry out the due calls. Returns how
 /// many calls ran.
 pub fn round(conn: &mut dyn Conn, plugins: &Plugins, now: i64) -> Result<usize, DbError> {
+    round_with(conn, plugins, now, &mut |_| {})
+}
+
+/// As [`round`], running `between` after each plugin call and before its answer is carried
+/// out: for tests that change things at that moment, as another node could.
+#[doc(hidden)]
+pub fn round_with(
+    conn: &mut dyn Conn,
+    plugins: &Plugins,
+    now: i64,
+    between: &mut dyn FnMut(&mut dyn Conn),
+) -> Result<usize, DbError> {
     dispatch(conn, plugins, now)?;
     let due = due_calls(conn, now, 50)?;
     for d in &due {
@@ -771,8 +824,16 @@ pub fn round(conn: &mut dyn Conn, plugins: &Plugins, now: i64) -> Result<usize, 
         match plugins
             .host
             .on_action(&installed.plugin, &d.action, &mut kv)
+            .inspect(|_| between(conn))
         {
-            Ok(commands) => finish(conn, d, &commands, &kv, now)?,
+            Ok(commands) => match finish(conn, d, &commands, &kv, now) {
+                Ok(()) => {}
+                // Not a failure of the plugin's: it runs again, on the values as they are now.
+                Err(Unfinished::StoreChanged(key)) => {
+                    tracing::info!(plugin = %d.plugin, tenant = %d.tenant, action = d.action_seq, %key, "the plugin's store changed during its call; it runs again");
+                }
+                Err(Unfinished::Db(e)) => return Err(e),
+            },
             Err(e) => {
                 tracing::warn!(plugin = %d.plugin, tenant = %d.tenant, action = d.action_seq, error = %e, "a plugin call failed");
                 fail(conn, d, &e, now)?;

@@ -671,3 +671,76 @@ async fn refund_filters_of_the_tenants_plugins_shape_the_split_and_a_bad_one_is_
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_made_from_values_another_node_changed_runs_again_and_never_double_books() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), "clinic", payhook_plugins::built::CLINIC);
+    let p = Plugins::load_dir(dir.path()).unwrap();
+    for db in databases("plugins_store_race") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        s.with_conn(|c| {
+            plugins::set_enabled(c, &tenant, "clinic", true, None, now_secs()).unwrap()
+        });
+        let slot = "2026-12-10T09:30/dr-lee";
+        let (status, booking) = s
+            .api(
+                reqwest::Method::POST,
+                &format!("/tenants/{tenant}/appointments"),
+                Some(json!({"amount": "45.00", "currency": "eur", "metadata": {"slot": slot}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{booking}");
+        let booking = booking["id"].as_str().unwrap().to_owned();
+        let paid = event(
+            PI_SUCCEEDED,
+            json!({"id": "pi_race", "amount": 4500, "amount_received": 4500, "currency": "eur"}),
+            json!({"appointment_id": booking}),
+        );
+        assert_eq!(s.deliver(&tenant, &paid).await.0, 200);
+        s.settle(&tenant).await;
+        // While the clinic decides, another node's call books the same slot for apt_other.
+        let mut once = true;
+        let ran = s.with_conn(|c| {
+            plugins::round_with(c, &p, now_secs(), &mut |c| {
+                if std::mem::take(&mut once) {
+                    plugins::kv_set(c, &tenant, "clinic", &format!("slot:{slot}"), "apt_other")
+                        .unwrap();
+                }
+            })
+            .unwrap()
+        });
+        assert_eq!(ran, 1);
+        // Its answer (confirmed, the slot taken) was made from an old value: nothing of it was
+        // kept, and it is neither failed nor counted against the plugin.
+        assert_eq!(s.count("SELECT COUNT(*) FROM plugin_statuses", &[]), 0);
+        let call = calls(&s, &tenant);
+        assert_eq!(
+            (call[0]["status"].as_str(), call[0]["attempts"].as_i64()),
+            (Some("pending"), Some(0)),
+            "{call:?}"
+        );
+        // Run again on the values as they are: the slot is another's, so no double booking.
+        assert_eq!(rounds(&s, &p, now_secs()), 1);
+        let status = s.with_conn(|c| {
+            plugins::statuses(c, &tenant).unwrap()[0]["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        });
+        assert_eq!(status, "needs_refund");
+        let holder = s.with_conn(|c| {
+            use payhook_server::db::Conn;
+            c.query_opt(
+                "SELECT value FROM plugin_kv WHERE tenant_id = $1 AND plugin = 'clinic' AND key = $2",
+                &[tenant.as_str().into(), format!("slot:{slot}").into()],
+            )
+            .unwrap()
+            .unwrap()
+            .text(0)
+        });
+        assert_eq!(holder, "apt_other");
+        s.stop().await;
+    }
+}
