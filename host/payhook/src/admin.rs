@@ -8,7 +8,9 @@ use clap::{Args, Subcommand};
 use payhook_core::secret::WebhookSecret;
 use payhook_server::connection::{ConnectionInput, Mode};
 use payhook_server::db::{DbConn, Location};
-use payhook_server::http::api::{new_state, parse_amount, tenant_json, wants_payment_link};
+use payhook_server::http::api::{
+    create_finalized, new_state, parse_amount, tenant_json, wants_payment_link,
+};
 use payhook_server::ids::now_secs;
 use payhook_server::inbox::{self, EventFilter};
 use payhook_server::records::{self, NewRecord, RecordKind};
@@ -463,22 +465,10 @@ pub fn record(ctx: &Ctx, kind: RecordKind, command: RecordCommand) -> Result<()>
                 starts_at,
                 metadata: Value::Object(meta),
             };
-            let record = records::create(&mut conn, kind, &tenant, &new, &state, now_secs())
-                .map_err(|e| e.to_string())?;
             let asked = no_payment_link.then_some(false);
-            if kind == RecordKind::Invoice {
-                if wants_payment_link(&view, asked) {
-                    records::want_payment_link(&mut conn, &record.id, now_secs())
-                        .map_err(|e| e.to_string())?;
-                }
-                payhook_server::plugins::invoice_finalized(&mut conn, &record, now_secs())
-                    .map_err(|e| e.to_string())?;
-                records::get(&mut conn, kind, &record.id)
-                    .map_err(|e| e.to_string())?
-                    .unwrap_or(record)
-            } else {
-                record
-            }
+            let link = kind == RecordKind::Invoice && wants_payment_link(&view, asked);
+            create_finalized(&mut conn, kind, &tenant, &new, &state, link)
+                .map_err(|e| e.to_string())?
         }
         RecordCommand::Show { id } => records::get(&mut conn, kind, &id)
             .map_err(|e| e.to_string())?

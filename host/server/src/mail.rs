@@ -13,6 +13,10 @@ use crate::db::{Conn, DbError};
 /// Attempts an e-mail gets before it is `dead`.
 pub const MAX_ATTEMPTS: i64 = 10;
 
+/// How long a node that took a message (an e-mail, a callback) to send holds it: another node
+/// sends it only after this, if the first never said how it went.
+pub const SEND_LEASE_SECS: i64 = 120;
+
 /// Why e-mail cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -164,13 +168,22 @@ pub fn deliver(
     now: i64,
 ) -> Result<usize, DbError> {
     let due = conn.query(
-        "SELECT seq, body, attempts, status, tenant_id, subject FROM notifications \
+        "SELECT seq, body, attempts, status, tenant_id, subject, next_attempt_at FROM notifications \
          WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1 AND kind LIKE 'plugin:%' \
          ORDER BY next_attempt_at, seq LIMIT 20",
         &[now.into()],
     )?;
     for r in &due {
         let (seq, attempts, status) = (r.int(0), r.int(2) + 1, r.text(3));
+        // Claimed before it is sent: another node that read it too finds it taken and leaves
+        // it. A node that stops while sending leaves it to be sent again after the lease.
+        let claimed = conn.execute(
+            "UPDATE notifications SET next_attempt_at = $1 WHERE seq = $2 AND status = $3 AND next_attempt_at = $4",
+            &[(now + SEND_LEASE_SECS).into(), seq.into(), status.as_str().into(), r.int(6).into()],
+        )?;
+        if claimed != 1 {
+            continue;
+        }
         let body: Json = serde_json::from_str(&r.text(1)).unwrap_or(Json::Null);
         let field = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
         let mut mail = payhook_plugins::Notification {

@@ -1048,7 +1048,7 @@ pub fn deliver_callbacks(
     now: i64,
 ) -> Result<usize, DbError> {
     let due = conn.query(
-        "SELECT c.action_seq, c.plugin, c.idx, c.tenant_id, c.body, c.attempts, c.status, e.url, e.secret \
+        "SELECT c.action_seq, c.plugin, c.idx, c.tenant_id, c.body, c.attempts, c.status, e.url, e.secret, c.next_attempt_at \
          FROM plugin_callbacks c LEFT JOIN callback_endpoints e ON e.tenant_id = c.tenant_id \
          WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= $1 ORDER BY c.next_attempt_at LIMIT 20",
         &[now.into()],
@@ -1071,6 +1071,14 @@ pub fn deliver_callbacks(
             )?;
             continue;
         };
+        // Claimed before it is posted, as e-mails are (see `mail::SEND_LEASE_SECS`).
+        let claimed = conn.execute(
+            "UPDATE plugin_callbacks SET next_attempt_at = $1 WHERE action_seq = $2 AND plugin = $3 AND idx = $4 AND status = $5 AND next_attempt_at = $6",
+            &[(now + crate::mail::SEND_LEASE_SECS).into(), key[0].clone(), key[1].clone(), key[2].clone(), key[3].clone(), r.int(9).into()],
+        )?;
+        if claimed != 1 {
+            continue;
+        }
         let secret = crate::seal::SealedSecret::parse(&sealed)
             .ok()
             .and_then(|s| sealer.open_secret(&tenant, "callback_secret", &s).ok())

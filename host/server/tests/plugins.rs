@@ -744,3 +744,61 @@ async fn a_call_made_from_values_another_node_changed_runs_again_and_never_doubl
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_sending_one_outbox_send_each_e_mail_once() {
+    use payhook_server::mail::{self, Mailer};
+    let (port, got) = smtp_sink().await;
+    for db in databases("plugins_two_senders") {
+        got.lock().unwrap().clear();
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        s.with_conn(|c| {
+            for i in 0..20 {
+                let body = json!({"to": format!("client{i}@example.com"), "title": format!("Invoice {i}"), "text": "Thank you."});
+                c.execute(
+                    "INSERT INTO notifications (tenant_id, event_id, kind, subject, status, body, created_at) VALUES ($1, $2, 'plugin:invoicing', $3, 'pending', $4, 0)",
+                    &[tenant.as_str().into(), format!("evt_{i}").into(), format!("invoice inv_{i} #0").into(), body.to_string().into()],
+                )
+                .unwrap();
+            }
+        });
+        // Two nodes' workers, each with its own connection, take the same outbox at once.
+        let url = format!("smtp://127.0.0.1:{port}");
+        let nodes: Vec<_> = (0..2)
+            .map(|_| {
+                let (db, url) = (s.db.clone(), url.clone());
+                std::thread::spawn(move || {
+                    let mailer = Mailer::new(&url, "payhook@localhost").unwrap();
+                    let mut conn = db.conn().unwrap();
+                    let mut sent = 0;
+                    while mail::deliver(&mut conn, &mailer, None, now_secs()).unwrap() > 0 {
+                        sent += 1;
+                    }
+                    sent
+                })
+            })
+            .collect();
+        for node in nodes {
+            blocking(move || node.join().unwrap());
+        }
+        let mut to: Vec<String> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(r, _)| r.clone())
+            .collect();
+        to.sort();
+        let mut want: Vec<String> = (0..20).map(|i| format!("client{i}@example.com")).collect();
+        want.sort();
+        assert_eq!(to, want, "every e-mail once");
+        assert_eq!(
+            s.count(
+                "SELECT COUNT(*) FROM notifications WHERE status = 'sent'",
+                &[]
+            ),
+            20
+        );
+        s.stop().await;
+    }
+}

@@ -436,21 +436,39 @@ async fn create_record(
                 starts_at: body.starts_at,
                 metadata: body.metadata,
             };
-            let record = records::create(c, kind, &tenant, &new, &state, now_secs())?;
-            if kind != RecordKind::Invoice {
-                return Ok(record);
-            }
-            if wants_payment_link(&view, body.payment_link) {
-                records::want_payment_link(c, &record.id, now_secs())?;
-            }
-            crate::plugins::invoice_finalized(c, &record, now_secs())?;
-            Ok(records::get(c, kind, &record.id)?.unwrap_or(record))
+            let link = kind == RecordKind::Invoice && wants_payment_link(&view, body.payment_link);
+            Ok(create_finalized(c, kind, &tenant, &new, &state, link)?)
         })
         .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(record).unwrap_or(Value::Null)),
     ))
+}
+
+/// Creates an invoice or an appointment; an invoice is finalized at once: its Payment Link is
+/// queued when `payment_link` and its `invoice-finalized` action written for plugins, in the
+/// same transaction as the record, so a crash never leaves an invoice its plugins did not hear of.
+pub fn create_finalized(
+    c: &mut dyn crate::db::Conn,
+    kind: RecordKind,
+    tenant: &str,
+    new: &records::NewRecord,
+    state: &str,
+    payment_link: bool,
+) -> Result<records::Record, records::RecordError> {
+    crate::db::transaction(c, |tx| {
+        let now = now_secs();
+        let record = records::create(tx, kind, tenant, new, state, now)?;
+        if kind != RecordKind::Invoice {
+            return Ok(record);
+        }
+        if payment_link {
+            records::want_payment_link(tx, &record.id, now)?;
+        }
+        crate::plugins::invoice_finalized(tx, &record, now)?;
+        Ok(records::get(tx, kind, &record.id)?.unwrap_or(record))
+    })
 }
 
 /// Whether a new invoice gets a Payment Link: as asked, else when the tenant has an enabled
