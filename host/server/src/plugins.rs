@@ -776,19 +776,30 @@ fn fail(conn: &mut dyn Conn, due: &Due, error: &PluginError, now: i64) -> Result
             // Another node recorded this attempt first: one failure, counted once.
             return Ok(());
         }
-        tx.execute(
-            "UPDATE plugin_tenants SET failures = failures + 1, updated_at = $1 WHERE tenant_id = $2 AND plugin = $3",
-            &[now.into(), due.tenant.as_str().into(), due.plugin.as_str().into()],
-        )?;
-        let reason = format!(
-            "disabled after {FAILURES_TO_DISABLE} failed calls in a row; the last: {message}"
-        );
-        tx.execute(
-            "UPDATE plugin_tenants SET enabled = 0, disabled_reason = $1 WHERE tenant_id = $2 AND plugin = $3 AND failures >= $4 AND enabled = 1",
-            &[reason.into(), due.tenant.as_str().into(), due.plugin.as_str().into(), FAILURES_TO_DISABLE.into()],
-        )?;
-        Ok(())
+        note_failure(tx, &due.tenant, &due.plugin, &message, now)
     })
+}
+
+/// Counts a failure of `plugin` for `tenant` (a call or a filter); at [`FAILURES_TO_DISABLE`]
+/// in a row it is disabled for the tenant, with `message` in the reason.
+fn note_failure(
+    conn: &mut dyn Conn,
+    tenant: &str,
+    plugin: &str,
+    message: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE plugin_tenants SET failures = failures + 1, updated_at = $1 WHERE tenant_id = $2 AND plugin = $3",
+        &[now.into(), tenant.into(), plugin.into()],
+    )?;
+    let reason =
+        format!("disabled after {FAILURES_TO_DISABLE} failed calls in a row; the last: {message}");
+    conn.execute(
+        "UPDATE plugin_tenants SET enabled = 0, disabled_reason = $1 WHERE tenant_id = $2 AND plugin = $3 AND failures >= $4 AND enabled = 1",
+        &[reason.into(), tenant.into(), plugin.into(), FAILURES_TO_DISABLE.into()],
+    )?;
+    Ok(())
 }
 
 /// One round of the worker: dispatch new actions, then carry out the due calls. Returns how
@@ -1159,6 +1170,31 @@ impl PluginFilters {
         PluginFilters { db, plugins }
     }
 
+    /// Counts a filter call as the plugin's calls are counted: a failure toward disabling it
+    /// for the tenant (with the error as the reason, visible in `payhook plugin list`), a
+    /// success resetting the count.
+    fn count(&self, tenant: &str, plugin: &str, point: &str, outcome: Result<(), &PluginError>) {
+        let Ok(mut conn) = self.db.conn() else {
+            return;
+        };
+        let now = crate::ids::now_secs();
+        let written = match outcome {
+            Ok(()) => conn
+                .execute(
+                    "UPDATE plugin_tenants SET failures = 0 WHERE tenant_id = $1 AND plugin = $2 AND failures > 0",
+                    &[tenant.into(), plugin.into()],
+                )
+                .map(drop),
+            Err(e) => {
+                let message: String = format!("the {point} filter: {e}").chars().take(1000).collect();
+                transaction(&mut conn, |tx| note_failure(tx, tenant, plugin, &message, now))
+            }
+        };
+        if let Err(e) = written {
+            tracing::warn!(%plugin, %tenant, error = %e, "a filter's outcome could not be recorded");
+        }
+    }
+
     fn enabled(&self, tenant: &str, point: payhook_plugins::FilterPoint) -> Vec<(&Installed, Kv)> {
         if !self.plugins.list.iter().any(|p| p.plugin.filters(point)) {
             return Vec::new();
@@ -1208,9 +1244,14 @@ impl crate::hooks::Filters for PluginFilters {
                         Ok(next)
                     });
                     match checked {
-                        Ok(next) => current = next,
+                        Ok(next) => {
+                            current = next;
+                            self.count(ctx.tenant, name, "checkout-params", Ok(()));
+                        }
                         Err(e) => {
-                            tracing::warn!(plugin = %name, tenant = %ctx.tenant, error = %e, "a checkout-params filter changed what it may not; its answer was not used")
+                            tracing::warn!(plugin = %name, tenant = %ctx.tenant, error = %e, "a checkout-params filter changed what it may not; its answer was not used");
+                            let e = PluginError::Invalid(e.to_string());
+                            self.count(ctx.tenant, name, "checkout-params", Err(&e));
                         }
                     }
                 }
@@ -1227,7 +1268,8 @@ impl crate::hooks::Filters for PluginFilters {
                 }
                 // A trap, a time-out, an invalid answer: the plugin is broken, not refusing.
                 Err(e) => {
-                    tracing::warn!(plugin = %name, tenant = %ctx.tenant, error = %e, "a checkout-params filter failed; skipped")
+                    tracing::warn!(plugin = %name, tenant = %ctx.tenant, error = %e, "a checkout-params filter failed; skipped");
+                    self.count(ctx.tenant, name, "checkout-params", Err(&e));
                 }
             }
         }
@@ -1277,12 +1319,14 @@ impl crate::hooks::Filters for PluginFilters {
                         fee: Money::new(r.fee.minor, currency),
                         refund: Money::new(r.refund.minor, currency),
                     };
+                    self.count(ctx.tenant, &p.manifest.name, "refund-amount", Ok(()));
                 }
                 Ok(_) => {
                     tracing::warn!(plugin = %p.manifest.name, "a refund filter answered another kind of value; skipped")
                 }
                 Err(e) => {
-                    tracing::warn!(plugin = %p.manifest.name, tenant = %ctx.tenant, error = %e, "a refund filter failed; skipped")
+                    tracing::warn!(plugin = %p.manifest.name, tenant = %ctx.tenant, error = %e, "a refund filter failed; skipped");
+                    self.count(ctx.tenant, &p.manifest.name, "refund-amount", Err(&e));
                 }
             }
         }
@@ -1315,12 +1359,14 @@ impl PluginFilters {
             match self.plugins.host.apply_filter(&p.plugin, &request, &mut kv) {
                 Ok(FilterValue::Message(m)) => {
                     mail = payhook_plugins::Notification { to: mail.to, ..m };
+                    self.count(tenant, &p.manifest.name, "notification", Ok(()));
                 }
                 Ok(_) => {
                     tracing::warn!(plugin = %p.manifest.name, "a notification filter answered another kind of value; skipped")
                 }
                 Err(e) => {
-                    tracing::warn!(plugin = %p.manifest.name, tenant = %tenant, error = %e, "a notification filter failed; skipped")
+                    tracing::warn!(plugin = %p.manifest.name, tenant = %tenant, error = %e, "a notification filter failed; skipped");
+                    self.count(tenant, &p.manifest.name, "notification", Err(&e));
                 }
             }
         }

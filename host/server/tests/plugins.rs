@@ -668,6 +668,25 @@ async fn refund_filters_of_the_tenants_plugins_shape_the_split_and_a_bad_one_is_
             plugins::set_enabled(c, &tenant, "template", false, None, now_secs()).unwrap()
         });
         assert_eq!(split(&tenant), proposed);
+        // The hostile filter's bad answers count as its calls' failures do: after five in a
+        // row it is disabled for the tenant, and the operator sees why.
+        let state = |name: &str| {
+            s.with_conn(|c| plugins::tenant_plugins(c, &tenant).unwrap())
+                .into_iter()
+                .find(|t| t.plugin == name)
+                .unwrap()
+        };
+        assert_eq!(state("hostile").failures, 2);
+        for _ in 0..3 {
+            split(&tenant);
+        }
+        let hostile = state("hostile");
+        assert!(!hostile.enabled, "{hostile:?}");
+        let reason = hostile.disabled_reason.unwrap_or_default();
+        assert!(
+            reason.contains("the refund-amount filter: the plugin's answer was refused"),
+            "{reason}"
+        );
         s.stop().await;
     }
 }
