@@ -492,6 +492,120 @@ fn cli_refusals_say_what_is_wrong() {
 }
 
 #[test]
+fn plugin_commands_enable_list_set_and_disable_and_say_what_is_wrong() {
+    let place = Place::sqlite();
+    let dir = place.dir.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(payhook_plugins::built::SALON, dir.join("salon.wasm")).unwrap();
+    std::fs::write(
+        dir.join("salon.json"),
+        r#"{"name": "salon", "version": "0.1.0", "description": "visits paid by link"}"#,
+    )
+    .unwrap();
+    let dir = dir.to_str().unwrap();
+    let tenant = place.create_tenant("http://127.0.0.1:8080");
+    let id = tenant["id"].as_str().unwrap();
+    let refused = |args: &[&str], says: &str| {
+        let out = place.payhook().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+    };
+    refused(
+        &[
+            "--plugins-dir",
+            dir,
+            "plugin",
+            "enable",
+            "clinic",
+            "--tenant",
+            id,
+        ],
+        "no plugin \"clinic\" in the plugins directory (installed: salon)",
+    );
+    refused(
+        &[
+            "--plugins-dir",
+            dir,
+            "plugin",
+            "enable",
+            "salon",
+            "--tenant",
+            "ten_nope",
+        ],
+        "no tenant \"ten_nope\"",
+    );
+    place.run(&[
+        "--plugins-dir",
+        dir,
+        "plugin",
+        "enable",
+        "salon",
+        "--tenant",
+        id,
+    ]);
+    let list = place.json(&[
+        "--plugins-dir",
+        dir,
+        "plugin",
+        "list",
+        "--tenant",
+        id,
+        "--json",
+    ]);
+    assert_eq!(
+        (
+            list[0]["name"].as_str(),
+            list[0]["installed"].as_bool(),
+            list[0]["tenant"]["enabled"].as_bool(),
+            list[0]["tenant"]["failures"].as_i64()
+        ),
+        (Some("salon"), Some(true), Some(true), Some(0)),
+        "{list}"
+    );
+    let text = place.run(&["--plugins-dir", dir, "plugin", "list", "--tenant", id]);
+    assert!(
+        text.contains("salon  0.1.0  enabled, 0 failures in a row  — visits paid by link"),
+        "{text}"
+    );
+    place.run(&[
+        "plugin",
+        "set",
+        "salon",
+        "--tenant",
+        id,
+        "late_fee_percent",
+        "20",
+    ]);
+    let long_key = "k".repeat(129);
+    refused(
+        &["plugin", "set", "salon", "--tenant", id, &long_key, "x"],
+        "a key must be 1 to 128 bytes",
+    );
+    place.run(&["plugin", "disable", "salon", "--tenant", id]);
+    let list = place.json(&[
+        "--plugins-dir",
+        dir,
+        "plugin",
+        "list",
+        "--tenant",
+        id,
+        "--json",
+    ]);
+    assert_eq!(list[0]["tenant"]["enabled"], false, "{list}");
+    assert_eq!(list[0]["tenant"]["disabled_reason"], Value::Null, "{list}");
+    // Without the directory, the tenant's plugins are still listed, as not installed here.
+    let list = place.json(&["plugin", "list", "--tenant", id, "--json"]);
+    assert_eq!(
+        (list[0]["name"].as_str(), list[0]["installed"].as_bool()),
+        (Some("salon"), Some(false)),
+        "{list}"
+    );
+}
+
+#[test]
 fn serve_refuses_a_bad_configuration_with_the_fix() {
     let place = Place::sqlite();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
