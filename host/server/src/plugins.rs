@@ -1048,7 +1048,8 @@ pub fn callbacks(
         .collect())
 }
 
-/// Posts the due callbacks, signed, and records each outcome: `delivered` on a 2xx, else
+/// Posts the due callbacks, signed and concurrently, and records each outcome: `delivered` on
+/// a 2xx, else
 /// retried with backoff and `dead` after [`CALLBACK_ATTEMPTS`]. A tenant without an endpoint
 /// keeps its callbacks waiting (checked again every minute). Returns how many were attempted.
 pub fn deliver_callbacks(
@@ -1064,12 +1065,22 @@ pub fn deliver_callbacks(
          WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= $1 ORDER BY c.next_attempt_at LIMIT 20",
         &[now.into()],
     )?;
+    // Claimed and signed one by one, posted all at once (one platform that does not answer
+    // costs a round one time-out, not one per callback), then each outcome recorded.
+    let mut outcomes: Vec<(
+        Vec<crate::db::Value>,
+        String,
+        String,
+        i64,
+        Result<u16, String>,
+    )> = Vec::new();
+    let mut posts = tokio::task::JoinSet::new();
     for r in &due {
         let (seq, plugin, idx, tenant, body) =
             (r.int(0), r.text(1), r.int(2), r.text(3), r.text(4));
         let (attempts, status) = (r.int(5), r.text(6));
         let id = callback_id(seq, &plugin, idx);
-        let key: [crate::db::Value; 4] = [
+        let key: Vec<crate::db::Value> = vec![
             seq.into(),
             plugin.as_str().into(),
             idx.into(),
@@ -1094,34 +1105,40 @@ pub fn deliver_callbacks(
             .ok()
             .and_then(|s| sealer.open_secret(&tenant, "callback_secret", &s).ok())
             .and_then(|s| secret_bytes(s.expose()));
-        let outcome: Result<u16, String> = match secret {
-            None => Err("the callback secret cannot be opened with this master key".into()),
-            Some(secret) => {
-                let signature = sign_callback(&secret, &id, now, &body);
-                let request = client
-                    .post(&url)
-                    .timeout(CALLBACK_TIMEOUT)
-                    .header("content-type", "application/json")
-                    .header("webhook-id", &id)
-                    .header("webhook-timestamp", now.to_string())
-                    .header("webhook-signature", signature)
-                    .body(body.clone());
-                rt.block_on(async move {
-                    match request.send().await {
-                        Ok(response) if response.status().is_success() => {
-                            Ok(response.status().as_u16())
-                        }
-                        Ok(response) => Err(format!("the platform answered {}", response.status())),
-                        // Without the URL: its query may carry the platform's token.
-                        Err(e) => Err(format!(
-                            "the platform could not be reached: {}",
-                            e.without_url()
-                        )),
-                    }
-                })
-            }
+        let Some(secret) = secret else {
+            let e = "the callback secret cannot be opened with this master key".to_owned();
+            outcomes.push((key, id, tenant, attempts + 1, Err(e)));
+            continue;
         };
-        let attempts = attempts + 1;
+        let signature = sign_callback(&secret, &id, now, &body);
+        let request = client
+            .post(&url)
+            .timeout(CALLBACK_TIMEOUT)
+            .header("content-type", "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", now.to_string())
+            .header("webhook-signature", signature)
+            .body(body);
+        posts.spawn_on(
+            async move {
+                let outcome = match request.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        Ok(response.status().as_u16())
+                    }
+                    Ok(response) => Err(format!("the platform answered {}", response.status())),
+                    // Without the URL: its query may carry the platform's token.
+                    Err(e) => Err(format!(
+                        "the platform could not be reached: {}",
+                        e.without_url()
+                    )),
+                };
+                (key, id, tenant, attempts + 1, outcome)
+            },
+            rt.handle(),
+        );
+    }
+    outcomes.extend(rt.block_on(posts.join_all()));
+    for (key, id, tenant, attempts, outcome) in outcomes {
         match outcome {
             Ok(code) => {
                 tracing::info!(callback = %id, tenant = %tenant, status = code, "callback delivered");

@@ -821,3 +821,66 @@ async fn two_nodes_sending_one_outbox_send_each_e_mail_once() {
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_posts_its_callbacks_at_once_so_a_slow_platform_costs_one_wait() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A platform that takes its time with each callback and notes how many it had at once.
+    let (now_in, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (a, b) = (now_in.clone(), most.clone());
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move || {
+            let (a, b) = (a.clone(), b.clone());
+            async move {
+                let n = a.fetch_add(1, Ordering::SeqCst) + 1;
+                b.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                a.fetch_sub(1, Ordering::SeqCst);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let db = &databases("plugins_slow_platform")[0];
+    let s = TestServer::start(&db.location).await;
+    let tenant = s.tenant();
+    let sealer = payhook_server::seal::Sealer::new(&master_key());
+    let secret = "whsec_c2xvdy1wbGF0Zm9ybS1zZWNyZXQtMDEyMzQ1Njc=";
+    s.with_conn(|c| {
+        plugins::set_endpoint(c, &sealer, &tenant, &url, &payhook_server::secret::Secret::new(secret), now_secs())
+            .unwrap();
+        for idx in 0..5_i64 {
+            c.execute(
+                "INSERT INTO plugin_callbacks (action_seq, plugin, idx, tenant_id, body, status, attempts, next_attempt_at, created_at) \
+                 VALUES (1, 'clinic', $1, $2, '{}', 'pending', 0, 0, 0)",
+                &[idx.into(), tenant.as_str().into()],
+            )
+            .unwrap();
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let sent =
+        s.with_conn(|c| plugins::deliver_callbacks(c, &sealer, &client, &rt, now_secs()).unwrap());
+    assert_eq!(sent, 5);
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        5,
+        "all five were in flight together"
+    );
+    let delivered = s.with_conn(|c| plugins::callbacks(c, &tenant, 10).unwrap());
+    assert!(
+        delivered.iter().all(|c| c.status == "delivered"),
+        "{delivered:?}"
+    );
+    // The worker's runtime is dropped where the worker runs: outside the test's async context.
+    blocking(move || drop(rt));
+    s.stop().await;
+}
