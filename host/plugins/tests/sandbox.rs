@@ -224,3 +224,58 @@ fn what_is_not_a_plugin_is_refused_at_load() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Collects what a subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_plugin_flooding_the_log_gets_a_hundred_lines_a_call_and_cannot_forge_one() {
+    let host = host();
+    let plugin = load(&host, HOSTILE);
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let answer = tracing::subscriber::with_default(subscriber, || {
+        host.on_action(
+            &plugin,
+            &action(Hook::PaymentSettled, "flood"),
+            &mut Kv::default(),
+        )
+    });
+    assert_eq!(answer.unwrap(), Vec::new());
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let kept = lines.iter().filter(|l| l.contains("flood ")).count();
+    assert_eq!(kept, 100, "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("more than 100 log lines in one call")),
+        "{text}"
+    );
+    // Each kept line is one line: the forged "second line" stays inside it.
+    assert!(
+        !lines.iter().any(|l| l.starts_with("forged")),
+        "a plugin wrote a line of its own: {text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("flood 7 forged: payment pi_x refunded")),
+        "{text}"
+    );
+}

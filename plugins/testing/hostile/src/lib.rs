@@ -3,7 +3,8 @@
 //! `loop` runs forever, `alloc` allocates without end, `trap` panics, `foreign` sets the status
 //! of another record, `negative` books a negative amount, `undeclared` sets a status it did not
 //! declare, `huge` sends a 1 MiB e-mail, `many` returns 10,000 commands, `fail` returns an
-//! error, `kv` stores a value and reads it back into the status; anything else, nothing.
+//! error, `kv` stores a value and reads it back into the status, `flood` writes 1,000 log lines
+//! with a forged second line in each; anything else, nothing.
 //! Its refund filter refunds one cent more than there is; its checkout-params filter lowers the
 //! amount to a cent and sends the customer to another site, or, when its store has
 //! `refuse-checkout`, refuses with that text.
@@ -21,7 +22,7 @@ wit_bindgen::generate!({
 });
 
 use exports::payhook::plugin::plugin::Guest;
-use payhook::plugin::host;
+use payhook::plugin::host::{self, Level};
 use payhook::plugin::types::{
     Action, Amount, Command, FilterPoint, FilterRequest, FilterValue, Hook, LedgerEntry, Manifest,
     Notification, RecordRef, RefundSplit, StatusChange,
@@ -95,6 +96,15 @@ impl Guest for Hostile {
                 .map(|_| status(subject.clone(), "Confirmed"))
                 .collect()),
             "fail" => Err("the booking system is down".into()),
+            "flood" => {
+                for i in 0..1_000 {
+                    host::log(
+                        Level::Info,
+                        &alloc::format!("flood {i}\nforged: payment pi_x refunded"),
+                    );
+                }
+                Ok(Vec::new())
+            }
             "kv" => {
                 host::kv_set("seen", "kv-ok")?;
                 let value = host::kv_get("seen").unwrap_or_default();
