@@ -23,12 +23,11 @@ const MAX_METADATA_KEY: usize = 40;
 const MAX_METADATA_VALUE: usize = 500;
 const MAX_METADATA_KEYS: usize = 50;
 
-/// Keys a filter may add when payhook did not set them.
-const ADDABLE: &[&str] = &[
+/// Keys a filter may add to a Checkout Session's form when payhook did not set them.
+const ADDABLE_CHECKOUT: &[&str] = &[
     "locale",
     "submit_type",
     "billing_address_collection",
-    "customer_email",
     "phone_number_collection[enabled]",
     "consent_collection[terms_of_service]",
     "custom_text[submit][message]",
@@ -38,9 +37,26 @@ const ADDABLE: &[&str] = &[
     "payment_intent_data[description]",
     "payment_intent_data[statement_descriptor_suffix]",
     "subscription_data[description]",
-    "inactive_message",
-    "after_completion[hosted_confirmation][custom_message]",
 ];
+
+/// Keys a filter may add to a Payment Link's form (Stripe takes fewer there: no `locale`).
+const ADDABLE_LINK: &[&str] = &[
+    "submit_type",
+    "billing_address_collection",
+    "phone_number_collection[enabled]",
+    "consent_collection[terms_of_service]",
+    "custom_text[submit][message]",
+    "custom_text[after_submit][message]",
+    "custom_text[shipping_address][message]",
+    "custom_text[terms_of_service_acceptance][message]",
+    "payment_intent_data[description]",
+    "payment_intent_data[statement_descriptor_suffix]",
+    "inactive_message",
+];
+
+/// Metadata keys payhook routes payments by (see `fact::links`): a filter may not add them, or
+/// a payment for one record would settle, cancel or release another.
+const ROUTING_KEYS: &[&str] = &["invoice_id", "appointment_id", "booking_id", "customer_id"];
 
 /// The containers of metadata a filter may add keys to (never change payhook's own keys).
 const METADATA: &[&str] = &[
@@ -103,7 +119,7 @@ pub fn apply(
             Some(pair) => {
                 if !changeable(key) {
                     return Err(refused(format!(
-                        "changes {key}; only the product's name and description, and metadata it added, may change"
+                        "changes {key}; of payhook's values only a line's product name may change"
                     )));
                 }
                 if value.trim().is_empty() {
@@ -139,7 +155,13 @@ fn changeable(key: &str) -> bool {
 }
 
 fn check_addable(form: &[(String, String)], key: &str, value: &str) -> Result<(), RequestError> {
-    if ADDABLE.contains(&key) {
+    // A Checkout Session's form names its `mode`; a Payment Link's does not.
+    let addable = if form.iter().any(|(k, _)| k == "mode") {
+        ADDABLE_CHECKOUT
+    } else {
+        ADDABLE_LINK
+    };
+    if addable.contains(&key) {
         return Ok(());
     }
     if line_item_field(key) == Some("[price_data][product_data][description]") {
@@ -155,6 +177,11 @@ fn check_addable(form: &[(String, String)], key: &str, value: &str) -> Result<()
     }
     for container in METADATA {
         if let Some(name) = metadata_key(key, container) {
+            if ROUTING_KEYS.contains(&name) {
+                return Err(refused(format!(
+                    "adds {key}: payhook finds a payment's record by that key, so only payhook sets it"
+                )));
+            }
             let chars = name.chars().count();
             if chars == 0 || chars > MAX_METADATA_KEY {
                 return Err(refused(format!(
@@ -177,7 +204,7 @@ fn check_addable(form: &[(String, String)], key: &str, value: &str) -> Result<()
         }
     }
     Err(refused(format!(
-        "adds {key}; a filter may add only words for the customer (locale, custom_text, descriptions) and metadata"
+        "adds {key}; a filter may add only words for the customer (custom_text, descriptions, and locale on a Checkout Session) and metadata"
     )))
 }
 
@@ -313,7 +340,12 @@ mod tests {
             "payment_intent_data[application_fee_amount]",
             "payment_intent_data[transfer_data][destination]",
             "customer",
+            "customer_email",
+            "inactive_message",
             "metadata[a][b]",
+            "metadata[invoice_id]",
+            "metadata[booking_id]",
+            "payment_intent_data[metadata][customer_id]",
             "subscription_data[metadata][x]",
         ] {
             let why = reason(changes_between(&base(), &with(&[(key, "x")])));
@@ -384,5 +416,36 @@ mod tests {
         let mut too_many = base();
         too_many.extend((0..51).map(|i| (format!("metadata[k{i}]"), "v".to_string())));
         assert!(reason(changes_between(&base(), &too_many)).contains("at most 50 are kept"));
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn a_payment_link_takes_its_own_words_and_never_a_routing_key() {
+        let base: Vec<(String, String)> = [
+            ("line_items[0][price]", "price_1"),
+            ("line_items[0][quantity]", "1"),
+            ("metadata[invoice_id]", "inv_1"),
+            ("payment_intent_data[metadata][invoice_id]", "inv_1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let with = |key: &str| {
+            let mut a = base.clone();
+            a.push((key.to_string(), "x".to_string()));
+            a
+        };
+        assert!(changes_between(&base, &with("inactive_message")).is_ok());
+        assert!(changes_between(&base, &with("custom_text[submit][message]")).is_ok());
+        assert!(changes_between(&base, &with("metadata[source]")).is_ok());
+        for key in ["locale", "payment_intent_data[metadata][appointment_id]"] {
+            let err = changes_between(&base, &with(key)).unwrap_err().to_string();
+            assert!(err.contains(&alloc::format!("adds {key}")), "{key}: {err}");
+        }
     }
 }

@@ -179,7 +179,7 @@ pub fn deliver(
         // it. A node that stops while sending leaves it to be sent again after the lease.
         let claimed = conn.execute(
             "UPDATE notifications SET next_attempt_at = $1 WHERE seq = $2 AND status = $3 AND next_attempt_at = $4",
-            &[(now + SEND_LEASE_SECS).into(), seq.into(), status.as_str().into(), r.int(6).into()],
+            &[(now.max(crate::ids::now_secs()) + SEND_LEASE_SECS).into(), seq.into(), status.as_str().into(), r.int(6).into()],
         )?;
         if claimed != 1 {
             continue;

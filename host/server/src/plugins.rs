@@ -621,9 +621,22 @@ pub fn kv_set(
     key: &str,
     value: &str,
 ) -> Result<(), String> {
-    let kv = load_kv(conn, tenant, plugin).map_err(|e| e.to_string())?;
-    payhook_plugins::check_kv(key, value, kv.len(), kv.get(key).is_some())?;
-    write_kv(conn, tenant, plugin, key, Some(value)).map_err(|e| e.to_string())
+    // Under the lock a plugin call's `finish` takes, so its compare-and-set sees this write.
+    transaction(conn, |tx| -> Result<Result<(), String>, DbError> {
+        if tx.backend() == crate::db::Backend::Postgres {
+            tx.query(
+                "SELECT plugin FROM plugin_tenants WHERE tenant_id = $1 AND plugin = $2 FOR UPDATE",
+                &[tenant.into(), plugin.into()],
+            )?;
+        }
+        let kv = load_kv(tx, tenant, plugin)?;
+        if let Err(why) = payhook_plugins::check_kv(key, value, kv.len(), kv.get(key).is_some()) {
+            return Ok(Err(why));
+        }
+        write_kv(tx, tenant, plugin, key, Some(value))?;
+        Ok(Ok(()))
+    })
+    .map_err(|e| e.to_string())?
 }
 
 fn command_json(c: &Command) -> Json {
@@ -766,6 +779,13 @@ fn fail(conn: &mut dyn Conn, due: &Due, error: &PluginError, now: i64) -> Result
     let wait = (FIRST_RETRY_SECS << (attempts - 1).clamp(0, 11)).min(3600);
     let message: String = error.to_string().chars().take(1000).collect();
     transaction(conn, |tx| {
+        // The plugin's tenant row first, as `finish` takes it: no deadlock between the two.
+        if tx.backend() == crate::db::Backend::Postgres {
+            tx.query(
+                "SELECT plugin FROM plugin_tenants WHERE tenant_id = $1 AND plugin = $2 FOR UPDATE",
+                &[due.tenant.as_str().into(), due.plugin.as_str().into()],
+            )?;
+        }
         let claimed = tx.execute(
             "UPDATE plugin_calls SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, updated_at = $5 \
              WHERE action_seq = $6 AND plugin = $7 AND status = $8",
@@ -1048,6 +1068,15 @@ pub fn callbacks(
         .collect())
 }
 
+/// A callback's row key, id, tenant, attempts (this one included) and outcome.
+type Posted = (
+    Vec<crate::db::Value>,
+    String,
+    String,
+    i64,
+    Result<u16, String>,
+);
+
 /// Posts the due callbacks, signed and concurrently, and records each outcome: `delivered` on
 /// a 2xx, else
 /// retried with backoff and `dead` after [`CALLBACK_ATTEMPTS`]. A tenant without an endpoint
@@ -1067,13 +1096,7 @@ pub fn deliver_callbacks(
     )?;
     // Claimed and signed one by one, posted all at once (one platform that does not answer
     // costs a round one time-out, not one per callback), then each outcome recorded.
-    let mut outcomes: Vec<(
-        Vec<crate::db::Value>,
-        String,
-        String,
-        i64,
-        Result<u16, String>,
-    )> = Vec::new();
+    let mut outcomes: Vec<Posted> = Vec::new();
     let mut posts = tokio::task::JoinSet::new();
     for r in &due {
         let (seq, plugin, idx, tenant, body) =
@@ -1096,7 +1119,7 @@ pub fn deliver_callbacks(
         // Claimed before it is posted, as e-mails are (see `mail::SEND_LEASE_SECS`).
         let claimed = conn.execute(
             "UPDATE plugin_callbacks SET next_attempt_at = $1 WHERE action_seq = $2 AND plugin = $3 AND idx = $4 AND status = $5 AND next_attempt_at = $6",
-            &[(now + crate::mail::SEND_LEASE_SECS).into(), key[0].clone(), key[1].clone(), key[2].clone(), key[3].clone(), r.int(9).into()],
+            &[(now.max(crate::ids::now_secs()) + crate::mail::SEND_LEASE_SECS).into(), key[0].clone(), key[1].clone(), key[2].clone(), key[3].clone(), r.int(9).into()],
         )?;
         if claimed != 1 {
             continue;
@@ -1255,8 +1278,10 @@ impl crate::hooks::Filters for PluginFilters {
             let name = &p.manifest.name;
             match self.plugins.host.apply_filter(&p.plugin, &request, &mut kv) {
                 Ok(FilterValue::Params(answer)) => {
-                    let checked = changes::changes_between(&current, &answer).and_then(|c| {
-                        let mut next = current.clone();
+                    // Checked against payhook's own form: all the filters' changes together
+                    // stay within the rules, and a later filter may reword an earlier one's.
+                    let checked = changes::changes_between(form, &answer).and_then(|c| {
+                        let mut next = form.to_vec();
                         changes::apply(&mut next, &c)?;
                         Ok(next)
                     });

@@ -599,7 +599,9 @@ async fn checkout_params_filters_add_words_and_may_refuse_but_never_change_the_a
             param(&form, "metadata[appointment_id]"),
             Some(visit.as_str())
         );
-        // A retry is answered from the stored call, filtered as it was first.
+        // A retry, a second later (its expiry counted afresh), is answered from the stored
+        // call, filtered as it was first.
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
         assert_eq!(checkout(&visit, "visit-1").await.unwrap().status(), 200);
         assert_eq!(seen.lock().unwrap().len(), 1);
 

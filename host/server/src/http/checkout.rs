@@ -334,7 +334,16 @@ fn tailored(
     op: Operation,
 ) -> Result<Operation, AppError> {
     if let Some(stored) = calls::stored_operation(c, ctx.tenant, purpose)? {
-        if stored.clone().with_extra_params(Vec::new()) == op {
+        // The same request again: the same apart from what the filters added and from the
+        // session's expiry, which counts from when it was first asked.
+        let asked = |op: &Operation| {
+            let mut op = op.clone().with_extra_params(Vec::new());
+            if let Operation::CreateCheckoutSession(c) = &mut op {
+                c.expires_at = None;
+            }
+            op
+        };
+        if asked(&stored) == asked(&op) {
             return Ok(stored);
         }
         return Err(call_error(calls::CallError::Mismatch));
