@@ -23,9 +23,8 @@ const MAX_METADATA_KEY: usize = 40;
 const MAX_METADATA_VALUE: usize = 500;
 const MAX_METADATA_KEYS: usize = 50;
 
-/// Keys a filter may add to a Checkout Session's form when payhook did not set them.
-const ADDABLE_CHECKOUT: &[&str] = &[
-    "locale",
+/// Keys a filter may add to either form when payhook did not set them.
+const ADDABLE: &[&str] = &[
     "submit_type",
     "billing_address_collection",
     "phone_number_collection[enabled]",
@@ -36,23 +35,13 @@ const ADDABLE_CHECKOUT: &[&str] = &[
     "custom_text[terms_of_service_acceptance][message]",
     "payment_intent_data[description]",
     "payment_intent_data[statement_descriptor_suffix]",
-    "subscription_data[description]",
 ];
 
-/// Keys a filter may add to a Payment Link's form (Stripe takes fewer there: no `locale`).
-const ADDABLE_LINK: &[&str] = &[
-    "submit_type",
-    "billing_address_collection",
-    "phone_number_collection[enabled]",
-    "consent_collection[terms_of_service]",
-    "custom_text[submit][message]",
-    "custom_text[after_submit][message]",
-    "custom_text[shipping_address][message]",
-    "custom_text[terms_of_service_acceptance][message]",
-    "payment_intent_data[description]",
-    "payment_intent_data[statement_descriptor_suffix]",
-    "inactive_message",
-];
+/// ... and those only a Checkout Session's form takes.
+const ADDABLE_CHECKOUT: &[&str] = &["locale", "subscription_data[description]"];
+
+/// ... and those only a Payment Link's form takes.
+const ADDABLE_LINK: &[&str] = &["inactive_message"];
 
 /// Metadata keys payhook routes payments by (see `fact::links`): a filter may not add them, or
 /// a payment for one record would settle, cancel or release another.
@@ -156,12 +145,12 @@ fn changeable(key: &str) -> bool {
 
 fn check_addable(form: &[(String, String)], key: &str, value: &str) -> Result<(), RequestError> {
     // A Checkout Session's form names its `mode`; a Payment Link's does not.
-    let addable = if form.iter().any(|(k, _)| k == "mode") {
+    let own = if form.iter().any(|(k, _)| k == "mode") {
         ADDABLE_CHECKOUT
     } else {
         ADDABLE_LINK
     };
-    if addable.contains(&key) {
+    if ADDABLE.contains(&key) || own.contains(&key) {
         return Ok(());
     }
     if line_item_field(key) == Some("[price_data][product_data][description]") {
