@@ -546,15 +546,18 @@ fn plugin_commands_enable_list_set_and_disable_and_say_what_is_wrong() {
         "--tenant",
         id,
     ]);
-    let list = place.json(&[
-        "--plugins-dir",
-        dir,
-        "plugin",
-        "list",
-        "--tenant",
-        id,
-        "--json",
-    ]);
+    let listed = || {
+        place.json(&[
+            "--plugins-dir",
+            dir,
+            "plugin",
+            "list",
+            "--tenant",
+            id,
+            "--json",
+        ])
+    };
+    let list = listed();
     assert_eq!(
         (
             list[0]["name"].as_str(),
@@ -585,15 +588,7 @@ fn plugin_commands_enable_list_set_and_disable_and_say_what_is_wrong() {
         "a key must be 1 to 128 bytes",
     );
     place.run(&["plugin", "disable", "salon", "--tenant", id]);
-    let list = place.json(&[
-        "--plugins-dir",
-        dir,
-        "plugin",
-        "list",
-        "--tenant",
-        id,
-        "--json",
-    ]);
+    let list = listed();
     assert_eq!(list[0]["tenant"]["enabled"], false, "{list}");
     assert_eq!(list[0]["tenant"]["disabled_reason"], Value::Null, "{list}");
     // Without the directory, the tenant's plugins are still listed, as not installed here.
