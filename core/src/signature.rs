@@ -203,6 +203,31 @@ impl<'a> VerifiedPayload<'a> {
     }
 }
 
+/// HMAC-SHA256, as the signature checks compute it.
+///
+/// [`verify`], [`sign`] and [`header_for`] use [`NativeHmac`]. The `_with` forms take another
+/// implementation: the WebAssembly component's `engine-with-host-hmac` build passes one that asks
+/// its host, whose native code has the CPU's SHA instructions.
+pub trait HmacSha256 {
+    /// The MAC of `parts`, concatenated, under `key`.
+    fn mac(&self, key: &[u8], parts: &[&[u8]]) -> [u8; 32];
+}
+
+/// HMAC-SHA256 computed here, with the `hmac` and `sha2` crates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NativeHmac;
+
+impl HmacSha256 for NativeHmac {
+    fn mac(&self, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac takes any key length");
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
 /// Verifies `body` against a `Stripe-Signature` header.
 ///
 /// Every `v1` value is compared in constant time against the signature under every candidate
@@ -215,12 +240,25 @@ pub fn verify<'a>(
     now: i64,
     tolerance: Tolerance,
 ) -> Result<VerifiedPayload<'a>, SignatureError> {
+    verify_with(&NativeHmac, header, body, secrets, now, tolerance)
+}
+
+/// [`verify`], with `hmac` computing the MACs.
+pub fn verify_with<'a>(
+    hmac: &impl HmacSha256,
+    header: Option<&str>,
+    body: &'a [u8],
+    secrets: &[WebhookSecret],
+    now: i64,
+    tolerance: Tolerance,
+) -> Result<VerifiedPayload<'a>, SignatureError> {
     check_secrets(secrets)?;
     if body.len() > MAX_BODY_BYTES {
         return Err(SignatureError::BodyTooLarge { len: body.len(), max: MAX_BODY_BYTES });
     }
     let header = parse_header(header)?;
-    let secret_index = matching_secret(&header, body, secrets).ok_or(SignatureError::SignatureMismatch)?;
+    let secret_index =
+        matching_secret(hmac, &header, body, secrets).ok_or(SignatureError::SignatureMismatch)?;
     check_age(header.timestamp, now, tolerance)?;
     Ok(VerifiedPayload { body, timestamp: Some(header.timestamp), secret_index: Some(secret_index) })
 }
@@ -229,7 +267,17 @@ pub fn verify<'a>(
 ///
 /// For hosts that sign test deliveries (`payhook trigger`) and for tests.
 pub fn sign(body: &[u8], secret: &WebhookSecret, timestamp: i64) -> alloc::string::String {
-    let mac = mac_for(secret, timestamp, body);
+    sign_with(&NativeHmac, body, secret, timestamp)
+}
+
+/// [`sign`], with `hmac` computing the MAC.
+pub fn sign_with(
+    hmac: &impl HmacSha256,
+    body: &[u8],
+    secret: &WebhookSecret,
+    timestamp: i64,
+) -> alloc::string::String {
+    let mac = mac_for(hmac, secret, timestamp, body);
     let mut out = alloc::string::String::with_capacity(64);
     for byte in mac {
         out.push(HEX[(byte >> 4) as usize] as char);
@@ -240,7 +288,17 @@ pub fn sign(body: &[u8], secret: &WebhookSecret, timestamp: i64) -> alloc::strin
 
 /// A full header value `t=…,v1=…` for `body`, as Stripe would send it.
 pub fn header_for(body: &[u8], secret: &WebhookSecret, timestamp: i64) -> alloc::string::String {
-    alloc::format!("t={timestamp},v1={}", sign(body, secret, timestamp))
+    header_for_with(&NativeHmac, body, secret, timestamp)
+}
+
+/// [`header_for`], with `hmac` computing the MAC.
+pub fn header_for_with(
+    hmac: &impl HmacSha256,
+    body: &[u8],
+    secret: &WebhookSecret,
+    timestamp: i64,
+) -> alloc::string::String {
+    alloc::format!("t={timestamp},v1={}", sign_with(hmac, body, secret, timestamp))
 }
 
 /// The parts of a header that verification uses.
@@ -322,7 +380,12 @@ fn parse_timestamp(value: &str) -> Result<i64, SignatureError> {
     value.parse().map_err(|_| SignatureError::InvalidTimestamp)
 }
 
-fn matching_secret(header: &ParsedHeader<'_>, body: &[u8], secrets: &[WebhookSecret]) -> Option<usize> {
+fn matching_secret(
+    hmac: &impl HmacSha256,
+    header: &ParsedHeader<'_>,
+    body: &[u8],
+    secrets: &[WebhookSecret],
+) -> Option<usize> {
     // Decode the candidates once; a value that is not 64 lower-case hex digits can never match
     // (the SDKs compare hex text exactly, so upper case does not match either).
     let candidates: Vec<[u8; 32]> = header.signatures.iter().filter_map(|s| decode_hex32(s)).collect();
@@ -330,7 +393,7 @@ fn matching_secret(header: &ParsedHeader<'_>, body: &[u8], secrets: &[WebhookSec
         return None;
     }
     secrets.iter().position(|secret| {
-        let expected = mac_for(secret, header.timestamp, body);
+        let expected = mac_for(hmac, secret, header.timestamp, body);
         // Fold over every candidate so the time taken does not depend on which one matched.
         candidates
             .iter()
@@ -339,14 +402,9 @@ fn matching_secret(header: &ParsedHeader<'_>, body: &[u8], secrets: &[WebhookSec
     })
 }
 
-fn mac_for(secret: &WebhookSecret, timestamp: i64, body: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("hmac takes any key length");
+fn mac_for(hmac: &impl HmacSha256, secret: &WebhookSecret, timestamp: i64, body: &[u8]) -> [u8; 32] {
     let mut digits = [0u8; 20];
-    mac.update(format_i64(timestamp, &mut digits));
-    mac.update(b".");
-    mac.update(body);
-    mac.finalize().into_bytes().into()
+    hmac.mac(secret.expose().as_bytes(), &[format_i64(timestamp, &mut digits), b".", body])
 }
 
 fn format_i64(value: i64, buf: &mut [u8; 20]) -> &[u8] {

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use crate::event::{self, DecodeError, Event};
 use crate::fact::{self, Fact};
 use crate::secret::WebhookSecret;
-use crate::signature::{self, SignatureError, Tolerance, VerifiedPayload};
+use crate::signature::{self, HmacSha256, NativeHmac, SignatureError, Tolerance, VerifiedPayload};
 
 /// A delivery that verified and decoded, with what it establishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +62,20 @@ pub fn receive(
     now: i64,
     tolerance_secs: i64,
 ) -> Result<Delivery, WebhookError> {
+    receive_with(&NativeHmac, header, body, secrets, now, tolerance_secs)
+}
+
+/// [`receive`], with `hmac` computing the signature checks' MACs (see [`HmacSha256`]).
+pub fn receive_with(
+    hmac: &impl HmacSha256,
+    header: Option<&str>,
+    body: &[u8],
+    secrets: &[WebhookSecret],
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<Delivery, WebhookError> {
     let tolerance = Tolerance::seconds(tolerance_secs)?;
-    let payload = signature::verify(header, body, secrets, now, tolerance)?;
+    let payload = signature::verify_with(hmac, header, body, secrets, now, tolerance)?;
     let Decoded { event, facts } = decode_payload(&payload)?;
     Ok(Delivery {
         timestamp: payload.timestamp().unwrap_or_default(),

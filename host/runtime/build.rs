@@ -1,6 +1,9 @@
 //! Builds the engine component (`core/component`) for wasm32-wasip2 with a nested cargo, into
 //! its own target directory under OUT_DIR, so that `cargo build` and `cargo test` from the
-//! workspace root need nothing else. The component is embedded with `include_bytes!`.
+//! workspace root need nothing else. Two builds are embedded with `include_bytes!`: the `engine`
+//! world, which imports nothing, and the `engine-with-host-hmac` world (feature `host-hmac`),
+//! which imports HMAC-SHA256 from the host. Each has its own target directory, so that neither
+//! build's output is ever taken for the other's.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -24,10 +27,33 @@ fn main() {
     }
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let target_dir = out_dir.join("guest-target");
+    for (features, target, file, var) in [
+        (
+            None,
+            "guest-target",
+            "payhook_engine.wasm",
+            "PAYHOOK_ENGINE_WASM",
+        ),
+        (
+            Some("host-hmac"),
+            "guest-target-host-hmac",
+            "payhook_engine_host_hmac.wasm",
+            "PAYHOOK_ENGINE_HOST_HMAC_WASM",
+        ),
+    ] {
+        let target_dir = out_dir.join(target);
+        build_guest(&guest, &target_dir, features);
+        let wasm = target_dir.join(TARGET).join("release/payhook_engine.wasm");
+        let embedded = out_dir.join(file);
+        copy(&wasm, &embedded);
+        println!("cargo:rustc-env={var}={}", embedded.display());
+    }
+}
+
+fn build_guest(guest: &Path, target_dir: &Path, features: Option<&str>) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&guest)
+    cmd.current_dir(guest)
         .args([
             "build",
             "--release",
@@ -36,7 +62,7 @@ fn main() {
             TARGET,
             "--target-dir",
         ])
-        .arg(&target_dir)
+        .arg(target_dir)
         // The outer build's flags are for the host, not for the guest.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
@@ -49,6 +75,9 @@ fn main() {
             "CARGO_ENCODED_RUSTFLAGS",
             "-Clink-arg=-lc\x1f-Clink-arg=-zstack-size=65536",
         );
+    if let Some(features) = features {
+        cmd.args(["--features", features]);
+    }
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("could not run cargo for the engine component: {e}"));
@@ -63,10 +92,6 @@ fn main() {
             "building the engine component (core/component) for {TARGET} failed; see the errors above"
         );
     }
-    let wasm = target_dir.join(TARGET).join("release/payhook_engine.wasm");
-    let embedded = out_dir.join("payhook_engine.wasm");
-    copy(&wasm, &embedded);
-    println!("cargo:rustc-env=PAYHOOK_ENGINE_WASM={}", embedded.display());
 }
 
 fn copy(from: &Path, to: &Path) {

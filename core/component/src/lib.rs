@@ -4,6 +4,9 @@
 //! nothing else. It is `#![no_std]` so that the component imports nothing at all: memory comes
 //! from wasi-libc's `malloc` (linked statically with `-lc`), a panic is a trap, and there is no
 //! clock, randomness, environment or I/O to import.
+//!
+//! Built with the `host-hmac` feature it is the `engine-with-host-hmac` world instead: the same
+//! exports, and HMAC-SHA256 asked of the host through `payhook:engine/crypto`, its one import.
 #![no_std]
 
 extern crate alloc;
@@ -11,9 +14,16 @@ extern crate alloc;
 mod allocator;
 mod convert;
 
+#[cfg(not(feature = "host-hmac"))]
 wit_bindgen::generate!({
     path: "../../wit/engine",
     world: "engine",
+});
+
+#[cfg(feature = "host-hmac")]
+wit_bindgen::generate!({
+    path: "../../wit/engine",
+    world: "engine-with-host-hmac",
 });
 
 use alloc::string::{String, ToString};
@@ -31,6 +41,28 @@ struct Engine;
 
 export!(Engine);
 
+/// The MACs of signature checks: computed here, with the `hmac` and `sha2` crates.
+#[cfg(not(feature = "host-hmac"))]
+const HMAC: signature::NativeHmac = signature::NativeHmac;
+
+/// The MACs of signature checks: asked of the host.
+#[cfg(feature = "host-hmac")]
+const HMAC: HostHmac = HostHmac;
+
+/// HMAC-SHA256 by the host's `payhook:engine/crypto.hmac-sha256`.
+#[cfg(feature = "host-hmac")]
+struct HostHmac;
+
+#[cfg(feature = "host-hmac")]
+impl signature::HmacSha256 for HostHmac {
+    fn mac(&self, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        let message = parts.concat();
+        let mac = payhook::engine::crypto::hmac_sha256(key, &message);
+        // An answer of any other length is the host's bug: trap rather than compare garbage.
+        <[u8; 32]>::try_from(mac.as_slice()).unwrap_or_else(|_| core::arch::wasm32::unreachable())
+    }
+}
+
 impl Webhook for Engine {
     fn verify(
         header: Option<String>,
@@ -41,7 +73,7 @@ impl Webhook for Engine {
     ) -> Result<wit::Verified, wit::SignatureError> {
         let secrets = to_secrets(secrets);
         let tolerance = signature::Tolerance::seconds(tolerance_secs).map_err(convert::signature_error)?;
-        signature::verify(header.as_deref(), body.as_bytes(), &secrets, now, tolerance)
+        signature::verify_with(&HMAC, header.as_deref(), body.as_bytes(), &secrets, now, tolerance)
             .map(|v| wit::Verified {
                 timestamp: v.timestamp().unwrap_or_default(),
                 secret_index: v.secret_index().unwrap_or_default() as u32,
@@ -56,7 +88,7 @@ impl Webhook for Engine {
         now: i64,
         tolerance_secs: i64,
     ) -> Result<wit::Delivery, wit::WebhookError> {
-        webhook::receive(header.as_deref(), body.as_bytes(), &to_secrets(secrets), now, tolerance_secs)
+        webhook::receive_with(&HMAC, header.as_deref(), body.as_bytes(), &to_secrets(secrets), now, tolerance_secs)
             .map(convert::delivery)
             .map_err(convert::webhook_error)
     }
@@ -66,7 +98,7 @@ impl Webhook for Engine {
     }
 
     fn sign(body: String, secret: String, timestamp: i64) -> String {
-        signature::header_for(body.as_bytes(), &WebhookSecret::new(secret), timestamp)
+        signature::header_for_with(&HMAC, body.as_bytes(), &WebhookSecret::new(secret), timestamp)
     }
 }
 

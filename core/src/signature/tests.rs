@@ -174,3 +174,52 @@ mod properties {
         }
     }
 }
+
+/// Records what it was asked and answers with [`NativeHmac`], or with zeros when `wrong`.
+struct Recording {
+    calls: core::cell::RefCell<vec::Vec<(vec::Vec<u8>, vec::Vec<u8>)>>,
+    wrong: bool,
+}
+
+impl Recording {
+    fn new(wrong: bool) -> Self {
+        Self { calls: core::cell::RefCell::new(vec::Vec::new()), wrong }
+    }
+}
+
+impl HmacSha256 for Recording {
+    fn mac(&self, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        self.calls.borrow_mut().push((key.to_vec(), parts.concat()));
+        if self.wrong { [0; 32] } else { NativeHmac.mac(key, parts) }
+    }
+}
+
+#[test]
+fn another_hmac_gets_the_secret_and_the_signed_text_and_decides_the_verdict() {
+    let body = b"{\"id\":\"evt_1\"}";
+    let secrets = vec![WebhookSecret::new("whsec_old"), WebhookSecret::new("whsec_new")];
+    let header = header_for(body, &secrets[1], 1000);
+
+    let hmac = Recording::new(false);
+    let ok = verify_with(&hmac, Some(&header), body, &secrets, 1000, Tolerance::default()).unwrap();
+    assert_eq!(ok.secret_index(), Some(1));
+    {
+        let calls = hmac.calls.borrow();
+        // One MAC per candidate secret, each over `{t}.{body}` with the whole secret as key.
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0], (b"whsec_old".to_vec(), b"1000.{\"id\":\"evt_1\"}".to_vec()));
+        assert_eq!(calls[1].0, b"whsec_new".to_vec());
+    }
+    assert_eq!(sign_with(&hmac, body, &secrets[1], 1000), sign(body, &secrets[1], 1000));
+
+    // What the MAC says is what counts: a wrong answer is a mismatch, never a pass.
+    let wrong = Recording::new(true);
+    assert_eq!(
+        verify_with(&wrong, Some(&header), body, &secrets, 1000, Tolerance::default()),
+        Err(SignatureError::SignatureMismatch)
+    );
+    // A negative timestamp is signed with its sign, as the text it is.
+    let hmac = Recording::new(false);
+    sign_with(&hmac, body, &secrets[0], -5);
+    assert!(hmac.calls.borrow()[0].1.starts_with(b"-5."));
+}

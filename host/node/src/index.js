@@ -1,4 +1,4 @@
-// payhook's engine component in Node.js. The component (payhook:engine@0.1.1) is transpiled by
+// payhook's engine component in Node.js. The component (payhook:engine@0.1.2) is transpiled by
 // jco at build time into gen/ (`npm run build`); this module gives it a JavaScript API:
 //
 // - results that succeed return jco's lifted values (records as objects with camelCase fields,

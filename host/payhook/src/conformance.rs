@@ -1,5 +1,5 @@
 //! The conformance suite: every signature vector and event envelope through the native engine
-//! *and* the component, which must agree value for value, and against the official SDKs'
+//! *and* the component (each build of it, see [`merge`]), which must agree value for value, and against the official SDKs'
 //! verdicts except where payhook is deliberately stricter (see [`deviation`]).
 
 use payhook_core::machine::document::{self, MachineKind};
@@ -90,6 +90,52 @@ fn outcome_of(
             "decisions": decisions,
         }),
     }
+}
+
+/// Joins the runs of several builds of the component into one result per case. The cases come
+/// in the same order from every run. A case fails if it failed in any build; a failure that
+/// every build gave alike (a verdict against the SDKs', say) is shown once, and otherwise each
+/// failure is named by its build.
+pub fn merge(runs: Vec<(&str, Vec<CaseResult>)>) -> Vec<CaseResult> {
+    let builds: Vec<&str> = runs.iter().map(|(build, _)| *build).collect();
+    let mut cases: Vec<(CaseResult, Vec<Option<String>>)> = Vec::new();
+    for (run, (_, results)) in runs.into_iter().enumerate() {
+        if run == 0 {
+            cases = results
+                .into_iter()
+                .map(|r| {
+                    (
+                        CaseResult {
+                            failure: None,
+                            ..r.clone()
+                        },
+                        vec![r.failure],
+                    )
+                })
+                .collect();
+            continue;
+        }
+        for ((case, failures), r) in cases.iter_mut().zip(results) {
+            debug_assert_eq!(case.name, r.name, "every run lists the cases in one order");
+            failures.push(r.failure);
+        }
+    }
+    cases
+        .into_iter()
+        .map(|(case, failures)| {
+            let failure = if failures.iter().all(|f| *f == failures[0]) {
+                failures[0].clone()
+            } else {
+                let named: Vec<String> = failures
+                    .iter()
+                    .zip(&builds)
+                    .filter_map(|(f, build)| f.as_ref().map(|why| format!("{build}: {why}")))
+                    .collect();
+                Some(named.join("; "))
+            };
+            CaseResult { failure, ..case }
+        })
+        .collect()
 }
 
 /// Why a vectors file could not be read.
@@ -453,4 +499,49 @@ pub fn deviation(
         });
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(name: &str, failure: Option<&str>) -> CaseResult {
+        CaseResult {
+            name: name.into(),
+            failure: failure.map(Into::into),
+            verdict: "ok".into(),
+            outcome: Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_failure_of_one_build_is_named_and_a_shared_one_is_shown_once() {
+        let merged = merge(vec![
+            (
+                "host-hmac build",
+                vec![case("a", None), case("b", Some("verdict")), case("c", None)],
+            ),
+            (
+                "in-component hmac build",
+                vec![
+                    case("a", None),
+                    case("b", Some("verdict")),
+                    case("c", Some("differs")),
+                ],
+            ),
+        ]);
+        let failures: Vec<_> = merged
+            .iter()
+            .map(|r| (r.name.as_str(), r.failure.as_deref()))
+            .collect();
+        assert_eq!(
+            failures,
+            [
+                ("a", None),
+                ("b", Some("verdict")),
+                ("c", Some("in-component hmac build: differs"))
+            ]
+        );
+        assert!(merge(Vec::new()).is_empty());
+    }
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use payhook_runtime::{Runtime, RuntimeConfig};
+use payhook_runtime::{HmacSource, Runtime, RuntimeConfig};
 
 #[derive(Parser)]
 #[command(
@@ -91,8 +91,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Compares Stripe's events list with the inbox (after downtime) and stores what is missing.
     Reconcile(import::ReconcileArgs),
-    /// Runs every signature vector and event envelope through the native engine and the
-    /// component, checks that they agree and that verdicts match the official SDKs' (except the
+    /// Runs every signature vector and event envelope through the native engine and both builds
+    /// of the component (HMAC by the host, HMAC in the sandbox), checks that they agree and that verdicts match the official SDKs' (except the
     /// documented deviations). Ends with `N passed, N failed`; exits 1 if any case failed.
     Conformance {
         /// A vectors file (format stripe-signature-vectors/1) instead of the embedded one.
@@ -221,7 +221,6 @@ fn run_conformance(
     verbose: bool,
     json: bool,
 ) -> Result<ExitCode, String> {
-    let runtime = Runtime::new(RuntimeConfig::default()).map_err(|e| e.to_string())?;
     let vectors_text = match &vectors {
         Some(path) => {
             std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?
@@ -235,9 +234,24 @@ fn run_conformance(
             .map(|(n, b)| (n.to_string(), b.to_string()))
             .collect(),
     };
-    let mut results =
-        conformance::run_vectors(&vectors_text, &runtime).map_err(|e| e.to_string())?;
-    results.extend(conformance::run_events(&events, &runtime));
+    // Every case through both builds of the component (HMAC by the host, and in the sandbox);
+    // a case passes only if both agree with the native engine.
+    let mut runs = Vec::new();
+    for (hmac, build) in [
+        (HmacSource::Host, "host-hmac build"),
+        (HmacSource::Component, "in-component hmac build"),
+    ] {
+        let runtime = Runtime::new(RuntimeConfig {
+            hmac,
+            ..RuntimeConfig::default()
+        })
+        .map_err(|e| format!("loading the engine component ({build}): {e}"))?;
+        let mut these =
+            conformance::run_vectors(&vectors_text, &runtime).map_err(|e| e.to_string())?;
+        these.extend(conformance::run_events(&events, &runtime));
+        runs.push((build, these));
+    }
+    let results = conformance::merge(runs);
     let failed = results.iter().filter(|r| r.failure.is_some()).count();
     let mut out = std::io::stdout().lock();
     let written = (|| -> std::io::Result<()> {

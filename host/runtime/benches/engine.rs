@@ -1,6 +1,8 @@
 //! verify + decode + decide on the 3 KB `payment_intent.succeeded` envelope: natively, in the
 //! component reusing one instance, and in a fresh sandboxed instance per call; plus loading the
-//! component from wasm and from precompiled code. Run: `cargo bench -p payhook-runtime`.
+//! component from wasm and from precompiled code. Each component row is measured for both
+//! builds: `host_hmac` (HMAC-SHA256 imported from the host, the runtime's default) and
+//! `wasm_hmac` (computed in the sandbox, no imports). Run: `cargo bench -p payhook-runtime`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -11,7 +13,21 @@ use payhook_core::money::{Currency, Money};
 use payhook_core::secret::WebhookSecret;
 use payhook_core::signature::header_for;
 use payhook_core::webhook;
-use payhook_runtime::{ENGINE_WASM, Runtime, RuntimeConfig, Session};
+use payhook_runtime::{HmacSource, Runtime, RuntimeConfig, Session};
+
+/// Both builds, with the suffix their rows carry.
+const BUILDS: [(HmacSource, &str); 2] = [
+    (HmacSource::Host, "host_hmac"),
+    (HmacSource::Component, "wasm_hmac"),
+];
+
+fn runtime(hmac: HmacSource) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        hmac,
+        ..RuntimeConfig::default()
+    })
+    .unwrap()
+}
 
 const BODY: &str =
     include_str!("../../../tests/fixtures/stripe-events/events/payment_intent.succeeded.json");
@@ -25,7 +41,6 @@ fn inputs() -> (String, Vec<WebhookSecret>) {
 /// verify + decode + facts, then each fact applied to a new invoice record (state as JSON).
 fn per_event(c: &mut Criterion) {
     let (header, secrets) = inputs();
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let invoice = document::new_invoice(Money::new(2000, Currency::USD));
     let native = || {
         let d = webhook::receive(
@@ -62,28 +77,17 @@ fn per_event(c: &mut Criterion) {
             })
             .collect::<Vec<_>>()
     };
-    assert_eq!(
-        native(),
-        in_component(&mut runtime.session().unwrap()),
-        "native and component must agree"
-    );
     assert!(
         native()[0].contains("invoice_paid"),
         "the bench must exercise a real decision"
     );
+    let fact = webhook::decode_stored(BODY.as_bytes())
+        .unwrap()
+        .facts
+        .remove(0);
 
     let mut g = c.benchmark_group("verify_decode_decide_3kb");
     g.bench_function("native", |b| b.iter(|| black_box(native())));
-    let mut session = runtime.session().unwrap();
-    g.bench_function("component_reused_instance", |b| {
-        b.iter(|| black_box(in_component(&mut session)))
-    });
-    g.bench_function("component_fresh_instance", |b| {
-        b.iter(|| black_box(in_component(&mut runtime.session().unwrap())))
-    });
-    g.bench_function("instantiate_only", |b| {
-        b.iter(|| black_box(runtime.session().unwrap()))
-    });
     g.bench_function("native_verify_only", |b| {
         b.iter(|| {
             black_box(
@@ -98,83 +102,108 @@ fn per_event(c: &mut Criterion) {
             )
         })
     });
-    g.bench_function("component_verify_only_reused", |b| {
-        b.iter(|| {
-            black_box(
-                session
-                    .verify(Some(&header), BODY.as_bytes(), &secrets, T + 5, 300)
-                    .unwrap()
-                    .unwrap(),
-            )
-        })
-    });
-    let fact = webhook::decode_stored(BODY.as_bytes())
-        .unwrap()
-        .facts
-        .remove(0);
     g.bench_function("native_decode_only", |b| {
         b.iter(|| black_box(webhook::decode_stored(black_box(BODY.as_bytes())).unwrap()))
-    });
-    g.bench_function("component_decode_only_reused", |b| {
-        b.iter(|| {
-            black_box(
-                session
-                    .decode_stored(black_box(BODY.as_bytes()))
-                    .unwrap()
-                    .unwrap(),
-            )
-        })
     });
     g.bench_function("native_decide_only", |b| {
         b.iter(|| black_box(document::apply(MachineKind::Invoice, &invoice, &fact).unwrap()))
     });
-    g.bench_function("component_decide_only_reused", |b| {
-        b.iter(|| {
-            black_box(
-                session
-                    .apply(MachineKind::Invoice, &invoice, &fact)
-                    .unwrap()
-                    .unwrap(),
-            )
-        })
-    });
+    for (hmac, build) in BUILDS {
+        let runtime = runtime(hmac);
+        assert_eq!(
+            native(),
+            in_component(&mut runtime.session().unwrap()),
+            "native and component ({build}) must agree"
+        );
+        let mut session = runtime.session().unwrap();
+        g.bench_function(format!("component_reused_instance/{build}"), |b| {
+            b.iter(|| black_box(in_component(&mut session)))
+        });
+        g.bench_function(format!("component_fresh_instance/{build}"), |b| {
+            b.iter(|| black_box(in_component(&mut runtime.session().unwrap())))
+        });
+        g.bench_function(format!("instantiate_only/{build}"), |b| {
+            b.iter(|| black_box(runtime.session().unwrap()))
+        });
+        g.bench_function(format!("component_verify_only_reused/{build}"), |b| {
+            b.iter(|| {
+                black_box(
+                    session
+                        .verify(Some(&header), BODY.as_bytes(), &secrets, T + 5, 300)
+                        .unwrap()
+                        .unwrap(),
+                )
+            })
+        });
+        if hmac == HmacSource::Host {
+            // Decoding and deciding do no hashing: the same code in both builds.
+            g.bench_function("component_decode_only_reused", |b| {
+                b.iter(|| {
+                    black_box(
+                        session
+                            .decode_stored(black_box(BODY.as_bytes()))
+                            .unwrap()
+                            .unwrap(),
+                    )
+                })
+            });
+            g.bench_function("component_decide_only_reused", |b| {
+                b.iter(|| {
+                    black_box(
+                        session
+                            .apply(MachineKind::Invoice, &invoice, &fact)
+                            .unwrap()
+                            .unwrap(),
+                    )
+                })
+            });
+        }
+    }
     g.finish();
 }
 
 fn loading(c: &mut Criterion) {
     let mut g = c.benchmark_group("load_component");
-    g.sample_size(10).measurement_time(Duration::from_secs(20));
     let engine = wasmtime::Engine::new(&{
         let mut c = wasmtime::Config::new();
         c.wasm_component_model(true).epoch_interruption(true);
         c
     })
     .unwrap();
-    g.bench_function("compile_from_wasm", |b| {
-        b.iter(|| black_box(wasmtime::component::Component::new(&engine, ENGINE_WASM).unwrap()))
-    });
-    let precompiled = engine.precompile_component(ENGINE_WASM).unwrap();
-    g.sample_size(100).measurement_time(Duration::from_secs(5));
-    g.bench_function("from_precompiled", |b| {
-        // SAFETY: produced by precompile_component on this engine just above.
-        b.iter(|| {
-            black_box(
-                unsafe { wasmtime::component::Component::deserialize(&engine, &precompiled) }
-                    .unwrap(),
-            )
-        })
-    });
-    let dir = std::env::temp_dir().join(format!("payhook-bench-cache-{}", std::process::id()));
-    let config = RuntimeConfig {
-        cache_dir: Some(dir.clone()),
-        ..RuntimeConfig::default()
-    };
-    drop(Runtime::new(config.clone()).unwrap());
-    g.bench_function("runtime_new_with_warm_cache", |b| {
-        b.iter(|| black_box(Runtime::new(config.clone()).unwrap()))
-    });
+    for (hmac, build) in BUILDS {
+        let wasm = hmac.wasm();
+        eprintln!("component file ({build}): {} bytes", wasm.len());
+        g.sample_size(10).measurement_time(Duration::from_secs(20));
+        g.bench_function(format!("compile_from_wasm/{build}"), |b| {
+            b.iter(|| black_box(wasmtime::component::Component::new(&engine, wasm).unwrap()))
+        });
+        let precompiled = engine.precompile_component(wasm).unwrap();
+        g.sample_size(100).measurement_time(Duration::from_secs(5));
+        g.bench_function(format!("from_precompiled/{build}"), |b| {
+            // SAFETY: produced by precompile_component on this engine just above.
+            b.iter(|| {
+                black_box(
+                    unsafe { wasmtime::component::Component::deserialize(&engine, &precompiled) }
+                        .unwrap(),
+                )
+            })
+        });
+        let dir = std::env::temp_dir().join(format!(
+            "payhook-bench-cache-{}-{build}",
+            std::process::id()
+        ));
+        let config = RuntimeConfig {
+            cache_dir: Some(dir.clone()),
+            hmac,
+            ..RuntimeConfig::default()
+        };
+        drop(Runtime::new(config.clone()).unwrap());
+        g.bench_function(format!("runtime_new_with_warm_cache/{build}"), |b| {
+            b.iter(|| black_box(Runtime::new(config.clone()).unwrap()))
+        });
+        let _ = std::fs::remove_dir_all(dir);
+    }
     g.finish();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 criterion_group!(benches, per_event, loading);

@@ -19,10 +19,114 @@ fn runtime(config: RuntimeConfig) -> Runtime {
     Runtime::new(config).unwrap()
 }
 
+/// A runtime for each embedded build: HMAC by the host, and HMAC in the component.
+fn both_builds() -> [(HmacSource, Runtime); 2] {
+    [HmacSource::Host, HmacSource::Component].map(|hmac| {
+        (
+            hmac,
+            runtime(RuntimeConfig {
+                hmac,
+                ..RuntimeConfig::default()
+            }),
+        )
+    })
+}
+
 #[test]
-fn the_component_imports_nothing() {
-    let rt = runtime(RuntimeConfig::default());
-    assert_eq!(rt.imports(), Vec::<String>::new());
+fn each_build_imports_only_what_its_world_names() {
+    let [(_, host), (_, plain)] = both_builds();
+    assert_eq!(plain.imports(), Vec::<String>::new());
+    assert_eq!(host.imports(), vec![CRYPTO_IMPORT.to_owned()]);
+    // The default is the host's HMAC.
+    assert_eq!(RuntimeConfig::default().hmac, HmacSource::Host);
+    assert_eq!(
+        runtime(RuntimeConfig::default()).imports(),
+        vec![CRYPTO_IMPORT.to_owned()]
+    );
+}
+
+#[test]
+fn the_host_hmac_import_is_all_that_is_linked_and_only_with_its_own_type() {
+    // Beside the crypto import, a WASI clock: refused, naming the clock.
+    let wasm = wat::parse_str(
+        r#"(component
+            (import "payhook:engine/crypto@0.1.2" (instance $crypto
+                (export "hmac-sha256" (func (param "key" (list u8)) (param "message" (list u8)) (result (list u8))))
+            ))
+            (import "wasi:clocks/wall-clock@0.2.0" (instance $clock
+                (export "now" (func (result u64)))
+            ))
+        )"#,
+    )
+    .expect("valid component text");
+    let err = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap_err();
+    assert!(matches!(err, RuntimeError::Link(_)), "{err}");
+    assert!(err.to_string().contains("wall-clock"), "{err}");
+    // The crypto import with another signature: refused too.
+    let wasm = wat::parse_str(
+        r#"(component
+            (import "payhook:engine/crypto@0.1.2" (instance $crypto
+                (export "hmac-sha256" (func (param "key" string) (result string)))
+            ))
+        )"#,
+    )
+    .expect("valid component text");
+    let err = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap_err();
+    assert!(matches!(err, RuntimeError::Link(_)), "{err}");
+    // A function the interface does not have: refused.
+    let wasm = wat::parse_str(
+        r#"(component
+            (import "payhook:engine/crypto@0.1.2" (instance $crypto
+                (export "random-bytes" (func (param "n" u32) (result (list u8))))
+            ))
+        )"#,
+    )
+    .expect("valid component text");
+    let err = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap_err();
+    assert!(matches!(err, RuntimeError::Link(_)), "{err}");
+}
+
+#[test]
+fn both_builds_give_the_native_engines_signatures_and_verdicts() {
+    let body = fixture("payment_intent.succeeded.json");
+    let rolled = vec![
+        WebhookSecret::new("whsec_rolled_old"),
+        WebhookSecret::new(SECRET),
+    ];
+    for (hmac, rt) in both_builds() {
+        for t in [1_767_261_603, 0, -1, i64::MAX] {
+            let header = rt.sign(&body, &WebhookSecret::new(SECRET), t).unwrap();
+            assert_eq!(
+                header,
+                header_for(&body, &WebhookSecret::new(SECRET), t),
+                "{hmac:?}"
+            );
+        }
+        let header = header_for(&body, &WebhookSecret::new(SECRET), 1000);
+        assert_eq!(
+            rt.verify(Some(&header), &body, &rolled, 1000, 300).unwrap(),
+            Ok(Verified {
+                timestamp: 1000,
+                secret_index: 1
+            }),
+            "{hmac:?}"
+        );
+        // One byte changed in the body: a mismatch in both.
+        let mut tampered = body.clone();
+        tampered[10] ^= 1;
+        assert_eq!(
+            rt.verify(Some(&header), &tampered, &rolled, 1000, 300)
+                .unwrap(),
+            Err(SignatureError::SignatureMismatch),
+            "{hmac:?}"
+        );
+        assert_eq!(
+            rt.receive(Some(&header), &body, &rolled, 1000, 300)
+                .unwrap(),
+            webhook::receive(Some(&header), &body, &rolled, 1000, 300),
+            "{hmac:?}"
+        );
+    }
 }
 
 #[test]
@@ -49,7 +153,12 @@ fn a_component_that_imports_anything_is_refused_at_link_time() {
 
 #[test]
 fn receive_matches_the_native_engine() {
-    let rt = runtime(RuntimeConfig::default());
+    for (_, rt) in both_builds() {
+        receive_matches_the_native_engine_in(&rt);
+    }
+}
+
+fn receive_matches_the_native_engine_in(rt: &Runtime) {
     let body = fixture("payment_intent.succeeded.json");
     let t = 1_767_261_603;
     let header = header_for(&body, &WebhookSecret::new(SECRET), t);
@@ -153,7 +262,10 @@ fn the_memory_cap_turns_a_large_call_into_a_typed_trap_and_the_next_session_work
 
 #[test]
 fn the_epoch_deadline_stops_a_long_call() {
+    // The build that hashes inside the sandbox: the host's HMAC runs outside wasm, where no
+    // epoch is checked (bounded by the memory cap instead).
     let rt = runtime(RuntimeConfig {
+        hmac: HmacSource::Component,
         call_deadline: Duration::from_millis(1),
         epoch_tick: Duration::from_millis(1),
         ..RuntimeConfig::default()
@@ -286,6 +398,7 @@ fn every_wit_item_is_documented() {
                 && !line.starts_with("use ")
                 && !line.starts_with("export ")
                 && !line.starts_with("import ")
+                && !line.starts_with("include ")
                 && *line != "}";
             // Feature gates (`@since(…)`) sit between an item and its documentation.
             let mut above = i;

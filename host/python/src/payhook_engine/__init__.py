@@ -1,4 +1,4 @@
-"""payhook's engine component (``payhook:engine@0.1.1``) in Python, through wasmtime.
+"""payhook's engine component (``payhook:engine@0.1.2``) in Python, through wasmtime.
 
 Verify Stripe webhooks, decode events into facts, and decide what each fact does to a host's
 records, with the same WebAssembly component every payhook host runs::

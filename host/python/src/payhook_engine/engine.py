@@ -37,9 +37,9 @@ MEMORY_LIMIT = 32 << 20
 
 Body = Union[str, bytes, bytearray, memoryview]
 
-_WEBHOOK = "payhook:engine/webhook@0.1.1"
-_AMOUNTS = "payhook:engine/amounts@0.1.1"
-_MACHINES = "payhook:engine/machines@0.1.1"
+_WEBHOOK = "payhook:engine/webhook@0.1.2"
+_AMOUNTS = "payhook:engine/amounts@0.1.2"
+_MACHINES = "payhook:engine/machines@0.1.2"
 _EXPORTS = {
     "verify": (_WEBHOOK, "verify"),
     "receive": (_WEBHOOK, "receive"),
