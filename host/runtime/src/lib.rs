@@ -634,15 +634,24 @@ fn expose(secrets: &[WebhookSecret]) -> Vec<String> {
 
 fn wasmtime_config(config: &RuntimeConfig) -> Config {
     let mut pool = PoolingAllocationConfig::default();
+    // The host-hmac build instantiates three core modules per component instance (its own, and
+    // the shim and fixup that let the imported function reach its memory), each with a table
+    // at most; the plain build one.
     pool.total_component_instances(config.max_instances)
-        .total_core_instances(config.max_instances * 2)
+        .total_core_instances(config.max_instances * 3)
         .total_memories(config.max_instances)
-        .total_tables(config.max_instances * 2)
+        .total_tables(config.max_instances * 3)
         .max_memory_size(config.memory_limit)
         // Reset the first MiB of a returned memory with memset rather than madvise: a webhook
         // call touches a few hundred KiB, and re-faulting them costs more than zeroing them
         // (measured: 72 µs per fresh call against 97 µs at 256 KiB and 142 µs at 0).
-        .linear_memory_keep_resident(1024 << 10);
+        .linear_memory_keep_resident(1024 << 10)
+        // Tables likewise: resetting them with madvise cost the host-hmac build (two tables)
+        // 5 µs per fresh instance in TLB flushes (12.4 µs to instantiate, 7.9 µs with this).
+        .table_keep_resident(64 << 10)
+        // Where the kernel has PAGEMAP_SCAN (Linux 6.7+), reset only the pages a call touched:
+        // another 1 µs (host-hmac) to 3 µs (plain) off a fresh call.
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut c = Config::new();
     c.wasm_component_model(true)
         .epoch_interruption(true)

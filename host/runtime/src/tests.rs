@@ -520,3 +520,36 @@ fn stripe_requests_and_answers_agree_with_the_native_engine() {
         None
     );
 }
+
+#[test]
+fn each_build_can_hold_max_instances_sessions_at_once_and_one_more_is_a_typed_error() {
+    // The host-hmac build instantiates more than one core module per component instance (the
+    // shim that lets the import reach the component's memory): the pool must be sized for it.
+    for (hmac, rt) in [HmacSource::Host, HmacSource::Component].map(|hmac| {
+        (
+            hmac,
+            runtime(RuntimeConfig {
+                hmac,
+                max_instances: 8,
+                ..RuntimeConfig::default()
+            }),
+        )
+    }) {
+        let mut held: Vec<Session<'_>> = (0..8)
+            .map(|i| {
+                rt.session()
+                    .unwrap_or_else(|e| panic!("{hmac:?}: session {i} of 8: {e}"))
+            })
+            .collect();
+        for session in &mut held {
+            assert!(session.receive(None, b"{}", &secrets(), 1, 300).is_ok());
+        }
+        let err = rt.session().err().expect("a ninth session must be refused");
+        assert!(
+            matches!(err, RuntimeError::Instantiate(_)),
+            "{hmac:?}: {err}"
+        );
+        drop(held);
+        assert!(rt.session().is_ok(), "{hmac:?}: a slot is free again");
+    }
+}
