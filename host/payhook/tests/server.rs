@@ -606,8 +606,13 @@ fn serve_refuses_a_bad_configuration_with_the_fix() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         (&["serve", "--addr", &addr], &[], "cannot listen on"),
+        (
+            &["serve", "--addr", "127.0.0.1:0"],
+            &[("PAYHOOK_ENGINE_HMAC", "wasm")],
+            "PAYHOOK_ENGINE_HMAC must be `host` or `component`, not \"wasm\"",
+        ),
         (
             &["serve", "--addr", "localhost"],
             &[],

@@ -7,7 +7,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use payhook_runtime::{Runtime, RuntimeConfig, RuntimeError, Session};
+use payhook_runtime::{HmacSource, Runtime, RuntimeConfig, RuntimeError, Session};
 
 /// How many calls one instance serves before it is replaced by a fresh one.
 pub const CALLS_PER_SESSION: u32 = 10_000;
@@ -18,8 +18,10 @@ static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 pub fn runtime() -> Result<&'static Runtime, EngineUnavailable> {
     RUNTIME
         .get_or_init(|| {
+            let hmac = hmac_source(std::env::var("PAYHOOK_ENGINE_HMAC").ok().as_deref())?;
             let config = RuntimeConfig {
                 cache_dir: cache_dir(),
+                hmac,
                 ..RuntimeConfig::default()
             };
             // An unwritable cache costs start-up time, never the start itself.
@@ -34,6 +36,19 @@ pub fn runtime() -> Result<&'static Runtime, EngineUnavailable> {
         })
         .as_ref()
         .map_err(|e| EngineUnavailable(e.clone()))
+}
+
+/// Which build of the engine the process loads, from `PAYHOOK_ENGINE_HMAC`: `host` (the
+/// default when unset or empty) loads the build whose one import is HMAC-SHA256, answered by
+/// native code; `component` loads the build that imports nothing and hashes in the sandbox.
+pub fn hmac_source(value: Option<&str>) -> Result<HmacSource, String> {
+    match value.map(str::trim) {
+        None | Some("") | Some("host") => Ok(HmacSource::Host),
+        Some("component") => Ok(HmacSource::Component),
+        Some(other) => Err(format!(
+            "PAYHOOK_ENGINE_HMAC must be `host` or `component`, not {other:?}"
+        )),
+    }
 }
 
 /// Where precompiled engine code is kept between runs: `PAYHOOK_CACHE_DIR`, else
@@ -83,4 +98,21 @@ pub fn with_session<T>(
         idle.push((session, calls + 1));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_build_is_chosen_by_name_and_anything_else_is_refused() {
+        assert_eq!(hmac_source(None), Ok(HmacSource::Host));
+        assert_eq!(hmac_source(Some("")), Ok(HmacSource::Host));
+        assert_eq!(hmac_source(Some("host")), Ok(HmacSource::Host));
+        assert_eq!(hmac_source(Some(" component ")), Ok(HmacSource::Component));
+        assert_eq!(
+            hmac_source(Some("wasm")),
+            Err("PAYHOOK_ENGINE_HMAC must be `host` or `component`, not \"wasm\"".to_owned())
+        );
+    }
 }
