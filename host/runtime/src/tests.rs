@@ -553,3 +553,58 @@ fn each_build_can_hold_max_instances_sessions_at_once_and_one_more_is_a_typed_er
         assert!(rt.session().is_ok(), "{hmac:?}: a slot is free again");
     }
 }
+
+#[test]
+fn a_host_hmac_of_the_wrong_length_traps_the_call_and_never_passes_a_signature() {
+    // A host whose hmac-sha256 answers 31 bytes (or 33): the component must trap, not compare
+    // a truncated MAC, and the trap comes back as a typed error.
+    let config = RuntimeConfig::default();
+    let engine = Engine::new(&wasmtime_config(&config)).unwrap();
+    let component = Component::new(&engine, ENGINE_HOST_HMAC_WASM).unwrap();
+    let body = fixture("payment_intent.succeeded.json");
+    let header = header_for(&body, &WebhookSecret::new(SECRET), 1000);
+    let body = std::str::from_utf8(&body).unwrap();
+    for len in [31usize, 33, 0] {
+        let mut linker = Linker::<HostState>::new(&engine);
+        linker
+            .instance(CRYPTO_IMPORT)
+            .unwrap()
+            .func_wrap(
+                "hmac-sha256",
+                move |_, (_key, _message): (Vec<u8>, Vec<u8>)| Ok((vec![0u8; len],)),
+            )
+            .unwrap();
+        let pre = bindings::EngineWithHostHmacPre::new(linker.instantiate_pre(&component).unwrap())
+            .unwrap();
+        let mut store = Store::new(
+            &engine,
+            HostState {
+                limits: StoreLimitsBuilder::new().build(),
+            },
+        );
+        store.set_epoch_deadline(u64::MAX);
+        let instance = pre.instantiate(&mut store).unwrap();
+        let err = instance
+            .payhook_engine_webhook()
+            .call_verify(
+                &mut store,
+                Some(&header),
+                body,
+                &[SECRET.to_owned()],
+                1000,
+                300,
+            )
+            .expect_err("a MAC of the wrong length must trap");
+        let err = RuntimeError::from_call(err, Duration::ZERO);
+        assert!(
+            matches!(
+                err,
+                RuntimeError::Trap {
+                    kind: TrapKind::Unreachable,
+                    ..
+                }
+            ),
+            "{len} bytes: {err}"
+        );
+    }
+}
