@@ -45,10 +45,18 @@ fn each_build_imports_only_what_its_world_names() {
     );
 }
 
+/// Loads a component written as text; it must be refused at link time. Returns the message.
+fn link_error(component_text: &str) -> String {
+    let wasm = wat::parse_str(component_text).expect("valid component text");
+    let err = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap_err();
+    assert!(matches!(err, RuntimeError::Link(_)), "{err}");
+    err.to_string()
+}
+
 #[test]
 fn the_host_hmac_import_is_all_that_is_linked_and_only_with_its_own_type() {
     // Beside the crypto import, a WASI clock: refused, naming the clock.
-    let wasm = wat::parse_str(
+    let err = link_error(
         r#"(component
             (import "payhook:engine/crypto@0.1.2" (instance $crypto
                 (export "hmac-sha256" (func (param "key" (list u8)) (param "message" (list u8)) (result (list u8))))
@@ -57,33 +65,24 @@ fn the_host_hmac_import_is_all_that_is_linked_and_only_with_its_own_type() {
                 (export "now" (func (result u64)))
             ))
         )"#,
-    )
-    .expect("valid component text");
-    let err = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap_err();
-    assert!(matches!(err, RuntimeError::Link(_)), "{err}");
-    assert!(err.to_string().contains("wall-clock"), "{err}");
+    );
+    assert!(err.contains("wall-clock"), "{err}");
     // The crypto import with another signature: refused too.
-    let wasm = wat::parse_str(
+    link_error(
         r#"(component
             (import "payhook:engine/crypto@0.1.2" (instance $crypto
                 (export "hmac-sha256" (func (param "key" string) (result string)))
             ))
         )"#,
-    )
-    .expect("valid component text");
-    let err = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap_err();
-    assert!(matches!(err, RuntimeError::Link(_)), "{err}");
+    );
     // A function the interface does not have: refused.
-    let wasm = wat::parse_str(
+    link_error(
         r#"(component
             (import "payhook:engine/crypto@0.1.2" (instance $crypto
                 (export "random-bytes" (func (param "n" u32) (result (list u8))))
             ))
         )"#,
-    )
-    .expect("valid component text");
-    let err = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap_err();
-    assert!(matches!(err, RuntimeError::Link(_)), "{err}");
+    );
 }
 
 #[test]
@@ -131,18 +130,16 @@ fn both_builds_give_the_native_engines_signatures_and_verdicts() {
 
 #[test]
 fn a_component_that_imports_anything_is_refused_at_link_time() {
-    // A component importing a WASI clock: the runtime's linker provides nothing, so it must not load.
-    let wasm = wat::parse_str(
+    // A component importing a WASI clock: the runtime's linker provides only the host's HMAC,
+    // so it must not load.
+    let err = link_error(
         r#"(component
             (import "wasi:clocks/wall-clock@0.2.0" (instance $clock
                 (export "now" (func (result u64)))
             ))
         )"#,
-    )
-    .expect("valid component text");
-    let err = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap_err();
-    assert!(matches!(err, RuntimeError::Link(_)), "{err}");
-    assert!(err.to_string().contains("wall-clock"), "{err}");
+    );
+    assert!(err.contains("wall-clock"), "{err}");
     // Bytes that are not a component at all fail to compile, with a typed error.
     let err = Runtime::from_wasm(b"\0asm\x0d\0\x01\0", RuntimeConfig::default()).unwrap_err();
     assert!(
