@@ -5,10 +5,11 @@
 //! most — no filesystem, network, clock, environment or randomness — and prepares an
 //! `InstancePre`. Two builds of the engine are embedded (see [`HmacSource`]): one that imports
 //! nothing, and one that asks the host for HMAC-SHA256, which native code computes several times
-//! faster than the sandbox can; the linker offers that function and nothing else. Every call then instantiates into a fresh `Store` from the pooling allocator,
-//! with a memory cap and an epoch deadline, so no state survives from one call to the next and a
-//! runaway call is stopped. A trap comes back as [`RuntimeError::Trap`]; the trapped instance is
-//! dropped with its store and never called again.
+//! faster than the sandbox can; the linker offers that function and nothing else. Every call
+//! then instantiates into a fresh `Store` from the pooling allocator, with a memory cap and an
+//! epoch deadline, so no state survives from one call to the next and a runaway call is stopped.
+//! A trap comes back as [`RuntimeError::Trap`]; the trapped instance is dropped with its store
+//! and never called again.
 //!
 //! Results are the engine crate's own types ([`payhook_core::webhook::Delivery`] and friends),
 //! so a host can swap the native engine for the component and compare them value for value.
@@ -55,7 +56,7 @@ pub const CRYPTO_IMPORT: &str = "payhook:engine/crypto@0.1.2";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HmacSource {
     /// The host computes it, with native SHA-256 ([`ENGINE_HOST_HMAC_WASM`]). The default:
-    /// a signature check costs about a sixth of what it costs in the sandbox.
+    /// a signature check costs about a third of what it costs in the sandbox.
     #[default]
     Host,
     /// The component computes it itself and imports nothing ([`ENGINE_WASM`]).
