@@ -491,6 +491,14 @@ fn cli_refusals_say_what_is_wrong() {
     );
 }
 
+/// `args` after `--plugins-dir DIR`.
+fn in_dir<'a>(dir: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    ["--plugins-dir", dir]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect()
+}
+
 #[test]
 fn plugin_commands_enable_list_set_and_disable_and_say_what_is_wrong() {
     let place = Place::sqlite();
@@ -514,49 +522,15 @@ fn plugin_commands_enable_list_set_and_disable_and_say_what_is_wrong() {
         );
     };
     refused(
-        &[
-            "--plugins-dir",
-            dir,
-            "plugin",
-            "enable",
-            "clinic",
-            "--tenant",
-            id,
-        ],
+        &in_dir(dir, &["plugin", "enable", "clinic", "--tenant", id]),
         "no plugin \"clinic\" in the plugins directory (installed: salon)",
     );
     refused(
-        &[
-            "--plugins-dir",
-            dir,
-            "plugin",
-            "enable",
-            "salon",
-            "--tenant",
-            "ten_nope",
-        ],
+        &in_dir(dir, &["plugin", "enable", "salon", "--tenant", "ten_nope"]),
         "no tenant \"ten_nope\"",
     );
-    place.run(&[
-        "--plugins-dir",
-        dir,
-        "plugin",
-        "enable",
-        "salon",
-        "--tenant",
-        id,
-    ]);
-    let listed = || {
-        place.json(&[
-            "--plugins-dir",
-            dir,
-            "plugin",
-            "list",
-            "--tenant",
-            id,
-            "--json",
-        ])
-    };
+    place.run(&in_dir(dir, &["plugin", "enable", "salon", "--tenant", id]));
+    let listed = || place.json(&in_dir(dir, &["plugin", "list", "--tenant", id, "--json"]));
     let list = listed();
     assert_eq!(
         (
@@ -568,7 +542,7 @@ fn plugin_commands_enable_list_set_and_disable_and_say_what_is_wrong() {
         (Some("salon"), Some(true), Some(true), Some(0)),
         "{list}"
     );
-    let text = place.run(&["--plugins-dir", dir, "plugin", "list", "--tenant", id]);
+    let text = place.run(&in_dir(dir, &["plugin", "list", "--tenant", id]));
     assert!(
         text.contains("salon  0.1.0  enabled, 0 failures in a row  — visits paid by link"),
         "{text}"
