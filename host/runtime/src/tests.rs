@@ -21,12 +21,17 @@ fn runtime(config: RuntimeConfig) -> Runtime {
 
 /// A runtime for each embedded build: HMAC by the host, and HMAC in the component.
 fn both_builds() -> [(HmacSource, Runtime); 2] {
+    both_builds_with(RuntimeConfig::default())
+}
+
+/// [`both_builds`], each with `config` but for its `hmac`.
+fn both_builds_with(config: RuntimeConfig) -> [(HmacSource, Runtime); 2] {
     [HmacSource::Host, HmacSource::Component].map(|hmac| {
         (
             hmac,
             runtime(RuntimeConfig {
                 hmac,
-                ..RuntimeConfig::default()
+                ..config.clone()
             }),
         )
     })
@@ -522,15 +527,9 @@ fn stripe_requests_and_answers_agree_with_the_native_engine() {
 fn each_build_can_hold_max_instances_sessions_at_once_and_one_more_is_a_typed_error() {
     // The host-hmac build instantiates more than one core module per component instance (the
     // shim that lets the import reach the component's memory): the pool must be sized for it.
-    for (hmac, rt) in [HmacSource::Host, HmacSource::Component].map(|hmac| {
-        (
-            hmac,
-            runtime(RuntimeConfig {
-                hmac,
-                max_instances: 8,
-                ..RuntimeConfig::default()
-            }),
-        )
+    for (hmac, rt) in both_builds_with(RuntimeConfig {
+        max_instances: 8,
+        ..RuntimeConfig::default()
     }) {
         let mut held: Vec<Session<'_>> = (0..8)
             .map(|i| {
