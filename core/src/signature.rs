@@ -174,6 +174,8 @@ impl Default for Tolerance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedPayload<'a> {
     body: &'a [u8],
+    /// The same bytes as text, when the caller already had them as a `str`.
+    text: Option<&'a str>,
     timestamp: Option<i64>,
     secret_index: Option<usize>,
 }
@@ -184,12 +186,24 @@ impl<'a> VerifiedPayload<'a> {
     /// For a host's worker that processes stored deliveries later, when the signed timestamp is
     /// long past the tolerance. Never call it on a body that did not pass [`verify`].
     pub fn from_store(body: &'a [u8]) -> Self {
-        Self { body, timestamp: None, secret_index: None }
+        Self { body, text: None, timestamp: None, secret_index: None }
+    }
+
+    /// The same payload, with its body known to be the UTF-8 text `text`: decoding then does
+    /// not check the bytes again. `text` must be the body itself.
+    pub(crate) fn with_text(self, text: &'a str) -> Self {
+        debug_assert_eq!(text.as_bytes(), self.body);
+        Self { text: Some(text), ..self }
     }
 
     /// The raw body, byte for byte as signed.
     pub fn body(&self) -> &'a [u8] {
         self.body
+    }
+
+    /// The body as text, when the caller passed it as text.
+    pub(crate) fn text(&self) -> Option<&'a str> {
+        self.text
     }
 
     /// The signed timestamp, when verified in this call.
@@ -260,7 +274,7 @@ pub fn verify_with<'a>(
     let secret_index =
         matching_secret(hmac, &header, body, secrets).ok_or(SignatureError::SignatureMismatch)?;
     check_age(header.timestamp, now, tolerance)?;
-    Ok(VerifiedPayload { body, timestamp: Some(header.timestamp), secret_index: Some(secret_index) })
+    Ok(VerifiedPayload { body, text: None, timestamp: Some(header.timestamp), secret_index: Some(secret_index) })
 }
 
 /// Computes the `v1` signature (lower-case hex) for `body` signed at `timestamp`.

@@ -88,13 +88,13 @@ impl Webhook for Engine {
         now: i64,
         tolerance_secs: i64,
     ) -> Result<wit::Delivery, wit::WebhookError> {
-        webhook::receive_with(&HMAC, header.as_deref(), body.as_bytes(), &to_secrets(secrets), now, tolerance_secs)
+        webhook::receive_text_with(&HMAC, header.as_deref(), &body, &to_secrets(secrets), now, tolerance_secs)
             .map(convert::delivery)
             .map_err(convert::webhook_error)
     }
 
     fn decode_stored(body: String) -> Result<wit::Decoded, wit::DecodeError> {
-        webhook::decode_stored(body.as_bytes()).map(convert::decoded).map_err(convert::decode_error)
+        webhook::decode_stored_text(&body).map(convert::decoded).map_err(convert::decode_error)
     }
 
     fn sign(body: String, secret: String, timestamp: i64) -> String {

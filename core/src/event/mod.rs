@@ -37,6 +37,10 @@ impl EventId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The id's text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 impl fmt::Display for EventId {
@@ -212,8 +216,10 @@ pub const MAX_AMOUNT: i64 = 999_999_999_999;
 
 /// Decodes a verified payload. See the module docs for what is read.
 pub fn decode(payload: &VerifiedPayload<'_>) -> Result<Event, DecodeError> {
-    let body = payload.body();
-    let text = core::str::from_utf8(body).map_err(|e| DecodeError::InvalidUtf8 { valid_up_to: e.valid_up_to() })?;
+    let text = match payload.text() {
+        Some(text) => text,
+        None => core::str::from_utf8(payload.body()).map_err(|e| DecodeError::InvalidUtf8 { valid_up_to: e.valid_up_to() })?,
+    };
     raw::decode_text(text)
 }
 
