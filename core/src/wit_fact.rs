@@ -9,7 +9,7 @@ pub mod __private {
     pub use alloc::string::String;
 }
 
-/// Defines `fact_to_wit(&Fact) -> wit::Fact` and
+/// Defines `fact_to_wit(Fact) -> wit::Fact` and
 /// `fact_from_wit(wit::Fact) -> Result<Fact, String>` (the error is the first currency code that
 /// does not parse) in the calling module, which must have the WIT `webhook` interface in scope
 /// as `wit` and the `types` interface as `wit_types`.
@@ -28,64 +28,63 @@ macro_rules! wit_fact_conversions {
             }
         }
 
-        /// The WIT form of a core fact.
+        /// The WIT form of a core fact (its strings move; a caller that keeps the fact clones it).
         #[allow(dead_code)]
-        pub(crate) fn fact_to_wit(f: &$crate::fact::Fact) -> wit::Fact {
+        pub(crate) fn fact_to_wit(f: $crate::fact::Fact) -> wit::Fact {
             use $crate::fact::FactKind as K;
-            use $crate::wit_fact::__private::ToOwned;
             use wit::FactKind as W;
-            let m = money_to_wit;
-            let next = |a: &$crate::event::NextAction| wit::NextAction { kind: a.kind.clone(), redirect_url: a.redirect_url.clone() };
-            let failure = |amount, code: &Option<_>, message: &Option<_>| wit::Failure { amount: m(amount), code: code.clone(), message: message.clone() };
-            let kind = match &f.kind {
+            let m = |x: $crate::money::Money| money_to_wit(&x);
+            let next = |a: $crate::event::NextAction| wit::NextAction { kind: a.kind, redirect_url: a.redirect_url };
+            let failure = |amount, code, message| wit::Failure { amount: m(amount), code, message };
+            let kind = match f.kind {
                 K::PaymentSucceeded { amount } => W::PaymentSucceeded(m(amount)),
                 K::PaymentFailed { amount, code, message } => W::PaymentFailed(failure(amount, code, message)),
                 K::PaymentProcessing { amount } => W::PaymentProcessing(m(amount)),
-                K::PaymentRequiresAction { amount, next_action } => W::PaymentRequiresAction((m(amount), next_action.as_ref().map(next))),
+                K::PaymentRequiresAction { amount, next_action } => W::PaymentRequiresAction((m(amount), next_action.map(next))),
                 K::PaymentCanceled => W::PaymentCanceled,
-                K::CheckoutCompletedPaid { amount } => W::CheckoutCompletedPaid(amount.as_ref().map(m)),
+                K::CheckoutCompletedPaid { amount } => W::CheckoutCompletedPaid(amount.map(m)),
                 K::CheckoutCompletedUnpaid => W::CheckoutCompletedUnpaid,
-                K::CheckoutAsyncPaymentSucceeded { amount } => W::CheckoutAsyncPaymentSucceeded(amount.as_ref().map(m)),
+                K::CheckoutAsyncPaymentSucceeded { amount } => W::CheckoutAsyncPaymentSucceeded(amount.map(m)),
                 K::CheckoutAsyncPaymentFailed => W::CheckoutAsyncPaymentFailed,
                 K::CheckoutExpired => W::CheckoutExpired,
                 K::Refunded { captured, refunded } => W::Refunded((m(captured), m(refunded))),
-                K::RefundFailed { amount, reason } => W::RefundFailed((m(amount), reason.clone())),
-                K::DisputeOpened { amount, reason } => W::DisputeOpened((m(amount), reason.clone())),
+                K::RefundFailed { amount, reason } => W::RefundFailed((m(amount), reason)),
+                K::DisputeOpened { amount, reason } => W::DisputeOpened((m(amount), reason)),
                 K::DisputeWon => W::DisputeWon,
                 K::DisputeLost { amount } => W::DisputeLost(m(amount)),
-                K::EarlyFraudWarning { fraud_type } => W::EarlyFraudWarning(fraud_type.clone()),
-                K::SubscriptionCreated { status, current_period_end } => W::SubscriptionCreated((status.clone(), *current_period_end)),
+                K::EarlyFraudWarning { fraud_type } => W::EarlyFraudWarning(fraud_type),
+                K::SubscriptionCreated { status, current_period_end } => W::SubscriptionCreated((status, current_period_end)),
                 K::SubscriptionUpdated { status, current_period_end, cancel_at_period_end } => {
-                    W::SubscriptionUpdated((status.clone(), *current_period_end, *cancel_at_period_end))
+                    W::SubscriptionUpdated((status, current_period_end, cancel_at_period_end))
                 }
-                K::SubscriptionPastDue { current_period_end } => W::SubscriptionPastDue(*current_period_end),
+                K::SubscriptionPastDue { current_period_end } => W::SubscriptionPastDue(current_period_end),
                 K::SubscriptionCanceled => W::SubscriptionCanceled,
                 K::InvoiceFinalized { amount_due } => W::InvoiceFinalized(m(amount_due)),
                 K::InvoicePaid { amount_paid } => W::InvoicePaid(m(amount_paid)),
-                K::InvoicePaymentFailed { amount_due, next_payment_attempt } => W::InvoicePaymentFailed((m(amount_due), *next_payment_attempt)),
-                K::PayoutPaid { amount, arrival_date } => W::PayoutPaid((m(amount), *arrival_date)),
+                K::InvoicePaymentFailed { amount_due, next_payment_attempt } => W::InvoicePaymentFailed((m(amount_due), next_payment_attempt)),
+                K::PayoutPaid { amount, arrival_date } => W::PayoutPaid((m(amount), arrival_date)),
                 K::PayoutFailed { amount, code, message } => W::PayoutFailed(failure(amount, code, message)),
             };
-            let (s, l) = (&f.subject, &f.links);
+            let (s, l) = (f.subject, f.links);
             wit::Fact {
-                event_id: f.event_id.as_str().to_owned(),
+                event_id: f.event_id.into_string(),
                 occurred_at: f.occurred_at,
                 kind,
                 subject: wit::Subject {
-                    payment_intent: s.payment_intent.clone(),
-                    charge: s.charge.clone(),
-                    checkout_session: s.checkout_session.clone(),
-                    invoice: s.invoice.clone(),
-                    subscription: s.subscription.clone(),
-                    customer: s.customer.clone(),
-                    refund: s.refund.clone(),
-                    dispute: s.dispute.clone(),
-                    payout: s.payout.clone(),
+                    payment_intent: s.payment_intent,
+                    charge: s.charge,
+                    checkout_session: s.checkout_session,
+                    invoice: s.invoice,
+                    subscription: s.subscription,
+                    customer: s.customer,
+                    refund: s.refund,
+                    dispute: s.dispute,
+                    payout: s.payout,
                 },
                 links: wit::Links {
-                    invoice_id: l.invoice_id.clone(),
-                    appointment_id: l.appointment_id.clone(),
-                    customer_id: l.customer_id.clone(),
+                    invoice_id: l.invoice_id,
+                    appointment_id: l.appointment_id,
+                    customer_id: l.customer_id,
                 },
             }
         }

@@ -26,12 +26,12 @@ pub(crate) fn delivery(d: webhook::Delivery) -> wit::Delivery {
     wit::Delivery {
         verified: wit::Verified { timestamp: d.timestamp, secret_index: d.secret_index as u32 },
         event: event(d.event),
-        facts: d.facts.iter().map(fact_to_wit).collect(),
+        facts: d.facts.into_iter().map(fact_to_wit).collect(),
     }
 }
 
 pub(crate) fn decoded(d: webhook::Decoded) -> wit::Decoded {
-    wit::Decoded { event: event(d.event), facts: d.facts.iter().map(fact_to_wit).collect() }
+    wit::Decoded { event: event(d.event), facts: d.facts.into_iter().map(fact_to_wit).collect() }
 }
 
 pub(crate) fn webhook_error(e: webhook::WebhookError) -> wit::WebhookError {
@@ -103,7 +103,7 @@ fn currency(c: money::Currency) -> String {
 
 pub(crate) fn event(e: event::Event) -> wit::Event {
     wit::Event {
-        id: e.id.as_str().to_string(),
+        id: e.id.into_string(),
         known_type: e.event_type.is_known(),
         event_type: e.event_type.as_str().to_string(),
         created: e.created,

@@ -425,7 +425,7 @@ impl<'r> Session<'r> {
         state: &str,
         fact: &Fact,
     ) -> Result<Result<String, MachineError>, RuntimeError> {
-        let fact = convert::fact_to_wit(fact);
+        let fact = convert::fact_to_wit(fact.clone());
         let machine = convert::machine(kind);
         let out = self.call(|b, s| {
             b.payhook_engine_machines()
