@@ -33,10 +33,10 @@ use payhook_core::money::Money;
 use payhook_core::secret::WebhookSecret;
 use payhook_core::signature::SignatureError;
 use payhook_core::webhook::{Decoded, Delivery, WebhookError};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker, WasmList};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreContextMut,
+    StoreLimits, StoreLimitsBuilder,
 };
 
 pub use error::{RuntimeError, TrapKind};
@@ -212,11 +212,10 @@ impl Runtime {
         // Only HMAC-SHA256 is linked: a component that imports anything else fails here, by
         // design.
         let mut linker = Linker::<HostState>::new(&engine);
-        bindings::payhook::engine::crypto::add_to_linker::<_, HasSelf<HostState>>(
-            &mut linker,
-            |state| state,
-        )
-        .map_err(RuntimeError::setup)?;
+        linker
+            .instance(CRYPTO_IMPORT)
+            .and_then(|mut crypto| crypto.func_wrap("hmac-sha256", hmac_sha256))
+            .map_err(RuntimeError::setup)?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(RuntimeError::link)?;
@@ -603,17 +602,20 @@ struct HostState {
     limits: StoreLimits,
 }
 
-impl bindings::payhook::engine::crypto::Host for HostState {
-    fn hmac_sha256(&mut self, key: Vec<u8>, message: Vec<u8>) -> Vec<u8> {
-        // The memory cap bounds both inputs; the key is the caller's own webhook secret and is
-        // dropped here, never logged.
-        payhook_core::signature::HmacSha256::mac(
-            &payhook_core::signature::NativeHmac,
-            &key,
-            &[&message],
-        )
-        .to_vec()
-    }
+/// `payhook:engine/crypto.hmac-sha256`. The key and message are read where they lie in the
+/// component's memory (the canonical ABI has already checked that both are inside it), not
+/// copied out first: the message is the whole webhook body. The memory cap bounds both; the key
+/// is the caller's own webhook secret and is never logged.
+fn hmac_sha256(
+    store: StoreContextMut<'_, HostState>,
+    (key, message): (WasmList<u8>, WasmList<u8>),
+) -> wasmtime::Result<(Vec<u8>,)> {
+    let mac = payhook_core::signature::HmacSha256::mac(
+        &payhook_core::signature::NativeHmac,
+        key.as_le_slice(&store),
+        &[message.as_le_slice(&store)],
+    );
+    Ok((mac.to_vec(),))
 }
 
 fn utf8_body(body: &[u8]) -> Result<&str, RuntimeError> {

@@ -262,6 +262,50 @@ fn the_memory_cap_turns_a_large_call_into_a_typed_trap_and_the_next_session_work
     );
 }
 
+/// One reused session: hundreds of calls whose memory comes from the component's arena, with
+/// bodies now and then too large for it (their blocks come from `malloc`, and a block that grows
+/// past the arena moves there, contents and all). Every answer must be the native engine's, under a memory cap that
+/// a leak of the large bodies would break within a few calls.
+#[test]
+fn a_reused_session_gives_native_answers_across_arena_and_malloc_blocks() {
+    use payhook_core::machine::document::{self, MachineKind};
+    let small = fixture("payment_intent.succeeded.json");
+    let mut large: serde_json::Value = serde_json::from_slice(&small).unwrap();
+    large["data"]["object"]["description"] = "long ".repeat(60_000).into();
+    // Escapes make the decoder build the text in a buffer that grows, past the arena's end.
+    large["data"]["object"]["metadata"]["note"] = "x\n\"".repeat(40_000).into();
+    let large = serde_json::to_vec(&large).unwrap();
+    assert!(large.len() > 300_000);
+    let t = 1_767_261_603;
+    let secret = WebhookSecret::new(SECRET);
+    let invoice = document::new_invoice(Money::new(2000, payhook_core::money::Currency::USD));
+    for (hmac, rt) in both_builds_with(RuntimeConfig {
+        memory_limit: 3 << 20,
+        ..RuntimeConfig::default()
+    }) {
+        let mut session = rt.session().unwrap();
+        for i in 0..400 {
+            let body = if i % 20 == 7 { &large } else { &small };
+            let header = header_for(body, &secret, t);
+            let native = webhook::receive(Some(&header), body, &secrets(), t + 5, 300).unwrap();
+            let component = session
+                .receive(Some(&header), body, &secrets(), t + 5, 300)
+                .unwrap_or_else(|e| panic!("{hmac:?}, call {i}: {e}"))
+                .unwrap();
+            assert_eq!(native, component, "{hmac:?}, call {i}");
+            let fact = &component.facts[0];
+            assert_eq!(
+                session
+                    .apply(MachineKind::Invoice, &invoice, fact)
+                    .unwrap()
+                    .unwrap(),
+                document::apply(MachineKind::Invoice, &invoice, fact).unwrap(),
+                "{hmac:?}, call {i}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_epoch_deadline_stops_a_long_call() {
     // The build that hashes inside the sandbox: the host's HMAC runs outside wasm, where no
