@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Method, Request, RequestError, params};
+
+mod json;
 use crate::money::Money;
 
 /// How a Checkout Session is shown.
@@ -172,8 +174,8 @@ pub struct SubscriptionInput {
 }
 
 /// Something to ask of Stripe. Serialized as `{"op": "create_refund", …}` for hosts that pass it
-/// as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// as JSON, and read back from that form by a `Deserialize` written out in [`json`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Operation {
     /// `POST /v1/payment_intents`
