@@ -33,7 +33,7 @@ use payhook_core::money::Money;
 use payhook_core::secret::WebhookSecret;
 use payhook_core::signature::SignatureError;
 use payhook_core::webhook::{Decoded, Delivery, WebhookError};
-use wasmtime::component::{Component, Linker, WasmList};
+use wasmtime::component::{Component, InstancePre, Linker, WasmList};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreContextMut,
     StoreLimits, StoreLimitsBuilder,
@@ -184,7 +184,8 @@ pub enum LoadSource {
 /// A loaded engine component, ready to be instantiated per call. Cheap to share (`Arc` it).
 pub struct Runtime {
     engine: Engine,
-    pre: bindings::EngineWithHostHmacPre<HostState>,
+    pre: InstancePre<HostState>,
+    exports: Arc<bindings::ExportIndices>,
     config: RuntimeConfig,
     deadline_ticks: u64,
     load_source: LoadSource,
@@ -216,16 +217,17 @@ impl Runtime {
             .instance(CRYPTO_IMPORT)
             .and_then(|mut crypto| crypto.func_wrap("hmac-sha256", hmac_sha256))
             .map_err(RuntimeError::setup)?;
-        let instance_pre = linker
+        let pre = linker
             .instantiate_pre(&component)
             .map_err(RuntimeError::link)?;
-        let pre = bindings::EngineWithHostHmacPre::new(instance_pre).map_err(RuntimeError::link)?;
+        let exports = Arc::new(bindings::ExportIndices::new(&pre).map_err(RuntimeError::link)?);
         let tick = config.epoch_tick.max(Duration::from_millis(1));
         let deadline_ticks = (config.call_deadline.as_nanos() / tick.as_nanos()).max(1) as u64 + 1;
         let ticker = Ticker::start(engine.clone(), tick);
         Ok(Self {
             engine,
             pre,
+            exports,
             config,
             deadline_ticks,
             load_source,
@@ -242,7 +244,6 @@ impl Runtime {
     /// [`CRYPTO_IMPORT`] for [`ENGINE_HOST_HMAC_WASM`].
     pub fn imports(&self) -> Vec<String> {
         self.pre
-            .instance_pre()
             .component()
             .component_type()
             .imports(&self.engine)
@@ -316,7 +317,7 @@ impl Runtime {
 pub struct Session<'r> {
     runtime: &'r Runtime,
     store: Store<HostState>,
-    bindings: bindings::EngineWithHostHmac,
+    exports: bindings::Exports,
     poisoned: bool,
 }
 
@@ -333,14 +334,14 @@ impl<'r> Session<'r> {
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(runtime.deadline_ticks);
         store.epoch_deadline_trap();
-        let bindings = runtime
+        let instance = runtime
             .pre
             .instantiate(&mut store)
             .map_err(RuntimeError::instantiate)?;
         Ok(Self {
             runtime,
             store,
-            bindings,
+            exports: bindings::Exports::new(instance, runtime.exports.clone()),
             poisoned: false,
         })
     }
@@ -356,10 +357,7 @@ impl<'r> Session<'r> {
     ) -> Result<Result<Verified, SignatureError>, RuntimeError> {
         let body = utf8_body(body)?;
         let secrets = expose(secrets);
-        let out = self.call(|b, s| {
-            b.payhook_engine_webhook()
-                .call_verify(s, header, body, &secrets, now, tolerance_secs)
-        })?;
+        let out = self.call(|b, s| b.verify(s, header, body, &secrets, now, tolerance_secs))?;
         Ok(match out {
             Ok(v) => Ok(Verified {
                 timestamp: v.timestamp,
@@ -380,10 +378,7 @@ impl<'r> Session<'r> {
     ) -> Result<Result<Delivery, WebhookError>, RuntimeError> {
         let body = utf8_body(body)?;
         let secrets = expose(secrets);
-        let out = self.call(|b, s| {
-            b.payhook_engine_webhook()
-                .call_receive(s, header, body, &secrets, now, tolerance_secs)
-        })?;
+        let out = self.call(|b, s| b.receive(s, header, body, &secrets, now, tolerance_secs))?;
         match out {
             Ok(d) => convert::delivery(d).map(Ok),
             Err(e) => Ok(Err(convert::webhook_error(e))),
@@ -396,7 +391,7 @@ impl<'r> Session<'r> {
         body: &[u8],
     ) -> Result<Result<Decoded, payhook_core::event::DecodeError>, RuntimeError> {
         let body = utf8_body(body)?;
-        match self.call(|b, s| b.payhook_engine_webhook().call_decode_stored(s, body))? {
+        match self.call(|b, s| b.decode_stored(s, body))? {
             Ok(d) => convert::decoded(d).map(Ok),
             Err(e) => Ok(Err(convert::decode_error(e))),
         }
@@ -410,10 +405,7 @@ impl<'r> Session<'r> {
         timestamp: i64,
     ) -> Result<String, RuntimeError> {
         let body = utf8_body(body)?;
-        self.call(|b, s| {
-            b.payhook_engine_webhook()
-                .call_sign(s, body, secret.expose(), timestamp)
-        })
+        self.call(|b, s| b.sign(s, body, secret.expose(), timestamp))
     }
 
     /// Applies `fact` to a record's state document with machine `kind`; returns the decision
@@ -426,10 +418,7 @@ impl<'r> Session<'r> {
     ) -> Result<Result<String, MachineError>, RuntimeError> {
         let fact = convert::fact_to_wit(fact.clone());
         let machine = convert::machine(kind);
-        let out = self.call(|b, s| {
-            b.payhook_engine_machines()
-                .call_apply(s, machine, state, &fact)
-        })?;
+        let out = self.call(|b, s| b.apply(s, machine, state, &fact))?;
         Ok(out.map_err(convert::machine_error))
     }
 
@@ -445,19 +434,11 @@ impl<'r> Session<'r> {
         let out = match kind {
             MachineKind::Invoice => {
                 let money = convert::to_wit_money(amount);
-                self.call(|b, s| b.payhook_engine_machines().call_new_invoice(s, &money))?
+                self.call(|b, s| b.new_invoice(s, &money))?
             }
-            MachineKind::Appointment => self.call(|b, s| {
-                b.payhook_engine_machines()
-                    .call_new_appointment(s, currency)
-            })?,
-            MachineKind::Payment => self.call(|b, s| {
-                b.payhook_engine_machines()
-                    .call_new_payment(s, payment_id, currency)
-            })?,
-            MachineKind::Subscription => {
-                Ok(self.call(|b, s| b.payhook_engine_machines().call_new_subscription(s))?)
-            }
+            MachineKind::Appointment => self.call(|b, s| b.new_appointment(s, currency))?,
+            MachineKind::Payment => self.call(|b, s| b.new_payment(s, payment_id, currency))?,
+            MachineKind::Subscription => Ok(self.call(|b, s| b.new_subscription(s))?),
         };
         Ok(out.map_err(convert::machine_error))
     }
@@ -468,10 +449,7 @@ impl<'r> Session<'r> {
         text: &str,
         currency: &str,
     ) -> Result<Result<Money, AmountError>, RuntimeError> {
-        match self.call(|b, s| {
-            b.payhook_engine_amounts()
-                .call_parse_amount(s, text, currency)
-        })? {
+        match self.call(|b, s| b.parse_amount(s, text, currency))? {
             Ok(m) => convert::money(m).map(Ok),
             Err(e) => Ok(Err(AmountError {
                 code: e.code,
@@ -489,10 +467,7 @@ impl<'r> Session<'r> {
     ) -> Result<Result<StripeRequest, StripeRequestError>, RuntimeError> {
         let json = serde_json::to_string(operation)
             .map_err(|e| RuntimeError::InvalidResult(e.to_string()))?;
-        let out = self.call(|b, s| {
-            b.payhook_engine_stripe()
-                .call_build(s, &json, idempotency_key)
-        })?;
+        let out = self.call(|b, s| b.stripe_build(s, &json, idempotency_key))?;
         Ok(match out {
             Ok(r) => Ok(StripeRequest {
                 method: r.method,
@@ -518,7 +493,7 @@ impl<'r> Session<'r> {
         Result<payhook_core::stripe::response::Object, payhook_core::stripe::response::ApiError>,
         RuntimeError,
     > {
-        let out = self.call(|b, s| b.payhook_engine_stripe().call_parse(s, status, body))?;
+        let out = self.call(|b, s| b.stripe_parse(s, status, body))?;
         Ok(match out {
             Ok(json) => Ok(serde_json::from_str(&json).map_err(|e| {
                 RuntimeError::InvalidResult(format!("the engine's Stripe object: {e}"))
@@ -554,7 +529,7 @@ impl<'r> Session<'r> {
             } => (Some(status), should_retry, retry_after_secs),
         };
         self.call(|b, s| {
-            b.payhook_engine_stripe().call_next_delay_ms(
+            b.stripe_next_delay_ms(
                 s,
                 attempt,
                 max_retries,
@@ -574,7 +549,7 @@ impl<'r> Session<'r> {
     ) -> Result<Result<(), AmountError>, RuntimeError> {
         let money = convert::to_wit_money(amount);
         Ok(self
-            .call(|b, s| b.payhook_engine_amounts().call_check_chargeable(s, &money))?
+            .call(|b, s| b.check_chargeable(s, &money))?
             .map_err(|e| AmountError {
                 code: e.code,
                 message: e.message,
@@ -583,14 +558,14 @@ impl<'r> Session<'r> {
 
     fn call<T>(
         &mut self,
-        f: impl FnOnce(&bindings::EngineWithHostHmac, &mut Store<HostState>) -> wasmtime::Result<T>,
+        f: impl FnOnce(&bindings::Exports, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, RuntimeError> {
         if self.poisoned {
             return Err(RuntimeError::Poisoned);
         }
         self.store.set_epoch_deadline(self.runtime.deadline_ticks);
         let started = Instant::now();
-        f(&self.bindings, &mut self.store).map_err(|e| {
+        f(&self.exports, &mut self.store).map_err(|e| {
             self.poisoned = true;
             RuntimeError::from_call(e, started.elapsed())
         })

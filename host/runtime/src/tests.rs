@@ -91,6 +91,27 @@ fn the_host_hmac_import_is_all_that_is_linked_and_only_with_its_own_type() {
 }
 
 #[test]
+fn a_component_without_the_engines_exports_or_with_other_types_is_refused_at_load() {
+    // The exports are found and type-checked once, when the runtime is made; each instance's
+    // are then called by index without another check, so a wrong one must never get that far.
+    let err = link_error("(component)");
+    assert!(err.contains("no export `payhook:engine/webhook@0.1.2`"), "{err}");
+    let err = link_error(
+        r#"(component
+            (core module $m (func (export "f") (param i32) (result i32) local.get 0))
+            (core instance $i (instantiate $m))
+            (func $verify (param "x" u32) (result u32) (canon lift (core func $i "f")))
+            (instance $webhook (export "verify" (func $verify)))
+            (export "payhook:engine/webhook@0.1.2" (instance $webhook))
+        )"#,
+    );
+    assert!(
+        err.contains("type-checking `payhook:engine/webhook@0.1.2.verify`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn both_builds_give_the_native_engines_signatures_and_verdicts() {
     let body = fixture("payment_intent.succeeded.json");
     let rolled = vec![
