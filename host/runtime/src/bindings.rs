@@ -69,6 +69,8 @@ macro_rules! exports {
             }
 
             $(
+            // As many parameters as the WIT function has, plus the store.
+            #[allow(clippy::too_many_arguments)]
             pub(crate) fn $field(&self, mut store: impl AsContextMut, $($arg: $ty),*) -> wasmtime::Result<$ret> {
                 let func = self
                     .instance
