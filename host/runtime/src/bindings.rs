@@ -36,7 +36,7 @@ macro_rules! exports {
                 let instance_type = pre.instance_type();
                 Ok(Self {$(
                     $field: {
-                        let interface = concat!("payhook:engine/", $interface, "@0.1.2");
+                        let interface = concat!("payhook:engine/", $interface, "@", wit_version!());
                         let (_, parent) = component
                             .get_export(None, interface)
                             .ok_or_else(|| format_err!("no export `{interface}`"))?;

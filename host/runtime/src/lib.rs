@@ -16,6 +16,14 @@
 //!
 //! This crate does no HTTP and no SQL.
 
+/// The version of the `payhook:engine` WIT package the runtime links against, written once for
+/// every interface name it looks up (`payhook:engine/webhook@…`).
+macro_rules! wit_version {
+    () => {
+        "0.1.2"
+    };
+}
+
 mod bindings;
 mod cache;
 mod convert;
@@ -50,7 +58,7 @@ pub const ENGINE_WASM: &[u8] = include_bytes!(env!("PAYHOOK_ENGINE_WASM"));
 pub const ENGINE_HOST_HMAC_WASM: &[u8] = include_bytes!(env!("PAYHOOK_ENGINE_HOST_HMAC_WASM"));
 
 /// The import name of the one function the runtime offers a component.
-pub const CRYPTO_IMPORT: &str = "payhook:engine/crypto@0.1.2";
+pub const CRYPTO_IMPORT: &str = concat!("payhook:engine/crypto@", wit_version!());
 
 /// Where the engine's signature checks get HMAC-SHA256 from; which build [`Runtime::new`] loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -95,7 +95,10 @@ fn a_component_without_the_engines_exports_or_with_other_types_is_refused_at_loa
     // The exports are found and type-checked once, when the runtime is made; each instance's
     // are then called by index without another check, so a wrong one must never get that far.
     let err = link_error("(component)");
-    assert!(err.contains("no export `payhook:engine/webhook@0.1.2`"), "{err}");
+    assert!(
+        err.contains("no export `payhook:engine/webhook@0.1.2`"),
+        "{err}"
+    );
     let err = link_error(
         r#"(component
             (core module $m (func (export "f") (param i32) (result i32) local.get 0))
