@@ -14,6 +14,19 @@ fn pairs() -> Vec<(String, String)> {
     vec![("custom_text[submit][message]".into(), "Thanks".into())]
 }
 
+/// A PaymentIntent of `amount` with every other field at its default.
+fn bare_payment_intent(amount: Money) -> Operation {
+    Operation::CreatePaymentIntent(PaymentIntentInput {
+        amount,
+        customer: None,
+        payment_method: None,
+        confirm: false,
+        return_url: None,
+        description: None,
+        metadata: BTreeMap::new(),
+    })
+}
+
 fn parse(json: &str) -> Result<Operation> {
     serde_json::from_str::<Operation>(json).map_err(|e| e.to_string())
 }
@@ -44,15 +57,7 @@ fn every_operation() -> Vec<Operation> {
             description: Some("Invoice 7".into()),
             metadata: meta(),
         }),
-        Operation::CreatePaymentIntent(PaymentIntentInput {
-            amount: Money::new(500, Currency::JPY),
-            customer: None,
-            payment_method: None,
-            confirm: false,
-            return_url: None,
-            description: None,
-            metadata: BTreeMap::new(),
-        }),
+        bare_payment_intent(Money::new(500, Currency::JPY)),
         Operation::ConfirmPaymentIntent { id: "pi_1".into(), payment_method: Some("pm_1".into()), return_url: None },
         Operation::RetrievePaymentIntent { id: "pi_1".into() },
         Operation::CancelPaymentIntent { id: "pi_1".into() },
@@ -144,15 +149,7 @@ fn every_operation_reads_back_what_serialize_wrote() {
 fn fields_with_defaults_may_be_left_out_or_null_when_optional() {
     assert_eq!(
         parse(r#"{"op":"create_payment_intent","amount":{"minor":2000,"currency":"eur"}}"#),
-        Ok(Operation::CreatePaymentIntent(PaymentIntentInput {
-            amount: eur(2000),
-            customer: None,
-            payment_method: None,
-            confirm: false,
-            return_url: None,
-            description: None,
-            metadata: BTreeMap::new(),
-        }))
+        Ok(bare_payment_intent(eur(2000)))
     );
     assert_eq!(
         parse(r#"{"op":"list","list":"events","payout":null,"unknown":[1,2]}"#),
