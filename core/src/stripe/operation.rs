@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Method, Request, RequestError, params};
+use crate::money::Money;
 
 mod json;
-use crate::money::Money;
 
 /// How a Checkout Session is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,19 @@ fn eur(minor: i64) -> Money {
     }
 }
 
+/// A PaymentIntent of `amount` with every other field at its default.
+pub(crate) fn bare_payment_intent(amount: Money) -> Operation {
+    Operation::CreatePaymentIntent(PaymentIntentInput {
+        amount,
+        customer: None,
+        payment_method: None,
+        confirm: false,
+        return_url: None,
+        description: None,
+        metadata: BTreeMap::new(),
+    })
+}
+
 fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -71,15 +84,7 @@ fn a_payment_intent_is_form_encoded_in_bracket_syntax_and_sorted() {
 
 #[test]
 fn amounts_are_checked_before_any_call() {
-    let small = Operation::CreatePaymentIntent(PaymentIntentInput {
-        amount: eur(49),
-        customer: None,
-        payment_method: None,
-        confirm: false,
-        return_url: None,
-        description: None,
-        metadata: BTreeMap::new(),
-    });
+    let small = bare_payment_intent(eur(49));
     let err = build(&small, Some("k")).unwrap_err().to_string();
     assert!(err.contains("0.50"), "{err}");
     let jpy = Money {

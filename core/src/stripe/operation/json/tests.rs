@@ -1,4 +1,5 @@
 use super::*;
+use crate::stripe::tests::bare_payment_intent;
 use alloc::string::ToString;
 use alloc::vec;
 
@@ -12,19 +13,6 @@ fn meta() -> BTreeMap<String, String> {
 
 fn pairs() -> Vec<(String, String)> {
     vec![("custom_text[submit][message]".into(), "Thanks".into())]
-}
-
-/// A PaymentIntent of `amount` with every other field at its default.
-fn bare_payment_intent(amount: Money) -> Operation {
-    Operation::CreatePaymentIntent(PaymentIntentInput {
-        amount,
-        customer: None,
-        payment_method: None,
-        confirm: false,
-        return_url: None,
-        description: None,
-        metadata: BTreeMap::new(),
-    })
 }
 
 fn parse(json: &str) -> Result<Operation> {
