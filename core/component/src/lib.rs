@@ -13,6 +13,7 @@ extern crate alloc;
 
 mod allocator;
 mod convert;
+mod mem;
 
 #[cfg(not(feature = "host-hmac"))]
 wit_bindgen::generate!({

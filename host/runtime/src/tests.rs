@@ -330,6 +330,44 @@ fn a_reused_session_gives_native_answers_across_arena_and_malloc_blocks() {
     }
 }
 
+/// The component's lookup of event types (a binary search whose comparisons run on the
+/// component's own `memcmp`) classifies every documented type, and names that sort between
+/// them or share their prefixes, exactly as the native engine does.
+#[test]
+fn every_event_type_and_near_misses_are_classified_as_natively() {
+    use payhook_core::event::{EventType, KnownEventType};
+    let mut names: Vec<String> = Vec::new();
+    for k in KnownEventType::ALL {
+        let name = k.as_str();
+        names.push(name.to_owned());
+        // Near misses: one byte more, one byte less, the last byte changed either way.
+        names.push(format!("{name}x"));
+        names.push(name[..name.len() - 1].to_owned());
+        let (head, last) = name.split_at(name.len() - 1);
+        let last = last.as_bytes()[0];
+        names.push(format!("{head}{}", (last - 1) as char));
+        names.push(format!("{head}{}", (last + 1) as char));
+    }
+    let rt = runtime(RuntimeConfig::default());
+    let mut session = rt.session().unwrap();
+    let mut known = 0;
+    for name in &names {
+        let body = serde_json::json!({
+            "id": "evt_1", "object": "event", "type": name, "created": 1, "livemode": false,
+            "data": {"object": {"id": "x_1", "object": "thing"}},
+        })
+        .to_string();
+        let native = webhook::decode_stored(body.as_bytes()).unwrap();
+        let component = session.decode_stored(body.as_bytes()).unwrap().unwrap();
+        assert_eq!(native, component, "{name}");
+        let expected = KnownEventType::ALL.iter().any(|k| k.as_str() == name);
+        assert_eq!(component.event.event_type.is_known(), expected, "{name}");
+        assert_eq!(component.event.event_type, EventType::parse(name));
+        known += usize::from(expected);
+    }
+    assert_eq!(known, KnownEventType::ALL.len());
+}
+
 #[test]
 fn the_epoch_deadline_stops_a_long_call() {
     // The build that hashes inside the sandbox: the host's HMAC runs outside wasm, where no
