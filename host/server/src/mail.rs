@@ -186,19 +186,25 @@ pub fn deliver(
         }
         let body: Json = serde_json::from_str(&r.text(1)).unwrap_or(Json::Null);
         let field = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
-        let mut mail = payhook_plugins::Notification {
+        let mail = payhook_plugins::Notification {
             to: field("to"),
             subject: field("title"),
             text: field("text"),
         };
-        if let Some(f) = filters {
-            // The outbox's subject reads "kind id #n".
-            let about = r.text(5);
-            let mut words = about.split(' ');
-            let record = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-            mail = f.notification(&r.text(4), record, mail);
-        }
-        match mailer.send(&mail.to, &mail.subject, &mail.text) {
+        let filtered = match filters {
+            Some(f) => {
+                // The outbox's subject reads "kind id #n".
+                let about = r.text(5);
+                let mut words = about.split(' ');
+                let record = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                f.notification(&r.text(4), record, mail)
+                    .map_err(|e| e.to_string())
+            }
+            None => Ok(mail),
+        };
+        // Filters that could not run hold the e-mail back, as a relay that cannot take it does:
+        // it is tried again later rather than sent without them.
+        match filtered.and_then(|mail| mailer.send(&mail.to, &mail.subject, &mail.text)) {
             Ok(()) => {
                 tracing::info!(notification = seq, relay = %mailer.relay, "e-mail sent");
                 conn.execute(

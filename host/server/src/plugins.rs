@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::db::{Conn, Database, DbError, transaction};
+use crate::hooks::FiltersUnavailable;
 use crate::ids::now_secs;
 
 /// Attempts a call gets before it is `dead`.
@@ -1198,7 +1199,9 @@ pub fn deliver_callbacks(
 /// The refund filter runs for late cancellations only (a refund asked with a cancellation fee).
 /// A `checkout-params` filter that answers with an error of its own refuses the checkout or
 /// link (its words are the answer's); one that traps, times out or changes what it may not
-/// (see [`payhook_core::stripe::changes`]) is skipped.
+/// (see [`payhook_core::stripe::changes`]) is skipped. When the tenant's plugins or their
+/// state cannot be read, no filter runs and the point answers [`FiltersUnavailable`]: the
+/// checkout, refund or e-mail waits rather than going out unfiltered.
 pub struct PluginFilters {
     db: Database,
     plugins: std::sync::Arc<Plugins>,
@@ -1235,23 +1238,35 @@ impl PluginFilters {
         }
     }
 
-    fn enabled(&self, tenant: &str, point: payhook_plugins::FilterPoint) -> Vec<(&Installed, Kv)> {
+    /// The tenant's enabled plugins that filter `point`, in name order, each with its
+    /// key-value store; or [`FiltersUnavailable`] when any of that cannot be read, so that no
+    /// value is ever used unfiltered because the database failed (the error is logged here).
+    fn enabled(
+        &self,
+        tenant: &str,
+        point: payhook_plugins::FilterPoint,
+        name: &'static str,
+    ) -> Result<Vec<(&Installed, Kv)>, FiltersUnavailable> {
         if !self.plugins.list.iter().any(|p| p.plugin.filters(point)) {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let Ok(mut conn) = self.db.conn() else {
-            return Vec::new();
+        let unavailable = |e: &dyn std::fmt::Display| {
+            tracing::warn!(%tenant, point = name, error = %e, "the tenant's plugins could not be read; the filters did not run and what they guard was not done");
+            FiltersUnavailable { point: name }
         };
-        let Ok(states) = tenant_plugins(&mut conn, tenant) else {
-            return Vec::new();
-        };
-        states
+        let mut conn = self.db.conn().map_err(|e| unavailable(&e))?;
+        let states = tenant_plugins(&mut conn, tenant).map_err(|e| unavailable(&e))?;
+        let mut out = Vec::new();
+        for p in states
             .iter()
             .filter(|s| s.enabled)
             .filter_map(|s| self.plugins.get(&s.plugin))
             .filter(|p| p.plugin.filters(point))
-            .filter_map(|p| Some((p, load_kv(&mut conn, tenant, &p.manifest.name).ok()?)))
-            .collect()
+        {
+            let kv = load_kv(&mut conn, tenant, &p.manifest.name).map_err(|e| unavailable(&e))?;
+            out.push((p, kv));
+        }
+        Ok(out)
     }
 }
 
@@ -1261,11 +1276,13 @@ impl crate::hooks::Filters for PluginFilters {
         ctx: &crate::hooks::CheckoutContext<'_>,
         what: &'static str,
         form: &[(String, String)],
-    ) -> Result<Vec<(String, String)>, crate::hooks::CheckoutRefused> {
+    ) -> Result<Vec<(String, String)>, crate::hooks::CheckoutFilterError> {
         use payhook_core::stripe::changes;
         use payhook_plugins::{FilterPoint, FilterRequest, FilterValue, PluginError};
         let mut current = form.to_vec();
-        for (p, mut kv) in self.enabled(ctx.tenant, FilterPoint::CheckoutParams) {
+        for (p, mut kv) in
+            self.enabled(ctx.tenant, FilterPoint::CheckoutParams, "checkout-params")?
+        {
             let request = FilterRequest {
                 point: FilterPoint::CheckoutParams,
                 tenant: ctx.tenant.to_owned(),
@@ -1306,7 +1323,8 @@ impl crate::hooks::Filters for PluginFilters {
                         plugin: name.clone(),
                         what,
                         reason,
-                    });
+                    }
+                    .into());
                 }
                 // A trap, a time-out, an invalid answer: the plugin is broken, not refusing.
                 Err(e) => {
@@ -1316,10 +1334,13 @@ impl crate::hooks::Filters for PluginFilters {
             }
         }
         // Every step was checked; the whole is checked once more against payhook's form.
-        changes::changes_between(form, &current).map_err(|e| crate::hooks::CheckoutRefused {
-            plugin: "payhook".into(),
-            what,
-            reason: e.to_string(),
+        changes::changes_between(form, &current).map_err(|e| {
+            crate::hooks::CheckoutRefused {
+                plugin: "payhook".into(),
+                what,
+                reason: e.to_string(),
+            }
+            .into()
         })
     }
 
@@ -1327,16 +1348,16 @@ impl crate::hooks::Filters for PluginFilters {
         &self,
         ctx: &crate::hooks::RefundContext<'_>,
         proposed: payhook_core::policy::FeeSplit,
-    ) -> payhook_core::policy::FeeSplit {
+    ) -> Result<payhook_core::policy::FeeSplit, FiltersUnavailable> {
         use payhook_core::money::Money;
         use payhook_plugins::{FilterPoint, FilterRequest, FilterValue, RefundSplit};
         // The refund filter is the late-cancellation fee's: a plain refund is as asked.
         if !ctx.cancellation {
-            return proposed;
+            return Ok(proposed);
         }
         let currency = proposed.refund.currency;
         let mut split = proposed;
-        for (p, mut kv) in self.enabled(ctx.tenant, FilterPoint::RefundAmount) {
+        for (p, mut kv) in self.enabled(ctx.tenant, FilterPoint::RefundAmount, "refund-amount")? {
             let request = FilterRequest {
                 point: FilterPoint::RefundAmount,
                 tenant: ctx.tenant.to_owned(),
@@ -1372,23 +1393,24 @@ impl crate::hooks::Filters for PluginFilters {
                 }
             }
         }
-        split
+        Ok(split)
     }
 }
 
 impl PluginFilters {
     /// An e-mail before it is sent: the notification filters of the tenant's plugins, in name
     /// order, may change its subject and text (the recipient stays). `subject` is the record
-    /// the notification is about (`kind`, `id`).
+    /// the notification is about (`kind`, `id`). [`FiltersUnavailable`] means the e-mail is
+    /// not to be sent yet.
     pub fn notification(
         &self,
         tenant: &str,
         record: (&str, &str),
         mail: payhook_plugins::Notification,
-    ) -> payhook_plugins::Notification {
+    ) -> Result<payhook_plugins::Notification, FiltersUnavailable> {
         use payhook_plugins::{FilterPoint, FilterRequest, FilterValue};
         let mut mail = mail;
-        for (p, mut kv) in self.enabled(tenant, FilterPoint::Notification) {
+        for (p, mut kv) in self.enabled(tenant, FilterPoint::Notification, "notification")? {
             let request = FilterRequest {
                 point: FilterPoint::Notification,
                 tenant: tenant.to_owned(),
@@ -1412,6 +1434,6 @@ impl PluginFilters {
                 }
             }
         }
-        mail
+        Ok(mail)
     }
 }

@@ -655,6 +655,43 @@ async fn checkout_params_filters_add_words_and_may_refuse_but_never_change_the_a
         });
         assert_eq!(stored, 0);
 
+        // Plugins that cannot be read: the checkout waits (503, try again) rather than going
+        // out without the salon's filter; nothing is stored or sent.
+        let visit = s.appointment(&tenant, "45.00").await;
+        s.with_conn(|c| {
+            use payhook_server::db::Conn;
+            c.execute("DELETE FROM plugin_kv WHERE plugin = 'hostile'", &[])
+                .unwrap();
+            c.execute(
+                "ALTER TABLE plugin_tenants RENAME TO unreadable_for_the_test",
+                &[],
+            )
+            .unwrap();
+        });
+        let sent = seen.lock().unwrap().len();
+        let held = checkout(&visit, "visit-3").await.unwrap();
+        assert_eq!(held.status(), 503);
+        let e: Value = held.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "unavailable", "{e}");
+        assert_eq!(
+            e["error"]["message"],
+            "the tenant's plugins could not be read, so the checkout-params filters did not run; \
+             nothing was done, try again"
+        );
+        assert_eq!(seen.lock().unwrap().len(), sent);
+        s.with_conn(|c| {
+            use payhook_server::db::Conn;
+            c.execute(
+                "ALTER TABLE unreadable_for_the_test RENAME TO plugin_tenants",
+                &[],
+            )
+            .unwrap();
+        });
+        // The same request once they can be read: filtered and sent.
+        assert_eq!(checkout(&visit, "visit-3").await.unwrap().status(), 200);
+        let form = params(&seen.lock().unwrap().last().unwrap().2);
+        assert_eq!(param(&form, "metadata[source]"), Some("salon"), "{form:?}");
+
         // A tenant without plugins: payhook's form as it is.
         let other = s.appointment(&plain, "45.00").await;
         assert_eq!(checkout(&other, "other-1").await.unwrap().status(), 200);

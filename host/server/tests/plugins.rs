@@ -691,6 +691,157 @@ async fn refund_filters_of_the_tenants_plugins_shape_the_split_and_a_bad_one_is_
     }
 }
 
+/// Filters whose plugins cannot be read stop what they guard. A late-cancellation refund
+/// made without the salon's fee filter would hand back the fee, and an e-mail sent without the
+/// invoicing plugin's filter would go out unsigned: both wait instead, with an error that says
+/// why, and go through their filters once the plugins can be read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_that_cannot_read_the_tenants_plugins_hold_back_what_they_guard() {
+    use payhook_core::money::{Currency, Money};
+    use payhook_core::policy::FeeSplit;
+    use payhook_plugins::Notification;
+    use payhook_server::hooks::{
+        FiltersUnavailable, RefundContext, RefundFilterError, checked_refund,
+    };
+    use payhook_server::mail::{self, Mailer};
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), "salon", payhook_plugins::built::SALON);
+    install(dir.path(), "invoicing", payhook_plugins::built::INVOICING);
+    let p = std::sync::Arc::new(Plugins::load_dir(dir.path()).unwrap());
+    let (port, got) = smtp_sink().await;
+    let mailer = Mailer::new(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Fluxrate <billing@fluxrate.example>",
+    )
+    .unwrap();
+    for db in databases("plugins_filters_unreadable") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        s.with_conn(|c| {
+            for name in ["salon", "invoicing"] {
+                plugins::set_enabled(c, &tenant, name, true, None, now_secs()).unwrap();
+            }
+            plugins::kv_set(c, &tenant, "salon", "late_fee_percent", "20").unwrap();
+            plugins::kv_set(c, &tenant, "invoicing", "signature", "Fluxrate billing").unwrap();
+        });
+        let filters = plugins::PluginFilters::new(s.db.clone(), p.clone());
+        let eur = |minor| Money::new(minor, Currency::EUR);
+        let proposed = FeeSplit {
+            fee: eur(0),
+            refund: eur(4500),
+        };
+        let ctx = RefundContext {
+            tenant: &tenant,
+            payment: "pi_1",
+            refundable: eur(4500),
+            cancellation: true,
+        };
+        let refund = || blocking(|| checked_refund(&filters, &ctx, proposed));
+        let letter = || Notification {
+            to: "payer@example.com".into(),
+            subject: "Invoice INV-7".into(),
+            text: "Your invoice is attached.".into(),
+        };
+        let notify = || blocking(|| filters.notification(&tenant, ("invoice", "inv_7"), letter()));
+        let kept = FeeSplit {
+            fee: eur(900),
+            refund: eur(3600),
+        };
+        assert_eq!(refund(), Ok(kept));
+        assert!(notify().unwrap().text.ends_with("-- \nFluxrate billing"));
+
+        // Which plugins the tenant has, then the plugins' own state: each unreadable in turn.
+        for table in ["plugin_tenants", "plugin_kv"] {
+            let rename = |from: &str, to: &str| {
+                s.with_conn(|c| {
+                    c.execute(&format!("ALTER TABLE {from} RENAME TO {to}"), &[])
+                        .unwrap()
+                })
+            };
+            rename(table, "unreadable_for_the_test");
+            assert_eq!(
+                refund(),
+                Err(RefundFilterError::Unavailable(FiltersUnavailable {
+                    point: "refund-amount"
+                })),
+                "{table}"
+            );
+            assert_eq!(
+                refund().unwrap_err().to_string(),
+                "the tenant's plugins could not be read, so the refund-amount filters did not \
+                 run; nothing was done, try again"
+            );
+            assert_eq!(
+                notify(),
+                Err(FiltersUnavailable {
+                    point: "notification"
+                })
+            );
+            rename("unreadable_for_the_test", table);
+            assert_eq!(refund(), Ok(kept), "{table}");
+        }
+
+        // The outbox: an e-mail whose filters cannot run is not sent; it is tried again later,
+        // like one the relay refused, and then goes out signed.
+        s.with_conn(|c| {
+            let body = json!({"to": "payer@example.com", "title": "Invoice INV-7", "text": "Your invoice is attached.", "plugin": "invoicing"});
+            c.execute(
+                "INSERT INTO notifications (tenant_id, event_id, kind, subject, status, body, created_at) VALUES ($1, 'evt_1', 'plugin:invoicing', 'invoice inv_7 #0', 'pending', $2, 0)",
+                &[tenant.as_str().into(), body.to_string().into()],
+            )
+            .unwrap();
+            c.execute("ALTER TABLE plugin_tenants RENAME TO unreadable_for_the_test", &[])
+                .unwrap();
+        });
+        let now = now_secs();
+        let sent_before = got.lock().unwrap().len();
+        assert_eq!(
+            s.with_conn(|c| mail::deliver(c, &mailer, Some(&filters), now).unwrap()),
+            1
+        );
+        let row = || {
+            s.with_conn(|c| {
+                let r = c
+                    .query_opt(
+                        "SELECT status, attempts, last_error FROM notifications WHERE tenant_id = $1",
+                        &[tenant.as_str().into()],
+                    )
+                    .unwrap()
+                    .unwrap();
+                (r.text(0), r.int(1), r.opt_text(2).unwrap_or_default())
+            })
+        };
+        let (status, attempts, error) = row();
+        assert_eq!((status.as_str(), attempts), ("failed", 1));
+        assert_eq!(
+            error,
+            "the tenant's plugins could not be read, so the notification filters did not run; \
+             nothing was done, try again"
+        );
+        assert_eq!(got.lock().unwrap().len(), sent_before, "nothing was sent");
+        s.with_conn(|c| {
+            c.execute(
+                "ALTER TABLE unreadable_for_the_test RENAME TO plugin_tenants",
+                &[],
+            )
+            .unwrap()
+        });
+        assert_eq!(
+            s.with_conn(|c| mail::deliver(c, &mailer, Some(&filters), now + 3600).unwrap()),
+            1
+        );
+        assert_eq!(row().0, "sent");
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), sent_before + 1);
+        assert!(
+            got.last().unwrap().1.contains("Fluxrate billing"),
+            "{got:?}"
+        );
+        drop(got);
+        s.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_made_from_values_another_node_changed_runs_again_and_never_double_books() {
     let dir = tempfile::tempdir().unwrap();

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::payments::{Payable, call_error, client_key, payable, perform};
 use super::{AppError, AppState};
 use crate::calls;
-use crate::hooks::CheckoutContext;
+use crate::hooks::{CheckoutContext, CheckoutFilterError};
 use crate::ids::{new_id, now_secs};
 use crate::records::{self, RecordKind};
 
@@ -356,7 +356,10 @@ fn tailored(
     let changes = inner
         .filters
         .checkout_params(ctx, what, &form)
-        .map_err(|e| AppError::bad("refused_by_plugin", e.to_string()))?;
+        .map_err(|e| match e {
+            CheckoutFilterError::Refused(e) => AppError::bad("refused_by_plugin", e.to_string()),
+            CheckoutFilterError::Unavailable(e) => AppError::Unavailable(e.to_string()),
+        })?;
     Ok(op.with_extra_params(changes))
 }
 

@@ -321,7 +321,10 @@ pub(super) async fn refund(
                     cancellation: body.cancellation_fee.is_some(),
                 };
                 let split = crate::hooks::checked_refund(inner.filters.as_ref(), &ctx, proposed)
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                    .map_err(|e| match e {
+                        crate::hooks::RefundFilterError::Refused(e) => AppError::Internal(e.to_string()),
+                        crate::hooks::RefundFilterError::Unavailable(e) => AppError::Unavailable(e.to_string()),
+                    })?;
                 (refundable, split)
             };
             let call = transaction(c, |tx| -> Result<_, AppError> {
