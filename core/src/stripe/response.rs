@@ -142,6 +142,10 @@ pub enum Object {
 
 /// Reads an answer: a 2xx with a JSON object is an [`Object`]; anything else an [`ApiError`]
 /// (a body that is not Stripe's error object still gives one, with the status).
+#[allow(
+    clippy::result_large_err,
+    reason = "one answer per Stripe call, and the error is as likely as the object; boxing it would only add an allocation"
+)]
 pub fn parse(status: u16, body: &str) -> Result<Object, ApiError> {
     let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     if !(200..300).contains(&status) || value.get("error").is_some() {
