@@ -59,6 +59,7 @@ enum Command {
         stripe_api_base: String,
         /// The SMTP relay plugins' e-mails go through: smtps://USER:PASSWORD@HOST[:PORT] (TLS),
         /// smtp://USER:PASSWORD@HOST[:PORT]?tls=starttls, or smtp://HOST[:PORT] for a local relay.
+        /// Add ca=FILE (a PEM file) to trust a private authority's relay certificate too.
         #[arg(long, env = "PAYHOOK_SMTP_URL", hide_env_values = true)]
         smtp_url: Option<String>,
         /// The sender of those e-mails.

@@ -22,7 +22,7 @@ pub const SEND_LEASE_SECS: i64 = 120;
 pub enum MailError {
     /// The URL is not an SMTP relay payhook can use.
     #[error(
-        "--smtp-url must be smtps://[USER:PASSWORD@]HOST[:PORT], smtp://[USER:PASSWORD@]HOST[:PORT]?tls=starttls or, for a relay on this machine, smtp://HOST[:PORT]; {0}"
+        "--smtp-url must be smtps://[USER:PASSWORD@]HOST[:PORT], smtp://[USER:PASSWORD@]HOST[:PORT]?tls=starttls or, for a relay on this machine, smtp://HOST[:PORT], with ca=FILE for a relay whose certificate comes from a private authority; {0}"
     )]
     Url(String),
     /// The sender address is not an address.
@@ -52,7 +52,9 @@ impl Mailer {
     /// (required: a relay that does not offer it is refused), or `smtp://HOST[:25]` in plain
     /// text, for a relay on this machine or a trusted network. A password is never sent in plain
     /// text to a relay that is not on loopback. TLS certificates are checked against the
-    /// system's roots.
+    /// system's roots, and also against the certificates of a PEM file given as `ca=FILE` (a
+    /// relay with a certificate from a private authority:
+    /// `smtps://relay.internal?ca=/etc/payhook/relay-ca.pem`).
     pub fn new(url: &str, from: &str) -> Result<Mailer, MailError> {
         let parsed = reqwest::Url::parse(url).map_err(|e| MailError::Url(e.to_string()))?;
         let host = parsed
@@ -61,9 +63,11 @@ impl Mailer {
             .ok_or_else(|| MailError::Url("it names no host".into()))?
             .to_owned();
         let mut tls = None;
+        let mut ca = None;
         for (key, value) in parsed.query_pairs() {
             match (key.as_ref(), value.as_ref()) {
                 ("tls", "starttls") => tls = Some("starttls"),
+                ("ca", path) => ca = Some(path.to_owned()),
                 ("tls", other) => {
                     return Err(MailError::Url(format!(
                         "tls={other:?} is not known: use ?tls=starttls, or smtps:// for TLS from the start"
@@ -103,6 +107,20 @@ impl Mailer {
                 )));
             }
         };
+        if let Some(path) = &ca {
+            if !encrypted {
+                return Err(MailError::Url(
+                    "ca= names the authority of a TLS relay: use it with smtps:// or ?tls=starttls"
+                        .into(),
+                ));
+            }
+            let params = tls_with_authority(&host, path)?;
+            builder = builder.tls(if parsed.scheme() == "smtps" {
+                lettre::transport::smtp::client::Tls::Wrapper(params)
+            } else {
+                lettre::transport::smtp::client::Tls::Required(params)
+            });
+        }
         builder = builder
             .port(port)
             .timeout(Some(std::time::Duration::from_secs(10)));
@@ -148,6 +166,34 @@ impl Mailer {
             .map(|_| ())
             .map_err(|e| format!("the relay {} refused or failed: {e}", self.relay))
     }
+}
+
+/// TLS to `host`, trusting the system's roots and the certificates in the PEM file at `path`.
+fn tls_with_authority(
+    host: &str,
+    path: &str,
+) -> Result<lettre::transport::smtp::client::TlsParameters, MailError> {
+    use lettre::transport::smtp::client::{Certificate, TlsParameters};
+    let pem = std::fs::read(path)
+        .map_err(|e| MailError::Url(format!("the ca= file {path:?} cannot be read: {e}")))?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(MailError::Url(format!(
+            "the ca= file {path:?} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )));
+    }
+    let authority = Certificate::from_pem(&pem).map_err(|e| {
+        MailError::Url(format!(
+            "the ca= file {path:?} is not a PEM certificate: {e}"
+        ))
+    })?;
+    let domain = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    TlsParameters::builder(domain)
+        .add_root_certificate(authority)
+        .build_rustls()
+        .map_err(|e| MailError::Url(format!("the ca= file {path:?}: {e}")))
 }
 
 fn percent_decode(text: &str) -> String {
