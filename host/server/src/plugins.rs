@@ -875,14 +875,38 @@ pub fn round_with(
     Ok(due.len())
 }
 
-/// Runs the plugin worker until `stop` is set: plugin calls, then callbacks, then e-mail, a round
-/// whenever there may be work, at least every `idle`.
+/// Runs the plugin worker until `stop` is set: plugin calls, then callbacks, a round whenever
+/// there may be work, at least every `idle`. E-mail, when there is a `mailer`, goes out from a
+/// thread of its own: a relay that is slow or does not answer (each message may take 10 s)
+/// holds up only e-mail, never the plugin calls that confirm a booking or the callbacks.
 pub fn run_worker(
     db: Database,
     plugins: std::sync::Arc<Plugins>,
     sealer: crate::seal::Sealer,
     mailer: Option<crate::mail::Mailer>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    idle: Duration,
+) {
+    std::thread::scope(|scope| {
+        if let Some(mailer) = &mailer {
+            let (db, plugins, stop) = (&db, &plugins, &stop);
+            let started = std::thread::Builder::new()
+                .name("payhook-mail".into())
+                .spawn_scoped(scope, move || run_mail(db, plugins, mailer, stop, idle));
+            if let Err(e) = started {
+                tracing::error!(error = %e, "the e-mail worker cannot start; e-mail will not be sent");
+            }
+        }
+        run_calls(&db, &plugins, &sealer, &stop, idle);
+    });
+}
+
+/// The plugin calls and the callbacks, until `stop`.
+fn run_calls(
+    db: &Database,
+    plugins: &Plugins,
+    sealer: &crate::seal::Sealer,
+    stop: &std::sync::atomic::AtomicBool,
     idle: Duration,
 ) {
     use std::sync::atomic::Ordering;
@@ -898,7 +922,6 @@ pub fn run_worker(
     };
     crate::stripe::install_tls_provider();
     let client = reqwest::Client::new();
-    let filters = PluginFilters::new(db.clone(), plugins.clone());
     let mut conn = None;
     while !stop.load(Ordering::SeqCst) {
         if conn.is_none() {
@@ -907,13 +930,8 @@ pub fn run_worker(
         let ran = match conn.as_mut() {
             Some(c) => {
                 let now = now_secs();
-                let mail = |c: &mut crate::db::DbConn| match &mailer {
-                    Some(m) => crate::mail::deliver(c, m, Some(&filters), now),
-                    None => Ok(0),
-                };
-                match round(c, &plugins, now)
-                    .and_then(|n| Ok(n + deliver_callbacks(c, &sealer, &client, &rt, now)?))
-                    .and_then(|n| Ok(n + mail(c)?))
+                match round(c, plugins, now)
+                    .and_then(|n| Ok(n + deliver_callbacks(c, sealer, &client, &rt, now)?))
                 {
                     Ok(n) => n,
                     Err(e) => {
@@ -926,6 +944,38 @@ pub fn run_worker(
             None => 0,
         };
         if ran == 0 {
+            std::thread::sleep(idle);
+        }
+    }
+}
+
+/// The e-mail outbox, through the tenants' notification filters, until `stop`.
+fn run_mail(
+    db: &Database,
+    plugins: &std::sync::Arc<Plugins>,
+    mailer: &crate::mail::Mailer,
+    stop: &std::sync::atomic::AtomicBool,
+    idle: Duration,
+) {
+    use std::sync::atomic::Ordering;
+    let filters = PluginFilters::new(db.clone(), plugins.clone());
+    let mut conn = None;
+    while !stop.load(Ordering::SeqCst) {
+        if conn.is_none() {
+            conn = db.conn().ok();
+        }
+        let attempted = match conn.as_mut() {
+            Some(c) => match crate::mail::deliver(c, mailer, Some(&filters), now_secs()) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the e-mail worker's round failed; retrying");
+                    conn = None;
+                    0
+                }
+            },
+            None => 0,
+        };
+        if attempted == 0 {
             std::thread::sleep(idle);
         }
     }

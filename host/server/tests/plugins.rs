@@ -972,6 +972,106 @@ async fn two_nodes_sending_one_outbox_send_each_e_mail_once() {
     }
 }
 
+/// E-mail goes out from a thread of its own: a relay that takes the connection and then says
+/// nothing (for 8 s here; lettre waits up to 10 s) holds up e-mail only. Callbacks queued while
+/// it is silent are posted at once, not after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_does_not_answer_holds_up_only_e_mail() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(8)).await;
+                drop(socket);
+            });
+        }
+    });
+    let (url, got) = platform(0).await;
+    let db = &databases("plugins_silent_relay")[0];
+    let s = TestServer::start(&db.location).await;
+    let tenant = s.tenant();
+    let secret = "whsec_c2lsZW50LXJlbGF5LXNlY3JldC0wMTIzNDU2Nzg5";
+    s.with_conn(|c| {
+        let sealer = payhook_server::seal::Sealer::new(&master_key());
+        plugins::set_endpoint(c, &sealer, &tenant, &url, &payhook_server::secret::Secret::new(secret), now_secs())
+            .unwrap();
+        let body = json!({"to": "client@example.com", "title": "Invoice INV-1", "text": "Attached.", "plugin": "invoicing"});
+        c.execute(
+            "INSERT INTO notifications (tenant_id, event_id, kind, subject, status, body, created_at) VALUES ($1, 'evt_1', 'plugin:invoicing', 'invoice inv_1 #0', 'pending', $2, 0)",
+            &[tenant.as_str().into(), body.to_string().into()],
+        )
+        .unwrap();
+    });
+    let mailer = payhook_server::mail::Mailer::new(
+        &format!("smtp://127.0.0.1:{port}"),
+        "billing@fluxrate.example",
+    )
+    .unwrap();
+    let (_dir, p) = plugins_dir();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (db2, stop2) = (s.db.clone(), stop.clone());
+    let worker = std::thread::spawn(move || {
+        plugins::run_worker(
+            db2,
+            Arc::new(p),
+            payhook_server::seal::Sealer::new(&master_key()),
+            Some(mailer),
+            stop2,
+            Duration::from_millis(20),
+        )
+    });
+    // The e-mail is claimed: the worker is waiting on the silent relay.
+    let claimed = || {
+        s.count(
+            "SELECT COUNT(*) FROM notifications WHERE next_attempt_at > 0",
+            &[],
+        ) == 1
+    };
+    let waited = Instant::now();
+    while !claimed() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "the e-mail was never taken"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s.with_conn(|c| {
+        for idx in 0..3_i64 {
+            c.execute(
+                "INSERT INTO plugin_callbacks (action_seq, plugin, idx, tenant_id, body, status, attempts, next_attempt_at, created_at) \
+                 VALUES (1, 'invoicing', $1, $2, '{}', 'pending', 0, 0, 0)",
+                &[idx.into(), tenant.as_str().into()],
+            )
+            .unwrap();
+        }
+    });
+    let queued = Instant::now();
+    while got.lock().unwrap().len() < 3 {
+        assert!(
+            queued.elapsed() < Duration::from_secs(5),
+            "callbacks waited for the relay"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    blocking(|| worker.join().unwrap());
+    // The relay hung up: the e-mail is kept to be tried again, with why.
+    let (status, error) = s.with_conn(|c| {
+        let r = c
+            .query_opt("SELECT status, last_error FROM notifications", &[])
+            .unwrap()
+            .unwrap();
+        (r.text(0), r.opt_text(1).unwrap_or_default())
+    });
+    assert_eq!(status, "failed", "{error}");
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_posts_its_callbacks_at_once_so_a_slow_platform_costs_one_wait() {
     use std::sync::Arc;
