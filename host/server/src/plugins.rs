@@ -555,7 +555,6 @@ fn due_calls(conn: &mut dyn Conn, now: i64, limit: i64) -> Result<Vec<Due>, DbEr
             continue;
         };
         let (kind, id) = (r.text(7), r.text(8));
-        let metadata = record_metadata(conn, &kind, &id)?;
         let amount = match (r.opt_int(9), r.opt_text(10)) {
             (Some(minor), Some(currency)) => Some(Amount { minor, currency }),
             _ => None,
@@ -573,7 +572,8 @@ fn due_calls(conn: &mut dyn Conn, now: i64, limit: i64) -> Result<Vec<Due>, DbEr
                 subject: RecordRef { kind, id },
                 amount,
                 decision: r.text(11),
-                metadata,
+                // Read just before the call (see `round_with`).
+                metadata: Vec::new(),
             },
         });
     }
@@ -839,8 +839,8 @@ pub fn round_with(
     between: &mut dyn FnMut(&mut dyn Conn),
 ) -> Result<usize, DbError> {
     dispatch(conn, plugins, now)?;
-    let due = due_calls(conn, now, 50)?;
-    for d in &due {
+    let mut due = due_calls(conn, now, 50)?;
+    for d in &mut due {
         let Some(installed) = plugins.get(&d.plugin) else {
             // Enabled for the tenant but not installed on this node: left for a node that has it.
             continue;
@@ -852,6 +852,11 @@ pub fn round_with(
             )?;
             continue;
         }
+        // The record as it is now, read after the link check: a Payment Link made while the
+        // calls before this one ran is in what the plugin is told (read with the list of
+        // calls, an invoice's e-mail could go out without the link it waited for).
+        d.action.metadata = record_metadata(conn, &d.action.subject.kind, &d.action.subject.id)?;
+        let d = &*d;
         let mut kv = load_kv(conn, &d.tenant, &d.plugin)?;
         match plugins
             .host

@@ -914,6 +914,71 @@ async fn a_call_made_from_values_another_node_changed_runs_again_and_never_doubl
     }
 }
 
+/// An invoice's e-mail carries the Payment Link it waited for even when the link is made while
+/// the round's earlier calls run: the record is read just before its own call, after the check
+/// that its link is no longer pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_call_reads_a_payment_link_made_while_earlier_calls_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), "invoicing", payhook_plugins::built::INVOICING);
+    let p = Plugins::load_dir(dir.path()).unwrap();
+    for db in databases("plugins_link_meanwhile") {
+        let s = TestServer::start(&db.location).await;
+        let tenant = s.tenant();
+        s.with_conn(|c| {
+            plugins::set_enabled(c, &tenant, "invoicing", true, None, now_secs()).unwrap()
+        });
+        let invoice = async |payment_link: bool, to: &str| {
+            let (status, body) = s
+                .api(
+                    reqwest::Method::POST,
+                    &format!("/tenants/{tenant}/invoices"),
+                    Some(json!({"amount": "120.00", "currency": "eur", "metadata": {"customer_email": to}, "payment_link": payment_link})),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        };
+        invoice(false, "first@example.com").await;
+        let second = invoice(true, "second@example.com").await;
+        let url = "https://buy.stripe.com/test_made_meanwhile";
+        // The first invoice's call runs while the second's link is pending; the link is made
+        // right after it, before the second invoice's call.
+        let mut once = true;
+        let ran = s.with_conn(|c| {
+            plugins::round_with(c, &p, now_secs(), &mut |c| {
+                if std::mem::take(&mut once) {
+                    payhook_server::records::save_link_attempt(c, &second, Ok(url)).unwrap();
+                }
+            })
+            .unwrap()
+        });
+        assert_eq!(ran, 2);
+        let mail = |to: &str| {
+            s.with_conn(|c| {
+                c.query_opt(
+                    "SELECT body FROM notifications WHERE body LIKE $1",
+                    &[format!("%{to}%").into()],
+                )
+                .unwrap()
+                .unwrap()
+                .text(0)
+            })
+        };
+        let second_mail = mail("second@example.com");
+        assert!(
+            second_mail.contains(&format!("Pay it online, by card: {url}")),
+            "{second_mail}"
+        );
+        let first_mail = mail("first@example.com");
+        assert!(
+            first_mail.contains("The payment details are on the invoice."),
+            "{first_mail}"
+        );
+        s.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_sending_one_outbox_send_each_e_mail_once() {
     use payhook_server::mail::{self, Mailer};
