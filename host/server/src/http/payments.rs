@@ -17,7 +17,7 @@ use super::{AppError, AppState};
 use crate::calls::{self, CallError};
 use crate::connection::Mode;
 use crate::db::{DbConn, transaction};
-use crate::hooks::RefundContext;
+use crate::hooks::{RefundContext, RefundFilterError};
 use crate::ids::is_plausible;
 use crate::records::{self, RecordKind};
 use crate::stripe::StripeError;
@@ -322,8 +322,8 @@ pub(super) async fn refund(
                 };
                 let split = crate::hooks::checked_refund(inner.filters.as_ref(), &ctx, proposed)
                     .map_err(|e| match e {
-                        crate::hooks::RefundFilterError::Refused(e) => AppError::Internal(e.to_string()),
-                        crate::hooks::RefundFilterError::Unavailable(e) => AppError::Unavailable(e.to_string()),
+                        RefundFilterError::Refused(e) => AppError::Internal(e.to_string()),
+                        RefundFilterError::Unavailable(e) => AppError::Unavailable(e.to_string()),
                     })?;
                 (refundable, split)
             };
