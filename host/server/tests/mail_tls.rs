@@ -104,65 +104,13 @@ async fn tls_relay(tls: Tls) -> (u16, Inbox) {
     (port, inbox)
 }
 
-/// The SMTP conversation once the stream is encrypted: AUTH PLAIN is offered and kept.
+/// The SMTP conversation once the stream is encrypted, AUTH PLAIN offered; what arrives is
+/// kept.
 async fn dialog<S: AsyncRead + AsyncWrite>(stream: S, greet: bool, kept: Inbox) {
-    use base64::Engine;
-    let (read, mut write) = tokio::io::split(stream);
-    let mut lines = BufReader::new(read).lines();
-    if greet {
-        write.write_all(b"220 relay ESMTP\r\n").await.unwrap();
-    }
-    let decode = |b64: &str| {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .unwrap();
-        String::from_utf8(bytes).unwrap()
-    };
-    let (mut got, mut in_data, mut auth_next) = (Received::default(), false, false);
-    while let Ok(Some(line)) = lines.next_line().await {
-        if in_data {
-            if line == "." {
-                in_data = false;
-                kept.lock().unwrap().push(std::mem::take(&mut got));
-                write.write_all(b"250 queued\r\n").await.unwrap();
-            } else {
-                got.data.push_str(&line);
-                got.data.push('\n');
-            }
-            continue;
-        }
-        if auth_next {
-            auth_next = false;
-            got.auth = Some(decode(&line));
-            write.write_all(b"235 ok\r\n").await.unwrap();
-            continue;
-        }
-        let upper = line.to_ascii_uppercase();
-        let reply: &[u8] = if upper.starts_with("EHLO") {
-            b"250-relay\r\n250 AUTH PLAIN\r\n"
-        } else if let Some(rest) = upper.strip_prefix("AUTH PLAIN") {
-            if rest.trim().is_empty() {
-                auth_next = true;
-                b"334 \r\n"
-            } else {
-                got.auth = Some(decode(&line["AUTH PLAIN".len()..]));
-                b"235 ok\r\n"
-            }
-        } else if upper.starts_with("RCPT TO:") {
-            got.to
-                .push(line[8..].trim().trim_matches(['<', '>']).to_owned());
-            b"250 ok\r\n"
-        } else if upper.starts_with("DATA") {
-            in_data = true;
-            b"354 go on\r\n"
-        } else if upper.starts_with("QUIT") {
-            write.write_all(b"221 bye\r\n").await.ok();
-            return;
-        } else {
-            b"250 ok\r\n"
-        };
-        write.write_all(reply).await.unwrap();
-    }
+    common::sinks::smtp_dialog(stream, greet, true, move |auth, to, data| {
+        kept.lock().unwrap().push(Received { auth, to, data })
+    })
+    .await
 }
 
 /// Queues one e-mail for `tenant` and runs the outbox once; returns the row's status, attempts

@@ -37,7 +37,6 @@ pub type Mailbox = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
 
 /// An SMTP sink on loopback: accepts every message and keeps it.
 pub async fn smtp_sink() -> (u16, Mailbox) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let got: Mailbox = Mailbox::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -48,46 +47,88 @@ pub async fn smtp_sink() -> (u16, Mailbox) {
                 return;
             };
             let kept = kept.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
-                let (mut to, mut data, mut in_data) = (Vec::new(), String::new(), false);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if in_data {
-                        if line == "." {
-                            in_data = false;
-                            kept.lock()
-                                .unwrap()
-                                .push((std::mem::take(&mut to), std::mem::take(&mut data)));
-                            write.write_all(b"250 queued\r\n").await.unwrap();
-                        } else {
-                            data.push_str(&line);
-                            data.push('\n');
-                        }
-                        continue;
-                    }
-                    let upper = line.to_ascii_uppercase();
-                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                        b"250 sink\r\n"
-                    } else if upper.starts_with("RCPT TO:") {
-                        to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
-                        b"250 ok\r\n"
-                    } else if upper.starts_with("DATA") {
-                        in_data = true;
-                        b"354 go on\r\n"
-                    } else if upper.starts_with("QUIT") {
-                        write.write_all(b"221 bye\r\n").await.ok();
-                        return;
-                    } else {
-                        b"250 ok\r\n"
-                    };
-                    write.write_all(reply).await.unwrap();
-                }
-            });
+            tokio::spawn(smtp_dialog(socket, true, false, move |_, to, data| {
+                kept.lock().unwrap().push((to, data))
+            }));
         }
     });
     (port, got)
+}
+
+/// Speaks the relay's side of SMTP on `stream`, after a `220` greeting when `greet`, offering
+/// AUTH PLAIN when `auth`; every message goes to `keep` with the credentials as decoded (when
+/// the client logged in), the recipients and the data.
+#[allow(dead_code)]
+pub async fn smtp_dialog<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
+    stream: S,
+    greet: bool,
+    auth: bool,
+    keep: impl Fn(Option<String>, Vec<String>, String),
+) {
+    use base64::Engine;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = tokio::io::split(stream);
+    let mut lines = BufReader::new(read).lines();
+    if greet {
+        write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+    }
+    let decode = |b64: &str| {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .unwrap();
+        String::from_utf8(bytes).unwrap()
+    };
+    let (mut login, mut to, mut data) = (None, Vec::new(), String::new());
+    let (mut in_data, mut auth_next) = (false, false);
+    while let Ok(Some(line)) = lines.next_line().await {
+        if in_data {
+            if line == "." {
+                in_data = false;
+                keep(
+                    login.clone(),
+                    std::mem::take(&mut to),
+                    std::mem::take(&mut data),
+                );
+                write.write_all(b"250 queued\r\n").await.unwrap();
+            } else {
+                data.push_str(&line);
+                data.push('\n');
+            }
+            continue;
+        }
+        if auth_next {
+            auth_next = false;
+            login = Some(decode(&line));
+            write.write_all(b"235 ok\r\n").await.unwrap();
+            continue;
+        }
+        let upper = line.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") && auth {
+            b"250-sink\r\n250 AUTH PLAIN\r\n"
+        } else if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            b"250 sink\r\n"
+        } else if let Some(rest) = upper.strip_prefix("AUTH PLAIN") {
+            if rest.trim().is_empty() {
+                auth_next = true;
+                b"334 \r\n"
+            } else {
+                login = Some(decode(&line["AUTH PLAIN".len()..]));
+                b"235 ok\r\n"
+            }
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+            b"250 ok\r\n"
+        } else if upper.starts_with("DATA") {
+            in_data = true;
+            b"354 go on\r\n"
+        } else if upper.starts_with("QUIT") {
+            write.write_all(b"221 bye\r\n").await.ok();
+            return;
+        } else {
+            b"250 ok\r\n"
+        };
+        write.write_all(reply).await.unwrap();
+    }
 }
 
 /// A Stripe for the seed flows: localstripe at `upstream` has no Prices and no Payment Links, so
