@@ -914,7 +914,6 @@ fn run_calls(
     stop: &std::sync::atomic::AtomicBool,
     idle: Duration,
 ) {
-    use std::sync::atomic::Ordering;
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -927,31 +926,10 @@ fn run_calls(
     };
     crate::stripe::install_tls_provider();
     let client = reqwest::Client::new();
-    let mut conn = None;
-    while !stop.load(Ordering::SeqCst) {
-        if conn.is_none() {
-            conn = db.conn().ok();
-        }
-        let ran = match conn.as_mut() {
-            Some(c) => {
-                let now = now_secs();
-                match round(c, plugins, now)
-                    .and_then(|n| Ok(n + deliver_callbacks(c, sealer, &client, &rt, now)?))
-                {
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the plugin worker's round failed; retrying");
-                        conn = None;
-                        0
-                    }
-                }
-            }
-            None => 0,
-        };
-        if ran == 0 {
-            std::thread::sleep(idle);
-        }
-    }
+    keep_running(db, stop, idle, "plugins", |c| {
+        let now = now_secs();
+        Ok(round(c, plugins, now)? + deliver_callbacks(c, sealer, &client, &rt, now)?)
+    });
 }
 
 /// The e-mail outbox, through the tenants' notification filters, until `stop`.
@@ -962,25 +940,38 @@ fn run_mail(
     stop: &std::sync::atomic::AtomicBool,
     idle: Duration,
 ) {
-    use std::sync::atomic::Ordering;
     let filters = PluginFilters::new(db.clone(), plugins.clone());
+    keep_running(db, stop, idle, "e-mail", |c| {
+        crate::mail::deliver(c, mailer, Some(&filters), now_secs())
+    });
+}
+
+/// Runs `step` on a connection of its own until `stop`, resting `idle` whenever a step found
+/// nothing to do. A step that fails is logged (for the `worker` named) and the connection
+/// opened again for the next.
+fn keep_running(
+    db: &Database,
+    stop: &std::sync::atomic::AtomicBool,
+    idle: Duration,
+    worker: &str,
+    mut step: impl FnMut(&mut crate::db::DbConn) -> Result<usize, DbError>,
+) {
+    use std::sync::atomic::Ordering;
     let mut conn = None;
     while !stop.load(Ordering::SeqCst) {
         if conn.is_none() {
             conn = db.conn().ok();
         }
-        let attempted = match conn.as_mut() {
-            Some(c) => match crate::mail::deliver(c, mailer, Some(&filters), now_secs()) {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "the e-mail worker's round failed; retrying");
-                    conn = None;
-                    0
-                }
-            },
+        let done = match conn.as_mut().map(&mut step) {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                tracing::warn!(%worker, error = %e, "a worker's round failed; retrying");
+                conn = None;
+                0
+            }
             None => 0,
         };
-        if attempted == 0 {
+        if done == 0 {
             std::thread::sleep(idle);
         }
     }
