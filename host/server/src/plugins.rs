@@ -1262,7 +1262,14 @@ impl PluginFilters {
     /// Counts a filter call as the plugin's calls are counted: a failure toward disabling it
     /// for the tenant (with the error as the reason, visible in `payhook plugin list`), a
     /// success resetting the count.
-    fn count(&self, tenant: &str, plugin: &str, point: &str, outcome: Result<(), &PluginError>) {
+    fn count(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        point: payhook_plugins::FilterPoint,
+        outcome: Result<(), &PluginError>,
+    ) {
+        let point = filter_point_name(point);
         let Ok(mut conn) = self.db.conn() else {
             return;
         };
@@ -1291,8 +1298,8 @@ impl PluginFilters {
         &self,
         tenant: &str,
         point: payhook_plugins::FilterPoint,
-        name: &'static str,
     ) -> Result<Vec<(&Installed, Kv)>, FiltersUnavailable> {
+        let name = filter_point_name(point);
         if !self.plugins.list.iter().any(|p| p.plugin.filters(point)) {
             return Ok(Vec::new());
         }
@@ -1316,6 +1323,17 @@ impl PluginFilters {
     }
 }
 
+/// A filter point's name, as the WIT spells it (in logs, errors and the reason a plugin is
+/// disabled).
+fn filter_point_name(point: payhook_plugins::FilterPoint) -> &'static str {
+    use payhook_plugins::FilterPoint;
+    match point {
+        FilterPoint::CheckoutParams => "checkout-params",
+        FilterPoint::RefundAmount => "refund-amount",
+        FilterPoint::Notification => "notification",
+    }
+}
+
 impl crate::hooks::Filters for PluginFilters {
     fn checkout_params(
         &self,
@@ -1326,9 +1344,7 @@ impl crate::hooks::Filters for PluginFilters {
         use payhook_core::stripe::changes;
         use payhook_plugins::{FilterPoint, FilterRequest, FilterValue, PluginError};
         let mut current = form.to_vec();
-        for (p, mut kv) in
-            self.enabled(ctx.tenant, FilterPoint::CheckoutParams, "checkout-params")?
-        {
+        for (p, mut kv) in self.enabled(ctx.tenant, FilterPoint::CheckoutParams)? {
             let request = FilterRequest {
                 point: FilterPoint::CheckoutParams,
                 tenant: ctx.tenant.to_owned(),
@@ -1351,12 +1367,12 @@ impl crate::hooks::Filters for PluginFilters {
                     match checked {
                         Ok(next) => {
                             current = next;
-                            self.count(ctx.tenant, name, "checkout-params", Ok(()));
+                            self.count(ctx.tenant, name, FilterPoint::CheckoutParams, Ok(()));
                         }
                         Err(e) => {
                             tracing::warn!(plugin = %name, tenant = %ctx.tenant, error = %e, "a checkout-params filter changed what it may not; its answer was not used");
                             let e = PluginError::Invalid(e.to_string());
-                            self.count(ctx.tenant, name, "checkout-params", Err(&e));
+                            self.count(ctx.tenant, name, FilterPoint::CheckoutParams, Err(&e));
                         }
                     }
                 }
@@ -1375,7 +1391,7 @@ impl crate::hooks::Filters for PluginFilters {
                 // A trap, a time-out, an invalid answer: the plugin is broken, not refusing.
                 Err(e) => {
                     tracing::warn!(plugin = %name, tenant = %ctx.tenant, error = %e, "a checkout-params filter failed; skipped");
-                    self.count(ctx.tenant, name, "checkout-params", Err(&e));
+                    self.count(ctx.tenant, name, FilterPoint::CheckoutParams, Err(&e));
                 }
             }
         }
@@ -1403,7 +1419,7 @@ impl crate::hooks::Filters for PluginFilters {
         }
         let currency = proposed.refund.currency;
         let mut split = proposed;
-        for (p, mut kv) in self.enabled(ctx.tenant, FilterPoint::RefundAmount, "refund-amount")? {
+        for (p, mut kv) in self.enabled(ctx.tenant, FilterPoint::RefundAmount)? {
             let request = FilterRequest {
                 point: FilterPoint::RefundAmount,
                 tenant: ctx.tenant.to_owned(),
@@ -1428,14 +1444,24 @@ impl crate::hooks::Filters for PluginFilters {
                         fee: Money::new(r.fee.minor, currency),
                         refund: Money::new(r.refund.minor, currency),
                     };
-                    self.count(ctx.tenant, &p.manifest.name, "refund-amount", Ok(()));
+                    self.count(
+                        ctx.tenant,
+                        &p.manifest.name,
+                        FilterPoint::RefundAmount,
+                        Ok(()),
+                    );
                 }
                 Ok(_) => {
                     tracing::warn!(plugin = %p.manifest.name, "a refund filter answered another kind of value; skipped")
                 }
                 Err(e) => {
                     tracing::warn!(plugin = %p.manifest.name, tenant = %ctx.tenant, error = %e, "a refund filter failed; skipped");
-                    self.count(ctx.tenant, &p.manifest.name, "refund-amount", Err(&e));
+                    self.count(
+                        ctx.tenant,
+                        &p.manifest.name,
+                        FilterPoint::RefundAmount,
+                        Err(&e),
+                    );
                 }
             }
         }
@@ -1456,7 +1482,7 @@ impl PluginFilters {
     ) -> Result<payhook_plugins::Notification, FiltersUnavailable> {
         use payhook_plugins::{FilterPoint, FilterRequest, FilterValue};
         let mut mail = mail;
-        for (p, mut kv) in self.enabled(tenant, FilterPoint::Notification, "notification")? {
+        for (p, mut kv) in self.enabled(tenant, FilterPoint::Notification)? {
             let request = FilterRequest {
                 point: FilterPoint::Notification,
                 tenant: tenant.to_owned(),
@@ -1469,14 +1495,14 @@ impl PluginFilters {
             match self.plugins.host.apply_filter(&p.plugin, &request, &mut kv) {
                 Ok(FilterValue::Message(m)) => {
                     mail = payhook_plugins::Notification { to: mail.to, ..m };
-                    self.count(tenant, &p.manifest.name, "notification", Ok(()));
+                    self.count(tenant, &p.manifest.name, FilterPoint::Notification, Ok(()));
                 }
                 Ok(_) => {
                     tracing::warn!(plugin = %p.manifest.name, "a notification filter answered another kind of value; skipped")
                 }
                 Err(e) => {
                     tracing::warn!(plugin = %p.manifest.name, tenant = %tenant, error = %e, "a notification filter failed; skipped");
-                    self.count(tenant, &p.manifest.name, "notification", Err(&e));
+                    self.count(tenant, &p.manifest.name, FilterPoint::Notification, Err(&e));
                 }
             }
         }
