@@ -67,6 +67,9 @@ impl Mailer {
         for (key, value) in parsed.query_pairs() {
             match (key.as_ref(), value.as_ref()) {
                 ("tls", "starttls") => tls = Some("starttls"),
+                ("ca", _) if ca.is_some() => {
+                    return Err(MailError::Url("ca= is given twice".into()));
+                }
                 ("ca", path) => ca = Some(path.to_owned()),
                 ("tls", other) => {
                     return Err(MailError::Url(format!(

@@ -204,6 +204,11 @@ fn a_ca_file_that_cannot_be_used_is_refused_when_the_mailer_is_made() {
     // A key is not a certificate.
     let e = err(&format!("smtps://relay.example?ca={FIXTURES}/relay.key"));
     assert!(e.contains("holds no PEM certificate"), "{e}");
+    // Two authorities where one is meant: which one would be a guess.
+    let e = err(&format!(
+        "smtps://relay.example?ca={FIXTURES}/ca.pem&ca={FIXTURES}/ca.pem"
+    ));
+    assert!(e.contains("ca= is given twice"), "{e}");
     // Plain text has no certificate to check.
     let e = err(&format!("smtp://127.0.0.1:25?ca={FIXTURES}/ca.pem"));
     assert!(e.contains("use it with smtps:// or ?tls=starttls"), "{e}");
