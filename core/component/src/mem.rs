@@ -6,11 +6,12 @@
 //! and `memory.fill`), so these definitions replace libc's: 1.8k fewer instructions in a reused
 //! instance's webhook call (about 156k, hashing left out).
 
-/// Reads eight bytes at `p`, most significant first, so that comparing two of them as integers
-/// orders them as their bytes are ordered.
+/// Reads eight bytes at `p` as they lie in memory (little-endian on wasm): enough to tell two
+/// ranges equal or not, with no byte swap.
 #[inline(always)]
 unsafe fn word(p: *const u8) -> u64 {
-    u64::from_be_bytes(unsafe { p.cast::<[u8; 8]>().read_unaligned() })
+    // SAFETY: the caller's ranges cover eight bytes from `p`.
+    unsafe { p.cast::<u64>().read_unaligned() }
 }
 
 /// Compares `n` bytes: negative, zero or positive as `a`'s bytes order before, equal to or after
@@ -23,7 +24,9 @@ pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     while i + 8 <= n {
         let (x, y) = unsafe { (word(a.add(i)), word(b.add(i))) };
         if x != y {
-            return if x < y { -1 } else { 1 };
+            // Byte-swapped, the first byte in memory is the most significant: the words then
+            // order as their bytes do. Only the differing pair is swapped.
+            return if x.swap_bytes() < y.swap_bytes() { -1 } else { 1 };
         }
         i += 8;
     }
