@@ -87,9 +87,9 @@ macro_rules! exports {
 }
 
 exports! {
-    verify = "webhook" . "verify" (header: Option<&str>, body: &str, secrets: &[String], now: i64, tolerance_secs: i64)
+    verify = "webhook" . "verify" (header: Option<&str>, body: &str, secrets: &[&str], now: i64, tolerance_secs: i64)
         -> Result<webhook::Verified, webhook::SignatureError>;
-    receive = "webhook" . "receive" (header: Option<&str>, body: &str, secrets: &[String], now: i64, tolerance_secs: i64)
+    receive = "webhook" . "receive" (header: Option<&str>, body: &str, secrets: &[&str], now: i64, tolerance_secs: i64)
         -> Result<webhook::Delivery, webhook::WebhookError>;
     decode_stored = "webhook" . "decode-stored" (body: &str) -> Result<webhook::Decoded, webhook::DecodeError>;
     sign = "webhook" . "sign" (body: &str, secret: &str, timestamp: i64) -> String;
