@@ -50,14 +50,24 @@ fn native(c: &Case) -> usize {
             .unwrap()
             .len();
     }
-    let d = webhook::receive(Some(&c.header), black_box(BODY.as_bytes()), &c.secrets, T + 5, 300)
-        .unwrap();
+    let d = webhook::receive(
+        Some(&c.header),
+        black_box(BODY.as_bytes()),
+        &c.secrets,
+        T + 5,
+        300,
+    )
+    .unwrap();
     if c.part == Part::Receive {
         return d.facts.len();
     }
     d.facts
         .iter()
-        .map(|f| document::apply(MachineKind::Invoice, &c.invoice, f).unwrap().len())
+        .map(|f| {
+            document::apply(MachineKind::Invoice, &c.invoice, f)
+                .unwrap()
+                .len()
+        })
         .sum()
 }
 
@@ -71,7 +81,13 @@ fn component(c: &Case, s: &mut Session<'_>) -> usize {
             .len();
     }
     let d = s
-        .receive(Some(&c.header), black_box(BODY.as_bytes()), &c.secrets, T + 5, 300)
+        .receive(
+            Some(&c.header),
+            black_box(BODY.as_bytes()),
+            &c.secrets,
+            T + 5,
+            300,
+        )
         .unwrap()
         .unwrap();
     if c.part == Part::Receive {
@@ -79,7 +95,12 @@ fn component(c: &Case, s: &mut Session<'_>) -> usize {
     }
     d.facts
         .iter()
-        .map(|f| s.apply(MachineKind::Invoice, &c.invoice, f).unwrap().unwrap().len())
+        .map(|f| {
+            s.apply(MachineKind::Invoice, &c.invoice, f)
+                .unwrap()
+                .unwrap()
+                .len()
+        })
         .sum()
 }
 
@@ -113,7 +134,10 @@ fn main() {
         header: header_for(BODY.as_bytes(), &secret, T),
         secrets: vec![secret],
         invoice: document::new_invoice(Money::new(2000, Currency::USD)),
-        fact: webhook::decode_stored(BODY.as_bytes()).unwrap().facts.remove(0),
+        fact: webhook::decode_stored(BODY.as_bytes())
+            .unwrap()
+            .facts
+            .remove(0),
         part,
     };
     let total = match positional.first().copied() {
