@@ -1143,17 +1143,25 @@ async fn a_relay_that_does_not_answer_holds_up_only_e_mail() {
 async fn a_round_posts_its_callbacks_at_once_so_a_slow_platform_costs_one_wait() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    // A platform that takes its time with each callback and notes how many it had at once.
+    // A platform that answers no callback before all five have arrived (or 5 s have passed),
+    // and notes how many it had at once. Posted together, all five are in at once however
+    // slowly a loaded machine sets up their connections; posted one after another, the first
+    // waits its 5 s alone and the test fails.
     let (now_in, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let (a, b) = (now_in.clone(), most.clone());
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let (a, b, c) = (now_in.clone(), most.clone(), arrived.clone());
     let app = axum::Router::new().route(
         "/hooks",
         axum::routing::post(move || {
-            let (a, b) = (a.clone(), b.clone());
+            let (a, b, c) = (a.clone(), b.clone(), c.clone());
             async move {
                 let n = a.fetch_add(1, Ordering::SeqCst) + 1;
                 b.fetch_max(n, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                c.fetch_add(1, Ordering::SeqCst);
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while c.load(Ordering::SeqCst) < 5 && std::time::Instant::now() < until {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
                 a.fetch_sub(1, Ordering::SeqCst);
                 axum::http::StatusCode::OK
             }
