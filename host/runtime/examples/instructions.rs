@@ -43,65 +43,59 @@ struct Case {
     part: Part,
 }
 
-/// One event through the native engine; returns the decisions' length, so nothing is elided.
-fn native(c: &Case) -> usize {
-    if c.part == Part::Apply {
-        return document::apply(MachineKind::Invoice, &c.invoice, black_box(&c.fact))
-            .unwrap()
-            .len();
-    }
-    let d = webhook::receive(
-        Some(&c.header),
-        black_box(BODY.as_bytes()),
-        &c.secrets,
-        T + 5,
-        300,
-    )
-    .unwrap();
-    if c.part == Part::Receive {
-        return d.facts.len();
-    }
-    d.facts
-        .iter()
-        .map(|f| {
-            document::apply(MachineKind::Invoice, &c.invoice, f)
-                .unwrap()
-                .len()
-        })
-        .sum()
+/// The two ways to run the engine, each called the same way by [`one`].
+trait Engine {
+    /// Verifies and decodes the envelope; returns its facts.
+    fn receive(&mut self, c: &Case) -> Vec<Fact>;
+    /// Applies `fact` to the invoice; returns the decision's length, so nothing is elided.
+    fn apply(&mut self, c: &Case, fact: &Fact) -> usize;
 }
 
-/// One event through the component.
-fn component(c: &Case, s: &mut Session<'_>) -> usize {
+/// The native engine.
+struct Native;
+
+impl Engine for Native {
+    fn receive(&mut self, c: &Case) -> Vec<Fact> {
+        let body = black_box(BODY.as_bytes());
+        webhook::receive(Some(&c.header), body, &c.secrets, T + 5, 300)
+            .unwrap()
+            .facts
+    }
+
+    fn apply(&mut self, c: &Case, fact: &Fact) -> usize {
+        document::apply(MachineKind::Invoice, &c.invoice, fact)
+            .unwrap()
+            .len()
+    }
+}
+
+impl Engine for Session<'_> {
+    fn receive(&mut self, c: &Case) -> Vec<Fact> {
+        let body = black_box(BODY.as_bytes());
+        Session::receive(self, Some(&c.header), body, &c.secrets, T + 5, 300)
+            .unwrap()
+            .unwrap()
+            .facts
+    }
+
+    fn apply(&mut self, c: &Case, fact: &Fact) -> usize {
+        Session::apply(self, MachineKind::Invoice, &c.invoice, fact)
+            .unwrap()
+            .unwrap()
+            .len()
+    }
+}
+
+/// One event, or the part of it that `c.part` names.
+fn one(engine: &mut impl Engine, c: &Case) -> usize {
     if c.part == Part::Apply {
-        return s
-            .apply(MachineKind::Invoice, &c.invoice, black_box(&c.fact))
-            .unwrap()
-            .unwrap()
-            .len();
+        return engine.apply(c, black_box(&c.fact));
     }
-    let d = s
-        .receive(
-            Some(&c.header),
-            black_box(BODY.as_bytes()),
-            &c.secrets,
-            T + 5,
-            300,
-        )
-        .unwrap()
-        .unwrap();
+    let facts = engine.receive(c);
     if c.part == Part::Receive {
-        return d.facts.len();
+        return facts.len();
     }
-    d.facts
-        .iter()
-        .map(|f| {
-            s.apply(MachineKind::Invoice, &c.invoice, f)
-                .unwrap()
-                .unwrap()
-                .len()
-        })
-        .sum()
+    facts.iter().map(|f| engine.apply(c, f)).sum()
 }
 
 /// The loop callgrind collects (`--toggle-collect='*counted*'`).
@@ -142,8 +136,8 @@ fn main() {
     };
     let total = match positional.first().copied() {
         Some("native") => {
-            native(&case);
-            counted(n, || native(&case))
+            one(&mut Native, &case);
+            counted(n, || one(&mut Native, &case))
         }
         Some("component") => {
             let config = RuntimeConfig {
@@ -159,8 +153,8 @@ fn main() {
             }
             .unwrap();
             let mut session = runtime.session().unwrap();
-            component(&case, &mut session);
-            counted(n, || component(&case, &mut session))
+            one(&mut session, &case);
+            counted(n, || one(&mut session, &case))
         }
         _ => panic!("{usage}"),
     };
