@@ -11,7 +11,8 @@
 //!
 //! Arguments: `native` or `component`; `all` (`receive` then `apply`), `receive` or `apply`
 //! alone; the number of iterations (200). `--wasm FILE` loads another build of the component
-//! (an unstripped one, to name its functions). The component is the host-HMAC build, reused.
+//! (an unstripped one, to name its functions). The component is the host-HMAC build, one
+//! instance reused; `--fresh` takes a new instance for every event instead.
 //! Only `counted` is collected; the process's set-up and a warm-up round are not.
 
 use std::hint::black_box;
@@ -106,11 +107,14 @@ fn counted(n: usize, mut one: impl FnMut() -> usize) -> usize {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: instructions native|component [all|receive|apply] [N] [--wasm FILE]";
-    let (mut positional, mut wasm) = (Vec::new(), None);
+    let usage =
+        "usage: instructions native|component [all|receive|apply] [N] [--wasm FILE] [--fresh]";
+    let (mut positional, mut wasm, mut fresh) = (Vec::new(), None, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if a == "--wasm" {
+        if a == "--fresh" {
+            fresh = true;
+        } else if a == "--wasm" {
             wasm = Some(it.next().expect(usage).clone());
         } else {
             positional.push(a.as_str());
@@ -154,7 +158,12 @@ fn main() {
             .unwrap();
             let mut session = runtime.session().unwrap();
             one(&mut session, &case);
-            counted(n, || one(&mut session, &case))
+            if fresh {
+                drop(session);
+                counted(n, || one(&mut runtime.session().unwrap(), &case))
+            } else {
+                counted(n, || one(&mut session, &case))
+            }
         }
         _ => panic!("{usage}"),
     };
