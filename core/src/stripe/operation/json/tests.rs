@@ -182,3 +182,17 @@ fn bad_operations_are_refused_with_the_field_and_what_was_wrong() {
         assert!(err.starts_with(expected), "{json}: {err}");
     }
 }
+
+/// `tests/fixtures/stripe-operations.jsonl` is [`every_operation`] as JSON, one per line: the
+/// runtime's differential test changes them and builds them in both engines.
+/// `PAYHOOK_BLESS=1 cargo test -p payhook-core operations_fixture` rewrites it.
+#[test]
+fn the_operations_fixture_is_every_operation() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/stripe-operations.jsonl");
+    let want: String = every_operation().iter().map(|op| serde_json::to_string(op).unwrap() + "\n").collect();
+    if std::env::var_os("PAYHOOK_BLESS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).expect("the fixture; run with PAYHOOK_BLESS=1 to write it");
+    assert_eq!(have, want, "run with PAYHOOK_BLESS=1 to rewrite the fixture");
+}
