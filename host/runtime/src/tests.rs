@@ -728,9 +728,9 @@ fn a_host_hmac_of_the_wrong_length_traps_the_call_and_never_passes_a_signature()
 /// the fields the engine reads (set to an edge a field should not hold or holds only at its
 /// limits: amounts about Stripe's digit limits, numbers past `i64` and `2^53`, floats,
 /// negative zero, empty, long and non-ASCII text, wrong types; added where absent; removed),
-/// some anywhere in the tree. Decoding, `receive` with a valid signature, and every fact
-/// applied to each machine's new record must give the same answer in the sandbox as natively,
-/// and none may trap. `PROPTEST_CASES` raises the count for a longer hunt.
+/// some anywhere in the tree. Decoding, `receive` with a valid signature (in both builds), and
+/// every fact applied to each machine's new record must give the same answer in the sandbox as
+/// natively, and none may trap. `PROPTEST_CASES` raises the count for a longer hunt.
 mod differential {
     use super::*;
     use payhook_core::machine::document::{self, MachineKind};
@@ -937,9 +937,9 @@ mod differential {
             ),
         ) {
             thread_local! {
-                static CASE: (Vec<Json>, Runtime) = (fixtures(), runtime(RuntimeConfig::default()));
+                static CASE: (Vec<Json>, [(HmacSource, Runtime); 2]) = (fixtures(), both_builds());
             }
-            CASE.with(|(fixtures, rt)| -> Result<(), TestCaseError> {
+            CASE.with(|(fixtures, [(_, rt), (_, wasm_hmac)])| -> Result<(), TestCaseError> {
                 let mut envelope = fixtures[which.index(fixtures.len())].clone();
                 for (at, op, key, values) in changes {
                     change(&mut envelope, READ, at, op, key, values);
@@ -956,7 +956,12 @@ mod differential {
                 let component_delivery = session
                     .receive(Some(&header), &body, &secrets(), t, 300)
                     .expect("the component must not trap");
-                prop_assert_eq!(native_delivery, component_delivery);
+                prop_assert_eq!(&native_delivery, &component_delivery);
+                // The build that hashes inside the sandbox, over bodies of every length.
+                let wasm_hashed = wasm_hmac
+                    .receive(Some(&header), &body, &secrets(), t, 300)
+                    .expect("the component must not trap");
+                prop_assert_eq!(native_delivery, wasm_hashed);
 
                 for fact in native.iter().flat_map(|d| &d.facts) {
                     for (kind, state) in new_records() {
