@@ -545,7 +545,8 @@ async fn plugin_e_mails_go_through_the_smtp_relay_and_bad_ones_are_kept_visible(
         "Smile Dental <clinic@smile.example>",
     )
     .unwrap();
-    for db in databases("plugins_mail") {
+    let dbs = databases("plugins_mail");
+    for db in &dbs {
         let s = TestServer::start(&db.location).await;
         let tenant = s.tenant();
         s.with_conn(|c| {
@@ -598,7 +599,7 @@ async fn plugin_e_mails_go_through_the_smtp_relay_and_bad_ones_are_kept_visible(
         s.stop().await;
     }
     let got = got.lock().unwrap().clone();
-    assert_eq!(got.len(), 2, "one per database");
+    assert_eq!(got.len(), dbs.len(), "one per database");
     for (to, data) in &got {
         assert_eq!(to, &["patient@example.com".to_owned()]);
         assert!(
@@ -1207,5 +1208,93 @@ async fn a_round_posts_its_callbacks_at_once_so_a_slow_platform_costs_one_wait()
     );
     // The worker's runtime is dropped where the worker runs: outside the test's async context.
     blocking(move || drop(rt));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_hands_its_e_mails_to_the_relay_four_at_a_time() {
+    use payhook_server::mail::{self, Mailer, SEND_CONCURRENCY};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A relay that accepts no message before a group of four has arrived (or 5 s have passed),
+    // and notes how many it held at once. Handed over four at a time, each group is in at once
+    // however slowly a loaded machine connects; sent one after another, each message waits
+    // its 5 s alone and the test fails.
+    let (now_in, most, arrived) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    const MESSAGES: usize = 8;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    {
+        let (now_in, most, arrived) = (now_in.clone(), most.clone(), arrived.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (a, b, c) = (now_in.clone(), most.clone(), arrived.clone());
+                tokio::spawn(common::sinks::smtp_dialog(
+                    socket,
+                    true,
+                    false,
+                    move |_, _, _| {
+                        let n = a.fetch_add(1, Ordering::SeqCst) + 1;
+                        b.fetch_max(n, Ordering::SeqCst);
+                        let mine = c.fetch_add(1, Ordering::SeqCst) + 1;
+                        let group_end = mine.div_ceil(4) * 4;
+                        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                        tokio::task::block_in_place(|| {
+                            while c.load(Ordering::SeqCst) < group_end.min(MESSAGES)
+                                && std::time::Instant::now() < until
+                            {
+                                std::thread::sleep(std::time::Duration::from_millis(10));
+                            }
+                        });
+                        a.fetch_sub(1, Ordering::SeqCst);
+                    },
+                ));
+            }
+        });
+    }
+    let mailer = Mailer::new(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Smile Dental <clinic@smile.example>",
+    )
+    .unwrap();
+    let db = &databases("plugins_slow_relay")[0];
+    let s = TestServer::start(&db.location).await;
+    let tenant = s.tenant();
+    s.with_conn(|c| {
+        for n in 0..MESSAGES {
+            let body = json!({"to": format!("patient{n}@example.com"), "title": "Confirmed", "text": "See you.", "plugin": "clinic"});
+            c.execute(
+                "INSERT INTO notifications (tenant_id, event_id, kind, subject, status, body, created_at) VALUES ($1, 'evt_1', 'plugin:clinic', $2, 'pending', $3, 0)",
+                &[tenant.as_str().into(), format!("appointment apt_{n} #0").into(), body.to_string().into()],
+            )
+            .unwrap();
+        }
+    });
+    let sent = s.with_conn(|c| mail::deliver(c, &mailer, None, now_secs()).unwrap());
+    assert_eq!(sent, MESSAGES);
+    assert_eq!(SEND_CONCURRENCY, 4);
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        4,
+        "four e-mails were with the relay together, never more"
+    );
+    let statuses: Vec<String> = s.with_conn(|c| {
+        c.query(
+            "SELECT status FROM notifications WHERE tenant_id = $1",
+            &[tenant.as_str().into()],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.text(0))
+        .collect()
+    });
+    assert_eq!(statuses, vec!["sent"; MESSAGES], "{statuses:?}");
     s.stop().await;
 }
