@@ -306,32 +306,35 @@ fn send_all(
     mailer: &Mailer,
     mails: &[&Result<payhook_plugins::Notification, String>],
 ) -> Vec<Result<(), String>> {
-    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
-    let outcomes: Vec<Mutex<Option<Result<(), String>>>> =
-        mails.iter().map(|_| Mutex::new(None)).collect();
+    let mut outcomes: Vec<Option<Result<(), String>>> = vec![None; mails.len()];
     std::thread::scope(|scope| {
-        for _ in 0..SEND_CONCURRENCY.min(mails.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(mail) = mails.get(i) else { break };
-                    let outcome = match mail {
-                        Ok(m) => mailer.send(&m.to, &m.subject, &m.text),
-                        Err(e) => Err(e.clone()),
-                    };
-                    *outcomes[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-                }
-            });
+        let senders: Vec<_> = (0..SEND_CONCURRENCY.min(mails.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(mail) = mails.get(i) else { break };
+                        let outcome = match mail {
+                            Ok(m) => mailer.send(&m.to, &m.subject, &m.text),
+                            Err(e) => Err(e.clone()),
+                        };
+                        done.push((i, outcome));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for sender in senders {
+            for (i, outcome) in sender.join().unwrap_or_default() {
+                outcomes[i] = Some(outcome);
+            }
         }
     });
     outcomes
         .into_iter()
-        .map(|o| {
-            o.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .unwrap_or_else(|| Err("the e-mail was not handed to the relay".to_owned()))
-        })
+        .map(|o| o.unwrap_or_else(|| Err("the e-mail was not handed to the relay".to_owned())))
         .collect()
 }
