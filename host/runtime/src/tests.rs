@@ -740,20 +740,29 @@ mod differential {
     use proptest::sample::Index;
     use serde_json::{Value as Json, json};
 
-    fn fixtures() -> Vec<Json> {
+    /// The JSON documents of a fixture directory (under `tests/fixtures`), in name order.
+    fn json_files(dir: &str, at_least: usize) -> Vec<Json> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/stripe-events/events");
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .join("../../tests/fixtures")
+            .join(dir);
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         paths.sort();
-        assert!(paths.len() >= 30, "the event fixtures are missing");
+        assert!(
+            paths.len() >= at_least,
+            "the fixtures in {dir:?} are missing"
+        );
         paths
             .iter()
             .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
             .collect()
+    }
+
+    fn fixtures() -> Vec<Json> {
+        json_files("stripe-events/events", 30)
     }
 
     /// The keys the decoder reads, at the envelope's top level, in `data.object` and in the
@@ -832,6 +841,35 @@ mod differential {
             Just(json!([1, "a", null])),
             Just(json!({"object": "list", "data": [], "total_count": 0})),
         ]
+    }
+
+    /// [`edge_text`] as a Rust string.
+    fn edge_string() -> impl Strategy<Value = String> {
+        edge_text().prop_map(|v| v.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// One change as [`change`] makes it: where, what kind of change, which key to add, and
+    /// the candidate values (a number, a text, anything).
+    type Change = (Index, u8, Index, [Json; 3]);
+
+    /// `count` changes.
+    fn changes(count: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<Change>> {
+        prop::collection::vec(
+            (
+                any::<Index>(),
+                any::<u8>(),
+                any::<Index>(),
+                (edge_number(), edge_text(), edge_value()).prop_map(|(n, t, v)| [n, t, v]),
+            ),
+            count,
+        )
+    }
+
+    /// Makes `changes` to `v` in turn, biased to `read_keys`.
+    fn apply(v: &mut Json, read_keys: &[&str], changes: Vec<Change>) {
+        for (at, op, key, values) in changes {
+            change(v, read_keys, at, op, key, values);
+        }
     }
 
     /// Every place in `v`, as a JSON pointer.
@@ -932,10 +970,7 @@ mod differential {
         #[test]
         fn the_component_agrees_with_the_native_engine_on_changed_envelopes(
             which in any::<Index>(),
-            changes in prop::collection::vec(
-                (any::<Index>(), any::<u8>(), any::<Index>(), (edge_number(), edge_text(), edge_value()).prop_map(|(n, t, v)| [n, t, v])),
-                1..=4,
-            ),
+            changes in changes(1..=4),
             cut in prop::option::weighted(0.1, any::<Index>()),
         ) {
             thread_local! {
@@ -943,9 +978,7 @@ mod differential {
             }
             CASE.with(|(fixtures, [(_, rt), (_, wasm_hmac)])| -> Result<(), TestCaseError> {
                 let mut envelope = fixtures[which.index(fixtures.len())].clone();
-                for (at, op, key, values) in changes {
-                    change(&mut envelope, READ, at, op, key, values);
-                }
+                apply(&mut envelope, READ, changes);
                 let mut body = serde_json::to_string(&envelope).unwrap();
                 // One case in ten is cut short: JSON that ends early, in any token.
                 if let Some(cut) = cut {
@@ -993,15 +1026,7 @@ mod differential {
         #[test]
         fn the_component_reads_stripe_answers_and_amounts_as_the_native_engine_does(
             which in any::<Index>(),
-            changes in prop::collection::vec(
-                (
-                    any::<Index>(),
-                    any::<u8>(),
-                    any::<Index>(),
-                    (edge_number(), edge_text(), edge_value()).prop_map(|(n, t, v)| [n, t, v]),
-                ),
-                0..=3,
-            ),
+            changes in changes(0..=3),
             status in prop_oneof![
                 4 => Just(200u16),
                 1 => Just(201u16),
@@ -1016,7 +1041,7 @@ mod differential {
             ],
             currency in prop_oneof![
                 "[a-z]{3}",
-                edge_text().prop_map(|v| v.as_str().unwrap_or_default().to_owned()),
+                edge_string(),
             ],
         ) {
             use payhook_core::stripe::response;
@@ -1025,9 +1050,7 @@ mod differential {
             }
             CASE.with(|(answers, rt)| -> Result<(), TestCaseError> {
                 let mut answer = answers[which.index(answers.len())].clone();
-                for (at, op, key, values) in changes {
-                    change(&mut answer, READ, at, op, key, values);
-                }
+                apply(&mut answer, READ, changes);
                 let body = answer.to_string();
                 let mut session = rt.session().unwrap();
                 let component = session.stripe_parse(status, &body).expect("the component must not trap");
@@ -1048,18 +1071,7 @@ mod differential {
 
     /// The API object fixtures, and an error as Stripe sends it.
     fn answers() -> Vec<Json> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/stripe-events/objects");
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        paths.sort();
-        assert!(paths.len() >= 10, "the object fixtures are missing");
-        let mut answers: Vec<Json> = paths
-            .iter()
-            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-            .collect();
+        let mut answers = json_files("stripe-events/objects", 10);
         answers.push(json!({"error": {
             "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
             "message": "Your card has insufficient funds.", "param": "payment_method",
@@ -1097,16 +1109,8 @@ mod differential {
         #[test]
         fn the_component_builds_changed_operations_as_the_native_engine_does(
             which in any::<Index>(),
-            changes in prop::collection::vec(
-                (
-                    any::<Index>(),
-                    any::<u8>(),
-                    any::<Index>(),
-                    (edge_number(), edge_text(), edge_value()).prop_map(|(n, t, v)| [n, t, v]),
-                ),
-                0..=3,
-            ),
-            key in prop::option::of(edge_text().prop_map(|v| v.as_str().unwrap_or_default().to_owned())),
+            changes in changes(0..=3),
+            key in prop::option::of(edge_string()),
         ) {
             use payhook_core::stripe::{self, Operation};
             thread_local! {
@@ -1114,9 +1118,7 @@ mod differential {
             }
             CASE.with(|(operations, rt)| -> Result<(), TestCaseError> {
                 let mut operation = operations[which.index(operations.len())].clone();
-                for (at, op, key, values) in changes {
-                    change(&mut operation, OPERATION_KEYS, at, op, key, values);
-                }
+                apply(&mut operation, OPERATION_KEYS, changes);
                 let json = operation.to_string();
                 let native = serde_json::from_str::<Operation>(&json)
                     .map_err(|e| format!("not a Stripe operation: {e}"))
