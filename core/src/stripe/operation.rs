@@ -6,9 +6,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 
-use super::{Method, Request, RequestError, params};
+use super::{Method, Request, RequestError};
 use crate::money::Money;
 
 mod json;
@@ -65,6 +64,17 @@ pub enum RefundReason {
     Duplicate,
     /// Fraud.
     Fraudulent,
+}
+
+impl RefundReason {
+    /// Stripe's name for it, e.g. `requested_by_customer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundReason::RequestedByCustomer => "requested_by_customer",
+            RefundReason::Duplicate => "duplicate",
+            RefundReason::Fraudulent => "fraudulent",
+        }
+    }
 }
 
 /// A line on a Checkout Session: an ad-hoc price for a named product.
@@ -352,7 +362,7 @@ impl Operation {
 /// Builds the request for `op`. `idempotency_key` is required for creating calls (see
 /// [`Operation::creates`]) and ignored for reads.
 pub fn build(op: &Operation, idempotency_key: Option<&str>) -> Result<Request, RequestError> {
-    let (method, path, body) = route(op)?;
+    let (method, path, form) = route(op)?;
     let idempotency_key = if op.creates() {
         match idempotency_key.map(str::trim) {
             Some(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_string()),
@@ -367,7 +377,7 @@ pub fn build(op: &Operation, idempotency_key: Option<&str>) -> Result<Request, R
     } else {
         None
     };
-    let mut params = params::flatten(&body);
+    let mut params = form.into_params();
     if let Some(extra) = op.extra_params() {
         super::changes::apply(&mut params, extra)?;
     }
@@ -379,47 +389,87 @@ pub fn build(op: &Operation, idempotency_key: Option<&str>) -> Result<Request, R
     })
 }
 
-fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
-    Ok(match op {
+/// A request's form pairs as a route adds them, each name already in Stripe's bracket syntax
+/// (`metadata[invoice_id]`, `line_items[0][price_data][currency]`). Absent values add nothing;
+/// the pairs are sorted by name at the end, so the order they are added in does not matter.
+///
+/// Written out rather than built as a JSON value and flattened: that took the component's
+/// largest function and a serializer for every type put into a value.
+#[derive(Default)]
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn text(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    fn opt(&mut self, name: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.text(name, value);
+        }
+    }
+
+    fn number(&mut self, name: &str, n: i64) {
+        self.text(name, n.to_string());
+    }
+
+    /// `name[key]=value` for each entry of metadata that [`check_metadata`] accepted.
+    fn metadata(&mut self, name: &str, m: &BTreeMap<String, String>) {
+        for (k, v) in m {
+            self.text(format!("{name}[{k}]"), v.as_str());
+        }
+    }
+
+    /// `{name}[interval]` and `{name}[interval_count]`.
+    fn recurring(&mut self, name: &str, interval: Interval) {
+        let (unit, count) = interval.stripe();
+        self.text(format!("{name}[interval]"), unit);
+        self.number(&format!("{name}[interval_count]"), count.into());
+    }
+
+    fn into_params(mut self) -> Vec<(String, String)> {
+        self.0.sort();
+        self.0
+    }
+}
+
+fn route(op: &Operation) -> Result<(Method, String, Form), RequestError> {
+    let mut form = Form::default();
+    let (method, path) = match op {
         Operation::CreatePaymentIntent(p) => {
             p.amount.check_chargeable()?;
             if p.confirm && p.payment_method.is_none() {
                 return Err(RequestError::Missing("payment_method (to confirm at once)"));
             }
-            let mut body = json!({
-                "amount": p.amount.minor,
-                "currency": p.amount.currency.as_str(),
-                "payment_method_types": ["card"],
-                "customer": opt_id("customer", &p.customer)?,
-                "payment_method": opt_id("payment_method", &p.payment_method)?,
-                "description": p.description,
-                "metadata": metadata(&p.metadata)?,
-            });
+            form.number("amount", p.amount.minor);
+            form.text("currency", p.amount.currency.as_str());
+            form.text("payment_method_types[0]", "card");
+            form.opt("customer", opt_id("customer", &p.customer)?);
+            form.opt("payment_method", opt_id("payment_method", &p.payment_method)?);
+            form.opt("description", p.description.as_deref());
+            form.metadata("metadata", check_metadata(&p.metadata)?);
             if p.confirm {
-                body["confirm"] = json!(true);
-                body["return_url"] = json!(p.return_url);
+                form.text("confirm", "true");
+                form.opt("return_url", p.return_url.as_deref());
             }
-            (Method::Post, "/v1/payment_intents".into(), body)
+            (Method::Post, "/v1/payment_intents".into())
         }
         Operation::ConfirmPaymentIntent {
             id,
             payment_method,
             return_url,
-        } => (
-            Method::Post,
-            format!("/v1/payment_intents/{}/confirm", id_of("id", id)?),
-            json!({"payment_method": opt_id("payment_method", payment_method)?, "return_url": return_url}),
-        ),
-        Operation::RetrievePaymentIntent { id } => (
-            Method::Get,
-            format!("/v1/payment_intents/{}", id_of("id", id)?),
-            json!({}),
-        ),
-        Operation::CancelPaymentIntent { id } => (
-            Method::Post,
-            format!("/v1/payment_intents/{}/cancel", id_of("id", id)?),
-            json!({}),
-        ),
+        } => {
+            let path = format!("/v1/payment_intents/{}/confirm", id_of("id", id)?);
+            form.opt("payment_method", opt_id("payment_method", payment_method)?);
+            form.opt("return_url", return_url.as_deref());
+            (Method::Post, path)
+        }
+        Operation::RetrievePaymentIntent { id } => {
+            (Method::Get, format!("/v1/payment_intents/{}", id_of("id", id)?))
+        }
+        Operation::CancelPaymentIntent { id } => {
+            (Method::Post, format!("/v1/payment_intents/{}/cancel", id_of("id", id)?))
+        }
         Operation::CreateRefund(r) => {
             let amount = match &r.amount {
                 Some(amount) => {
@@ -434,30 +484,29 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
                 }
                 None => None,
             };
-            (
-                Method::Post,
-                "/v1/refunds".into(),
-                json!({
-                    "payment_intent": id_of("payment_intent", &r.payment_intent)?,
-                    "amount": amount,
-                    "reason": r.reason,
-                    "metadata": metadata(&r.metadata)?,
-                }),
-            )
+            form.text("payment_intent", id_of("payment_intent", &r.payment_intent)?);
+            if let Some(amount) = amount {
+                form.number("amount", amount);
+            }
+            form.opt("reason", r.reason.map(RefundReason::as_str));
+            form.metadata("metadata", check_metadata(&r.metadata)?);
+            (Method::Post, "/v1/refunds".into())
         }
         Operation::CreateCustomer {
             email,
             name,
             payment_method,
-            metadata: m,
+            metadata,
         } => {
             let pm = opt_id("payment_method", payment_method)?;
-            let mut body = json!({"email": email, "name": name, "metadata": metadata(m)?});
+            form.opt("email", email.as_deref());
+            form.opt("name", name.as_deref());
+            form.metadata("metadata", check_metadata(metadata)?);
             if let Some(pm) = pm {
-                body["invoice_settings"] = json!({"default_payment_method": pm});
-                body["payment_method"] = json!(pm);
+                form.text("invoice_settings[default_payment_method]", pm);
+                form.text("payment_method", pm);
             }
-            (Method::Post, "/v1/customers".into(), body)
+            (Method::Post, "/v1/customers".into())
         }
         Operation::CreatePrice {
             product_name,
@@ -465,75 +514,65 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
             interval,
         } => {
             amount.check_chargeable()?;
-            let mut body = json!({
-                "currency": amount.currency.as_str(),
-                "unit_amount": amount.minor,
-                "product_data": {"name": non_empty("product_name", product_name)?},
-            });
+            form.text("currency", amount.currency.as_str());
+            form.number("unit_amount", amount.minor);
+            form.text("product_data[name]", non_empty("product_name", product_name)?);
             if let Some(i) = interval {
-                let (unit, count) = i.stripe();
-                body["recurring"] = json!({"interval": unit, "interval_count": count});
+                form.recurring("recurring", *i);
             }
-            (Method::Post, "/v1/prices".into(), body)
+            (Method::Post, "/v1/prices".into())
         }
         Operation::CreatePaymentLink {
             price,
             quantity,
             redirect_url,
-            metadata: m,
+            metadata,
             extra_params: _,
         } => {
-            let mut body = json!({
-                "line_items": [{"price": id_of("price", price)?, "quantity": quantity_of(*quantity)?}],
-                "metadata": metadata(m)?,
-                "payment_intent_data": {"metadata": metadata(m)?},
-            });
+            form.text("line_items[0][price]", id_of("price", price)?);
+            form.number("line_items[0][quantity]", quantity_of(*quantity)?.into());
+            let metadata = check_metadata(metadata)?;
+            form.metadata("metadata", metadata);
+            form.metadata("payment_intent_data[metadata]", metadata);
             if let Some(url) = redirect_url {
-                body["after_completion"] = json!({"type": "redirect", "redirect": {"url": url}});
+                form.text("after_completion[type]", "redirect");
+                form.text("after_completion[redirect][url]", url.as_str());
             }
-            (Method::Post, "/v1/payment_links".into(), body)
+            (Method::Post, "/v1/payment_links".into())
         }
         Operation::CreateCheckoutSession(c) => {
-            (Method::Post, "/v1/checkout/sessions".into(), checkout(c)?)
+            checkout(c, &mut form)?;
+            (Method::Post, "/v1/checkout/sessions".into())
         }
-        Operation::CreateSubscription(s) => (
-            Method::Post,
-            "/v1/subscriptions".into(),
-            json!({
-                "customer": id_of("customer", &s.customer)?,
-                "items": [price_item(None, &s.price)?],
-                "default_payment_method": opt_id("default_payment_method", &s.default_payment_method)?,
-                "metadata": metadata(&s.metadata)?,
-            }),
-        ),
-        Operation::RetrieveSubscription { id } => (
-            Method::Get,
-            format!("/v1/subscriptions/{}", id_of("id", id)?),
-            json!({}),
-        ),
-        Operation::ChangeSubscriptionPrice { id, item, price } => (
-            Method::Post,
-            format!("/v1/subscriptions/{}", id_of("id", id)?),
-            json!({"items": [price_item(Some(item), price)?]}),
-        ),
-        Operation::CancelSubscription {
-            id,
-            at_period_end: true,
-        } => (
-            Method::Post,
-            format!("/v1/subscriptions/{}", id_of("id", id)?),
-            json!({"cancel_at_period_end": true}),
-        ),
-        Operation::CancelSubscription {
-            id,
-            at_period_end: false,
-        } => (
-            Method::Delete,
-            format!("/v1/subscriptions/{}", id_of("id", id)?),
-            json!({}),
-        ),
-        Operation::RetrieveAccount => (Method::Get, "/v1/account".into(), json!({})),
-        Operation::RetrieveBalance => (Method::Get, "/v1/balance".into(), json!({})),
+        Operation::CreateSubscription(s) => {
+            form.text("customer", id_of("customer", &s.customer)?);
+            price_item(&mut form, "items[0]", None, &s.price)?;
+            form.opt(
+                "default_payment_method",
+                opt_id("default_payment_method", &s.default_payment_method)?,
+            );
+            form.metadata("metadata", check_metadata(&s.metadata)?);
+            (Method::Post, "/v1/subscriptions".into())
+        }
+        Operation::RetrieveSubscription { id } => {
+            (Method::Get, format!("/v1/subscriptions/{}", id_of("id", id)?))
+        }
+        Operation::ChangeSubscriptionPrice { id, item, price } => {
+            let path = format!("/v1/subscriptions/{}", id_of("id", id)?);
+            price_item(&mut form, "items[0]", Some(item), price)?;
+            (Method::Post, path)
+        }
+        Operation::CancelSubscription { id, at_period_end } => {
+            let path = format!("/v1/subscriptions/{}", id_of("id", id)?);
+            if *at_period_end {
+                form.text("cancel_at_period_end", "true");
+                (Method::Post, path)
+            } else {
+                (Method::Delete, path)
+            }
+        }
+        Operation::RetrieveAccount => (Method::Get, "/v1/account".into()),
+        Operation::RetrieveBalance => (Method::Get, "/v1/balance".into()),
         Operation::List {
             list,
             created_gte,
@@ -560,24 +599,24 @@ fn route(op: &Operation) -> Result<(Method, String, Value), RequestError> {
                 ListKind::Payouts => "/v1/payouts",
                 ListKind::BalanceTransactions => "/v1/balance_transactions",
             };
-            let body = json!({
-                "limit": limit,
-                "starting_after": opt_id("starting_after", starting_after)?,
-                "created": created_gte.map(|t| json!({"gte": t})),
-                "payout": opt_id("payout", payout)?,
-            });
-            (Method::Get, path.into(), body)
+            form.number("limit", (*limit).into());
+            form.opt("starting_after", opt_id("starting_after", starting_after)?);
+            if let Some(t) = created_gte {
+                form.number("created[gte]", *t);
+            }
+            form.opt("payout", opt_id("payout", payout)?);
+            (Method::Get, path.into())
         }
-    })
+    };
+    Ok((method, path, form))
 }
 
-fn checkout(c: &CheckoutInput) -> Result<Value, RequestError> {
+fn checkout(c: &CheckoutInput, form: &mut Form) -> Result<(), RequestError> {
     if c.line_items.is_empty() {
         return Err(RequestError::Missing("line_items"));
     }
     let currency = c.line_items[0].amount.currency;
-    let mut items = Vec::new();
-    for line in &c.line_items {
+    for (i, line) in c.line_items.iter().enumerate() {
         line.amount.check_chargeable()?;
         if line.amount.currency != currency {
             return Err(RequestError::Invalid {
@@ -586,10 +625,7 @@ fn checkout(c: &CheckoutInput) -> Result<Value, RequestError> {
             });
         }
         let recurring = match (c.mode, line.interval) {
-            (CheckoutMode::Subscription, Some(i)) => {
-                let (unit, count) = i.stripe();
-                Some(json!({"interval": unit, "interval_count": count}))
-            }
+            (CheckoutMode::Subscription, Some(i)) => Some(i),
             (CheckoutMode::Subscription, None) => {
                 return Err(RequestError::Invalid {
                     field: "line_items",
@@ -598,51 +634,55 @@ fn checkout(c: &CheckoutInput) -> Result<Value, RequestError> {
             }
             (CheckoutMode::Payment, _) => None,
         };
-        items.push(json!({
-            "quantity": quantity_of(line.quantity)?,
-            "price_data": {
-                "currency": line.amount.currency.as_str(),
-                "unit_amount": line.amount.minor,
-                "product_data": {"name": non_empty("line_items.name", &line.name)?},
-                "recurring": recurring,
-            },
-        }));
+        let item = format!("line_items[{i}]");
+        form.number(&format!("{item}[quantity]"), quantity_of(line.quantity)?.into());
+        let price = format!("{item}[price_data]");
+        form.text(format!("{price}[currency]"), line.amount.currency.as_str());
+        form.number(&format!("{price}[unit_amount]"), line.amount.minor);
+        form.text(format!("{price}[product_data][name]"), non_empty("line_items.name", &line.name)?);
+        if let Some(interval) = recurring {
+            form.recurring(&format!("{price}[recurring]"), interval);
+        }
     }
-    let meta = metadata(&c.metadata)?;
-    let mut body = json!({
-        "mode": match c.mode { CheckoutMode::Payment => "payment", CheckoutMode::Subscription => "subscription" },
-        "line_items": items,
-        "customer": opt_id("customer", &c.customer)?,
-        "client_reference_id": c.client_reference_id,
-        "expires_at": c.expires_at,
-        "metadata": meta.clone(),
-    });
+    let metadata = check_metadata(&c.metadata)?;
+    form.text(
+        "mode",
+        match c.mode {
+            CheckoutMode::Payment => "payment",
+            CheckoutMode::Subscription => "subscription",
+        },
+    );
+    form.opt("customer", opt_id("customer", &c.customer)?);
+    form.opt("client_reference_id", c.client_reference_id.as_deref());
+    if let Some(t) = c.expires_at {
+        form.number("expires_at", t);
+    }
+    form.metadata("metadata", metadata);
     match c.mode {
-        CheckoutMode::Payment => body["payment_intent_data"] = json!({"metadata": meta}),
-        CheckoutMode::Subscription => body["subscription_data"] = json!({"metadata": meta}),
+        CheckoutMode::Payment => form.metadata("payment_intent_data[metadata]", metadata),
+        CheckoutMode::Subscription => form.metadata("subscription_data[metadata]", metadata),
     }
     match c.ui_mode {
         UiMode::Hosted => {
-            body["success_url"] = json!(non_empty("success_url", &c.success_url)?);
-            body["cancel_url"] = json!(c.cancel_url);
+            form.text("success_url", non_empty("success_url", &c.success_url)?);
+            form.opt("cancel_url", c.cancel_url.as_deref());
         }
         UiMode::Embedded => {
-            body["ui_mode"] = json!("embedded");
-            body["return_url"] = json!(non_empty("success_url", &c.success_url)?);
+            form.text("ui_mode", "embedded");
+            form.text("return_url", non_empty("success_url", &c.success_url)?);
         }
     }
-    Ok(body)
+    Ok(())
 }
 
 /// Stripe's limits: 50 keys, keys up to 40 characters, values up to 500, no brackets in keys.
-fn metadata(m: &BTreeMap<String, String>) -> Result<Value, RequestError> {
+fn check_metadata(m: &BTreeMap<String, String>) -> Result<&BTreeMap<String, String>, RequestError> {
     if m.len() > 50 {
         return Err(RequestError::Invalid {
             field: "metadata",
             reason: "at most 50 keys".into(),
         });
     }
-    let mut out = Map::new();
     for (k, v) in m {
         if k.is_empty() || k.chars().count() > 40 || k.contains(['[', ']']) {
             return Err(RequestError::Invalid {
@@ -656,17 +696,16 @@ fn metadata(m: &BTreeMap<String, String>) -> Result<Value, RequestError> {
                 reason: format!("the value of {k:?} is longer than 500 characters"),
             });
         }
-        out.insert(k.clone(), Value::String(v.clone()));
     }
-    Ok(Value::Object(out))
+    Ok(m)
 }
 
-fn id_of(field: &'static str, id: &str) -> Result<String, RequestError> {
+fn id_of<'a>(field: &'static str, id: &'a str) -> Result<&'a str, RequestError> {
     if !id.is_empty()
         && id.len() <= 255
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     {
-        Ok(id.to_string())
+        Ok(id)
     } else {
         Err(RequestError::InvalidId {
             field,
@@ -676,29 +715,27 @@ fn id_of(field: &'static str, id: &str) -> Result<String, RequestError> {
 }
 
 /// A subscription item for a price (`price_…`), or for a plan of the older Plans API under
-/// `plan` (plans have ids of their own choosing; Stripe still takes them there).
-fn price_item(item: Option<&str>, price: &str) -> Result<Value, RequestError> {
+/// `plan` (plans have ids of their own choosing; Stripe still takes them there), as the pairs
+/// of `name`.
+fn price_item(form: &mut Form, name: &str, item: Option<&str>, price: &str) -> Result<(), RequestError> {
     let price = id_of("price", price)?;
-    let mut it = if price.starts_with("price_") {
-        json!({"price": price})
-    } else {
-        json!({"plan": price})
-    };
+    let key = if price.starts_with("price_") { "price" } else { "plan" };
+    form.text(format!("{name}[{key}]"), price);
     if let Some(item) = item {
-        it["id"] = json!(id_of("item", item)?);
+        form.text(format!("{name}[id]"), id_of("item", item)?);
     }
-    Ok(it)
+    Ok(())
 }
 
-fn opt_id(field: &'static str, id: &Option<String>) -> Result<Option<String>, RequestError> {
+fn opt_id<'a>(field: &'static str, id: &'a Option<String>) -> Result<Option<&'a str>, RequestError> {
     id.as_deref().map(|i| id_of(field, i)).transpose()
 }
 
-fn non_empty(field: &'static str, text: &str) -> Result<String, RequestError> {
+fn non_empty<'a>(field: &'static str, text: &'a str) -> Result<&'a str, RequestError> {
     if text.trim().is_empty() {
         Err(RequestError::Missing(field))
     } else {
-        Ok(text.to_string())
+        Ok(text)
     }
 }
 
