@@ -235,8 +235,9 @@ pub struct Attempt {
     pub kind: AttemptKind,
 }
 
-/// Where an unfinished payment attempt stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an unfinished payment attempt stands. Stored as `{"kind": "failed", "code": …,
+/// "message": …}`; read by [`AttemptKind`]'s own `Deserialize`, below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AttemptKind {
     /// The customer must act (3-D Secure).
@@ -268,6 +269,43 @@ impl AttemptKind {
             code: code.clone(),
             message: message.clone(),
         }
+    }
+}
+
+/// [`AttemptKind`]'s stored form, read as one plain struct. serde's derive for an internally
+/// tagged enum buffers the object first, and that buffering was a large part of the component's
+/// code for reading state documents; this reads the same documents in one pass. As with the
+/// derive, `code` and `message` may be left out (`None`) and are ignored for the other kinds,
+/// and unknown fields are ignored.
+#[derive(Deserialize)]
+#[serde(rename = "AttemptKind")]
+struct StoredAttemptKind {
+    kind: AttemptTag,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AttemptTag {
+    RequiresAction,
+    Processing,
+    Failed,
+}
+
+impl<'de> Deserialize<'de> for AttemptKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = StoredAttemptKind::deserialize(deserializer)?;
+        Ok(match stored.kind {
+            AttemptTag::RequiresAction => AttemptKind::RequiresAction,
+            AttemptTag::Processing => AttemptKind::Processing,
+            AttemptTag::Failed => AttemptKind::Failed {
+                code: stored.code,
+                message: stored.message,
+            },
+        })
     }
 }
 

@@ -165,3 +165,41 @@ fn the_decision_accessors() {
         (None, &[][..], Some(&Ignored::Stale))
     );
 }
+
+#[test]
+fn attempt_kinds_keep_their_stored_form_and_read_back() {
+    let kinds = [
+        AttemptKind::RequiresAction,
+        AttemptKind::Processing,
+        AttemptKind::Failed { code: Some("card_declined".into()), message: Some("Declined \"now\"".into()) },
+        AttemptKind::Failed { code: None, message: None },
+    ];
+    let stored = [
+        json!({"kind": "requires_action"}),
+        json!({"kind": "processing"}),
+        json!({"kind": "failed", "code": "card_declined", "message": "Declined \"now\""}),
+        json!({"kind": "failed", "code": null, "message": null}),
+    ];
+    for (kind, stored) in kinds.iter().zip(&stored) {
+        assert_eq!(&serde_json::to_value(kind).unwrap(), stored);
+        let text = serde_json::to_string(kind).unwrap();
+        assert_eq!(&serde_json::from_str::<AttemptKind>(&text).unwrap(), kind, "{text}");
+    }
+    // Left-out optional fields, fields in any order, and unknown fields, as the derive read them.
+    let read = |text: &str| serde_json::from_str::<AttemptKind>(text);
+    assert_eq!(read(r#"{"kind":"failed"}"#).unwrap(), AttemptKind::Failed { code: None, message: None });
+    assert_eq!(
+        read(r#"{"message":"m","extra":[1,{}],"kind":"failed"}"#).unwrap(),
+        AttemptKind::Failed { code: None, message: Some("m".into()) }
+    );
+    assert_eq!(read(r#"{"kind":"processing","message":"ignored"}"#).unwrap(), AttemptKind::Processing);
+    // What is refused, and how it is said.
+    let err = read(r#"{"kind":"paid"}"#).unwrap_err().to_string();
+    assert!(err.starts_with("unknown variant `paid`, expected one of `requires_action`, `processing`, `failed`"), "{err}");
+    let err = read(r#"{"code":"x"}"#).unwrap_err().to_string();
+    assert!(err.starts_with("missing field `kind`"), "{err}");
+    let err = read(r#"{"kind":"failed","code":5}"#).unwrap_err().to_string();
+    assert!(err.starts_with("invalid type: integer `5`, expected a string"), "{err}");
+    let err = read(r#"{"kind":"failed","kind":"failed"}"#).unwrap_err().to_string();
+    assert!(err.starts_with("duplicate field `kind`"), "{err}");
+}
