@@ -30,6 +30,7 @@ pub mod event;
 pub mod fact;
 pub mod machine;
 pub mod money;
+mod object;
 pub mod policy;
 pub mod secret;
 pub mod signature;

@@ -13,6 +13,7 @@ use core::marker::PhantomData;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{DecodeError, Event, EventId, EventType, object};
+use crate::object::Object;
 
 /// A field as read from the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -320,7 +321,8 @@ struct RawEnvelope {
 }
 
 pub(super) fn decode_text(text: &str) -> Result<Event, DecodeError> {
-    let envelope: RawEnvelope = serde_json::from_str(text).map_err(json_error)?;
+    // An object only (see `Object`): the envelope is never an array.
+    let Object(envelope) = serde_json::from_str::<Object<RawEnvelope>>(text).map_err(json_error)?;
     let object_kind = envelope.object.as_ref().ok().map(String::as_str);
     if let Some(kind) = object_kind
         && kind.starts_with("v2.")

@@ -6,6 +6,7 @@ use alloc::string::{String, ToString};
 
 use super::{Decision, appointment, invoice, payment, subscription};
 use crate::fact::Fact;
+use crate::object::Object;
 use crate::money::{Currency, Money};
 
 /// Which state machine.
@@ -87,35 +88,10 @@ fn run<S: serde::Serialize + serde::de::DeserializeOwned>(
     fact: &Fact,
     apply: fn(&S, &Fact) -> Decision<S>,
 ) -> Result<String, DocumentError> {
+    // An object only: see `Object`.
     let Object(state) = serde_json::from_str::<Object<S>>(state)
         .map_err(|e| DocumentError::InvalidState { machine: kind.name(), message: e.to_string() })?;
     Ok(to_json(&apply(&state, fact)))
-}
-
-/// A state read from a JSON object only. serde's derive for a struct also reads it from an
-/// array of its fields in order, which no state document is; reading the state through a
-/// [`MapAccessDeserializer`](serde::de::value::MapAccessDeserializer) leaves that path out of
-/// the component (9 KB for the four states), and an array is refused as not an object.
-struct Object<S>(S);
-
-impl<'de, S: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<S> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ObjectVisitor(core::marker::PhantomData))
-    }
-}
-
-struct ObjectVisitor<S>(core::marker::PhantomData<S>);
-
-impl<'de, S: serde::Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<S> {
-    type Value = Object<S>;
-
-    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("a state document (a JSON object)")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        S::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
-    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -166,10 +142,10 @@ mod tests {
         let err = apply(MachineKind::Invoice, array, &paid(2000)).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "not a valid invoice state: invalid type: sequence, expected a state document (a JSON object) at line 1 column 0"
+            "not a valid invoice state: invalid type: sequence, expected a JSON object at line 1 column 0"
         );
         let err = apply(MachineKind::Subscription, "7", &paid(1)).unwrap_err();
-        assert!(err.to_string().starts_with("not a valid subscription state: invalid type: integer `7`, expected a state document"), "{err}");
+        assert!(err.to_string().starts_with("not a valid subscription state: invalid type: integer `7`, expected a JSON object"), "{err}");
         // Missing and unknown fields read as they did, with the position.
         let err = apply(MachineKind::Invoice, r#"{"status":"open","x":1}"#, &paid(1)).unwrap_err();
         assert_eq!(err.to_string(), "not a valid invoice state: missing field `currency` at line 1 column 23");
