@@ -1,4 +1,5 @@
-//! A JSON document read as an object only.
+//! JSON read as objects only: a document's top ([`Object`]), and the struct-valued fields
+//! inside a state document ([`read`], [`optional`]).
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -33,4 +34,20 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         T::deserialize(MapAccessDeserializer::new(map)).map(Object)
     }
+}
+
+/// For `#[serde(deserialize_with = "crate::object::read")]` on a struct-valued field: the
+/// field is read as an [`Object`].
+pub(crate) fn read<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    Object::<T>::deserialize(deserializer).map(|o| o.0)
+}
+
+/// For `#[serde(default, deserialize_with = "crate::object::optional")]` on an optional
+/// struct-valued field: `null` (or, with `default`, no field) is `None`, else an [`Object`].
+pub(crate) fn optional<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<Object<T>>::deserialize(deserializer).map(|o| o.map(|o| o.0))
 }

@@ -42,13 +42,17 @@ pub struct State {
     /// The booking's currency; money in another is rejected.
     pub currency: Currency,
     /// Received and refunded per payment.
+    #[serde(deserialize_with = "crate::object::read")]
     pub settlement: Settlement,
     /// The earliest payment.
+    #[serde(default, deserialize_with = "crate::object::optional")]
     pub paid_at: Option<Stamp>,
     /// The earliest expiry of a Checkout Session for the booking; once paid, kept only if it
     /// came before the first payment (the conflict).
+    #[serde(default, deserialize_with = "crate::object::optional")]
     pub expired_at: Option<Stamp>,
     /// The latest failed or canceled payment, while unpaid and unexpired.
+    #[serde(default, deserialize_with = "crate::object::optional")]
     pub failure: Option<Failure>,
     /// A delayed payment is processing, while nothing else happened.
     pub awaiting: bool,
@@ -58,6 +62,7 @@ pub struct State {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     /// When.
+    #[serde(deserialize_with = "crate::object::read")]
     pub at: Stamp,
     /// `PaymentFailed` or `PaymentCanceled`.
     pub reason: CancelReason,

@@ -152,6 +152,36 @@ mod tests {
     }
 
     #[test]
+    fn nested_values_are_objects_and_optional_ones_may_be_left_out() {
+        let payment = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v: serde_json::Value = serde_json::from_str(&new_payment("pi_1", Currency::EUR)).unwrap();
+            f(&mut v);
+            apply(MachineKind::Payment, &v.to_string(), &paid(2000))
+        };
+        for key in ["attempt", "dispute", "fraud_warning"] {
+            assert!(payment(&|v| drop(v.as_object_mut().unwrap().remove(key))).is_ok(), "{key} left out");
+            assert!(payment(&|v| v[key] = serde_json::Value::Null).is_ok(), "{key} null");
+        }
+        let stamp = serde_json::json!({"at": 1, "rank": 0, "event": "evt_1"});
+        let with_attempt = |at: serde_json::Value, kind: serde_json::Value| {
+            payment(&|v| v["attempt"] = serde_json::json!({"at": at, "kind": kind}))
+        };
+        assert!(with_attempt(stamp.clone(), serde_json::json!({"kind": "processing"})).is_ok());
+        // The derive alone would read a struct from the array of its fields; these are refused.
+        for (at, kind) in [
+            (serde_json::json!([1, 0, "evt_1"]), serde_json::json!({"kind": "processing"})),
+            (stamp, serde_json::json!(["processing", null, null])),
+        ] {
+            let err = with_attempt(at, kind).unwrap_err().to_string();
+            assert!(err.starts_with("not a valid payment state: invalid type: sequence, expected a JSON object"), "{err}");
+        }
+        let mut appointment: serde_json::Value = serde_json::from_str(&new_appointment(Currency::EUR)).unwrap();
+        appointment["settlement"] = serde_json::json!([{}, {}]);
+        let err = apply(MachineKind::Appointment, &appointment.to_string(), &paid(1)).unwrap_err().to_string();
+        assert!(err.starts_with("not a valid appointment state: invalid type: sequence, expected a JSON object"), "{err}");
+    }
+
+    #[test]
     fn every_new_state_applies() {
         for kind in MachineKind::ALL {
             let state = match kind {

@@ -41,8 +41,10 @@ pub struct State {
     /// The amount due in minor units; `None` while a draft.
     pub amount_due: Option<i64>,
     /// Received and refunded per payment.
+    #[serde(deserialize_with = "crate::object::read")]
     pub settlement: Settlement,
     /// The latest unfinished attempt, while nothing is received.
+    #[serde(default, deserialize_with = "crate::object::optional")]
     pub attempt: Option<Attempt>,
 }
 

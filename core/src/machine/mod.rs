@@ -230,6 +230,7 @@ impl fmt::Display for PaymentId {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// When it was reported.
+    #[serde(deserialize_with = "crate::object::read")]
     pub at: Stamp,
     /// Where it stands.
     pub kind: AttemptKind,
@@ -297,7 +298,7 @@ enum AttemptTag {
 
 impl<'de> Deserialize<'de> for AttemptKind {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = StoredAttemptKind::deserialize(deserializer)?;
+        let crate::object::Object(stored) = crate::object::Object::<StoredAttemptKind>::deserialize(deserializer)?;
         Ok(match stored.kind {
             AttemptTag::RequiresAction => AttemptKind::RequiresAction,
             AttemptTag::Processing => AttemptKind::Processing,

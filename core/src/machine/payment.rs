@@ -33,6 +33,7 @@ pub struct State {
     /// The payment's currency; money in another is rejected.
     pub currency: Currency,
     /// The latest unfinished attempt, until the payment succeeds or is canceled.
+    #[serde(default, deserialize_with = "crate::object::optional")]
     pub attempt: Option<Attempt>,
     /// The money was collected.
     pub succeeded: bool,
@@ -45,8 +46,10 @@ pub struct State {
     /// Refunds that failed, by refund id.
     pub failed_refunds: BTreeMap<String, FailedRefund>,
     /// The dispute, if the customer opened one.
+    #[serde(default, deserialize_with = "crate::object::optional")]
     pub dispute: Option<Dispute>,
     /// Radar's early fraud warning, if any.
+    #[serde(default, deserialize_with = "crate::object::optional")]
     pub fraud_warning: Option<FraudWarning>,
 }
 

@@ -24,10 +24,12 @@ pub struct State {
     /// Derived from the other fields.
     pub status: Status,
     /// The latest status report, until canceled.
+    #[serde(default, deserialize_with = "crate::object::optional")]
     pub latest: Option<Report>,
     /// The subscription ended (terminal).
     pub canceled: bool,
     /// The latest `cancel_at_period_end` setting, until canceled.
+    #[serde(default, deserialize_with = "crate::object::optional")]
     pub cancel_at_period_end: Option<Setting>,
     /// End of the current period (unix seconds), the latest seen.
     pub current_period_end: Option<i64>,
@@ -37,6 +39,7 @@ pub struct State {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// When.
+    #[serde(deserialize_with = "crate::object::read")]
     pub at: Stamp,
     /// The status reported (never `Canceled`: that sets [`State::canceled`]).
     pub status: Status,
@@ -48,6 +51,7 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Setting {
     /// When it was reported.
+    #[serde(deserialize_with = "crate::object::read")]
     pub at: Stamp,
     /// Its value.
     pub value: bool,
