@@ -273,11 +273,12 @@ impl AttemptKind {
     }
 }
 
-/// [`AttemptKind`]'s stored form, read as one plain struct. serde's derive for an internally
-/// tagged enum buffers the object first, and that buffering was a large part of the component's
-/// code for reading state documents; this reads the same documents in one pass. As with the
-/// derive, `code` and `message` may be left out (`None`) and are ignored for the other kinds,
-/// and unknown fields are ignored.
+/// [`AttemptKind`]'s stored form, read as one plain struct from a JSON object. serde's derive
+/// for an internally tagged enum buffers the object first, and that buffering was a large part
+/// of the component's code for reading state documents; this reads the same documents in one
+/// pass. As with the derive, `code` and `message` may be left out (`None`) and are ignored for
+/// the other kinds, and unknown fields are ignored; unlike it, `code` and `message` must be
+/// strings or `null` whatever the kind (payhook writes them only for a failure).
 #[derive(Deserialize)]
 #[serde(rename = "AttemptKind")]
 struct StoredAttemptKind {
@@ -298,7 +299,7 @@ enum AttemptTag {
 
 impl<'de> Deserialize<'de> for AttemptKind {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let crate::object::Object(stored) = crate::object::Object::<StoredAttemptKind>::deserialize(deserializer)?;
+        let stored: StoredAttemptKind = crate::object::read(deserializer)?;
         Ok(match stored.kind {
             AttemptTag::RequiresAction => AttemptKind::RequiresAction,
             AttemptTag::Processing => AttemptKind::Processing,
