@@ -283,9 +283,7 @@ impl AttemptKind {
 #[serde(rename = "AttemptKind")]
 struct StoredAttemptKind {
     kind: AttemptTag,
-    #[serde(default)]
     code: Option<String>,
-    #[serde(default)]
     message: Option<String>,
 }
 

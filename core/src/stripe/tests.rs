@@ -119,6 +119,22 @@ fn amounts_are_checked_before_any_call() {
 }
 
 #[test]
+fn every_refund_reason_is_sent_by_the_name_it_has_in_json() {
+    // The form's name (`RefundReason::as_str`) and the JSON name (serde's derive, which is
+    // also what a host's operation is read with) are written separately; they must agree.
+    for reason in [RefundReason::RequestedByCustomer, RefundReason::Duplicate, RefundReason::Fraudulent] {
+        let name = serde_json::to_value(reason).unwrap();
+        assert_eq!(name, reason.as_str());
+        let op: Operation = serde_json::from_value(serde_json::json!({
+            "op": "create_refund", "payment_intent": "pi_1", "refundable": 5, "reason": name,
+        }))
+        .unwrap();
+        let request = build(&op, Some("k")).unwrap();
+        assert!(pairs(&request).contains(&("reason", reason.as_str())), "{reason:?}");
+    }
+}
+
+#[test]
 fn refunds_never_exceed_what_is_refundable() {
     let refund = |amount: Option<i64>, refundable| {
         build(
