@@ -318,7 +318,7 @@ impl StripeObject {
                 customer: r.id_ref(|o| &mut o.customer),
                 latest_charge: r
                     .id_ref(|o| &mut o.latest_charge)
-                    .or_else(|| r.raw.charges.as_ref().ok().and_then(|l| l.data.first()).and_then(|c| c.id.clone().ok())),
+                    .or_else(|| r.raw.charges.as_ref().ok().and_then(|l| l.items().first()).and_then(|c| c.id.clone().ok())),
                 last_payment_error: core::mem::take(&mut r.raw.last_payment_error).ok().map(|e| PaymentError {
                     code: e.code.ok(),
                     decline_code: e.decline_code.ok(),
@@ -413,7 +413,7 @@ impl StripeObject {
                 customer: r.id_ref(|o| &mut o.customer),
                 cancel_at_period_end: r.raw.cancel_at_period_end.as_ref().ok().copied().unwrap_or(false),
                 current_period_end: r.raw.current_period_end.as_ref().ok().copied().or_else(|| {
-                    r.raw.items.as_ref().ok().and_then(|l| l.data.iter().filter_map(|i| i.current_period_end.as_ref().ok().copied()).max())
+                    r.raw.items.as_ref().ok().and_then(|l| l.items().iter().filter_map(|i| i.current_period_end.as_ref().ok().copied()).max())
                 }),
                 latest_invoice: r.id_ref(|o| &mut o.latest_invoice),
                 metadata: r.metadata(),

@@ -153,6 +153,54 @@ fn bad_bodies_get_named_errors() {
     }
 }
 
+/// An event whose `data.object` is `object`.
+fn with_object(object: &str) -> std::string::String {
+    std::format!(r#"{{"id":"e","type":"x","created":1,"data":{{"object":{object}}}}}"#)
+}
+
+#[test]
+fn a_field_read_twice_is_refused_and_a_field_of_another_type_is_lenient() {
+    let invalid = |body: &str| match decode_str(body).unwrap_err() {
+        DecodeError::InvalidJson { message, .. } => message,
+        other => panic!("{body}: {other:?}"),
+    };
+    // A field the decoder reads, given twice, at each level: the envelope, the object, a
+    // nested record, a list.
+    assert_eq!(invalid(r#"{"id":"e","id":"f"}"#), "duplicate field `id`");
+    assert_eq!(invalid(&with_object(r#"{"object":"charge","amount":1,"amount":2}"#)), "duplicate field `amount`");
+    let twice = with_object(r#"{"object":"payment_intent","last_payment_error":{"code":"a","code":"b"}}"#);
+    assert_eq!(invalid(&twice), "duplicate field `code`");
+    assert_eq!(invalid(&with_object(r#"{"object":"subscription","items":{"data":[],"data":[]}}"#)), "duplicate field `data`");
+    // A list's items are objects: anything else is refused, an array of fields too.
+    for (item, message) in [
+        ("1", "invalid type: integer `1`, expected a JSON object"),
+        ("null", "invalid type: null, expected a JSON object"),
+        (r#"["si_1",5]"#, "invalid type: sequence, expected a JSON object"),
+    ] {
+        let body = with_object(&std::format!(r#"{{"object":"subscription","items":{{"data":[{item}]}}}}"#));
+        assert_eq!(invalid(&body), message, "{item}");
+    }
+    assert_eq!(
+        invalid(&with_object(r#"{"object":"subscription","items":{"data":{}}}"#)),
+        "invalid type: map, expected a sequence"
+    );
+
+    // What is not refused: a field the decoder does not read, given twice; a repeated `id` in
+    // an expanded reference and a repeated metadata key (the last counts, as in JavaScript);
+    // a field of the wrong type in an object kind whose reader does not need it.
+    let body = with_object(
+        r#"{"object":"customer","id":"cus_1","x":1,"x":2,"customer":{"id":"a","id":"b"},"metadata":{"k":"1","k":"2","n":3},"amount":"ten"}"#,
+    );
+    let event = decode_str(&body).unwrap();
+    assert_eq!(event.object, StripeObject::Other(object::UnknownObject { object: "customer".into(), id: Some("cus_1".into()) }));
+    let body = with_object(
+        r#"{"object":"payment_intent","id":"pi_1","amount":100,"currency":"usd","status":"succeeded","customer":{"id":"a","id":"b"},"metadata":{"k":"1","k":"2","n":3,"m":"4","m":null}}"#,
+    );
+    let StripeObject::PaymentIntent(pi) = decode_str(&body).unwrap().object else { panic!("{body}") };
+    assert_eq!(pi.customer.as_deref(), Some("b"));
+    assert_eq!(pi.metadata, [("k".to_string(), "2".to_string()), ("m".to_string(), "4".to_string())].into_iter().collect());
+}
+
 #[test]
 fn deep_nesting_is_skipped_without_recursion() {
     // The decoder descends only into the few fixed levels of the event's shape; anything deeper
