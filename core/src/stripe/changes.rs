@@ -134,7 +134,7 @@ pub fn apply(
             )));
         }
     }
-    form.sort();
+    super::params::sort(form);
     Ok(())
 }
 

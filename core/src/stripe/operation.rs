@@ -428,7 +428,7 @@ impl Form {
     }
 
     fn into_params(mut self) -> Vec<(String, String)> {
-        self.0.sort();
+        super::params::sort(&mut self.0);
         self.0
     }
 }

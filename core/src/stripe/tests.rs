@@ -621,3 +621,18 @@ fn a_filters_changes_are_sent_and_a_stored_change_is_checked_again() {
         "{err}"
     );
 }
+
+proptest::proptest! {
+    /// The form's heap sort orders pairs as the slice's sort does: by name, then value, with
+    /// repeated names and repeated pairs.
+    #[test]
+    fn form_pairs_sort_as_the_slice_sort_does(
+        pairs in proptest::collection::vec(("[ab]{0,3}", "[xy]{0,2}"), 0..40),
+    ) {
+        let mut heap_sorted = pairs.clone();
+        params::sort(&mut heap_sorted);
+        let mut expected = pairs;
+        expected.sort();
+        proptest::prop_assert_eq!(heap_sorted, expected);
+    }
+}
