@@ -25,7 +25,7 @@ use crate::money::{Currency, Money};
 
 impl<'de> Deserialize<'de> for Operation {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> core::result::Result<Self, D::Error> {
-        from_value(Value::deserialize(deserializer)?).map_err(D::Error::custom)
+        from_value(&Value::deserialize(deserializer)?).map_err(D::Error::custom)
     }
 }
 
@@ -52,10 +52,10 @@ const OPS: &[&str] = &[
 /// Why an operation's JSON was refused: a sentence naming the field.
 type Result<T> = core::result::Result<T, String>;
 
-fn from_value(value: Value) -> Result<Operation> {
-    let mut f = match value {
+fn from_value(value: &Value) -> Result<Operation> {
+    let f = match value {
         Value::Object(map) => Fields { map, path: String::new() },
-        other => return Err(format!("expected an object with an `op`, found {}", kind(&other))),
+        other => return Err(format!("expected an object with an `op`, found {}", kind(other))),
     };
     let op = f.str("op")?;
     Ok(match op.as_str() {
@@ -171,14 +171,15 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// An object's fields, taken one at a time; `path` prefixes field names in errors
-/// (`line_items[0].`).
-struct Fields {
-    map: Map<String, Value>,
+/// An object's fields, read one at a time (borrowed: taking them out of the map would bring
+/// the B-tree's removal code into the component, 6 KB); `path` prefixes field names in errors
+/// (`line_items[].`).
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
     path: String,
 }
 
-impl Fields {
+impl<'a> Fields<'a> {
     fn missing(&self, key: &str) -> String {
         format!("missing field `{}{key}`", self.path)
     }
@@ -188,59 +189,59 @@ impl Fields {
     }
 
     /// The field, unless absent or `null`.
-    fn present(&mut self, key: &str) -> Option<Value> {
-        match self.map.remove(key) {
+    fn present(&self, key: &str) -> Option<&'a Value> {
+        match self.map.get(key) {
             None | Some(Value::Null) => None,
             Some(v) => Some(v),
         }
     }
 
-    fn str(&mut self, key: &str) -> Result<String> {
+    fn str(&self, key: &str) -> Result<String> {
         self.opt_str(key)?.ok_or_else(|| self.missing(key))
     }
 
-    fn opt_str(&mut self, key: &str) -> Result<Option<String>> {
+    fn opt_str(&self, key: &str) -> Result<Option<String>> {
         match self.present(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(self.wrong(key, "a string", &other)),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(self.wrong(key, "a string", other)),
         }
     }
 
-    fn opt_i64(&mut self, key: &str) -> Result<Option<i64>> {
+    fn opt_i64(&self, key: &str) -> Result<Option<i64>> {
         match self.present(key) {
             None => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| self.wrong(key, "a whole number", &v)),
+            Some(v) => v.as_i64().map(Some).ok_or_else(|| self.wrong(key, "a whole number", v)),
         }
     }
 
-    fn i64(&mut self, key: &str) -> Result<i64> {
+    fn i64(&self, key: &str) -> Result<i64> {
         self.opt_i64(key)?.ok_or_else(|| self.missing(key))
     }
 
-    fn u32(&mut self, key: &str) -> Result<u32> {
+    fn u32(&self, key: &str) -> Result<u32> {
         let n = self.i64(key)?;
         u32::try_from(n).map_err(|_| format!("field `{}{key}`: {n} is not a count (0 to {})", self.path, u32::MAX))
     }
 
-    fn bool(&mut self, key: &str) -> Result<bool> {
+    fn bool(&self, key: &str) -> Result<bool> {
         match self.present(key) {
             None => Err(self.missing(key)),
-            Some(Value::Bool(b)) => Ok(b),
-            Some(other) => Err(self.wrong(key, "true or false", &other)),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(self.wrong(key, "true or false", other)),
         }
     }
 
-    fn bool_or(&mut self, key: &str, default: bool) -> Result<bool> {
-        match self.map.remove(key) {
+    fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        match self.map.get(key) {
             None => Ok(default),
-            Some(Value::Bool(b)) => Ok(b),
-            Some(other) => Err(self.wrong(key, "true or false", &other)),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(self.wrong(key, "true or false", other)),
         }
     }
 
     /// A count that may be left out (not `null`) for `default`.
-    fn u32_or(&mut self, key: &str, default: u32) -> Result<u32> {
+    fn u32_or(&self, key: &str, default: u32) -> Result<u32> {
         match self.map.get(key) {
             None => Ok(default),
             Some(Value::Null) => Err(self.wrong(key, "a count", &Value::Null)),
@@ -248,7 +249,7 @@ impl Fields {
         }
     }
 
-    fn opt_choice<T: Copy>(&mut self, key: &str, choices: &[(&str, T)]) -> Result<Option<T>> {
+    fn opt_choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<Option<T>> {
         let Some(name) = self.opt_str(key)? else { return Ok(None) };
         match choices.iter().find(|(n, _)| *n == name) {
             Some((_, v)) => Ok(Some(*v)),
@@ -259,63 +260,63 @@ impl Fields {
         }
     }
 
-    fn choice<T: Copy>(&mut self, key: &str, choices: &[(&str, T)]) -> Result<T> {
+    fn choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<T> {
         self.opt_choice(key, choices)?.ok_or_else(|| self.missing(key))
     }
 
-    fn opt_money(&mut self, key: &str) -> Result<Option<Money>> {
+    fn opt_money(&self, key: &str) -> Result<Option<Money>> {
         let Some(v) = self.present(key) else { return Ok(None) };
-        let Value::Object(map) = v else { return Err(self.wrong(key, "an object with `minor` and `currency`", &v)) };
-        let mut m = Fields { map, path: format!("{}{key}.", self.path) };
+        let Value::Object(map) = v else { return Err(self.wrong(key, "an object with `minor` and `currency`", v)) };
+        let m = Fields { map, path: format!("{}{key}.", self.path) };
         let minor = m.i64("minor")?;
         let code = m.str("currency")?;
         let currency = Currency::parse(&code).map_err(|e| format!("field `{}currency`: {e}", m.path))?;
         Ok(Some(Money::new(minor, currency)))
     }
 
-    fn money(&mut self, key: &str) -> Result<Money> {
+    fn money(&self, key: &str) -> Result<Money> {
         self.opt_money(key)?.ok_or_else(|| self.missing(key))
     }
 
     /// `metadata`: an object of strings; absent is empty.
-    fn metadata(&mut self) -> Result<BTreeMap<String, String>> {
-        let Some(v) = self.map.remove("metadata") else { return Ok(BTreeMap::new()) };
-        let Value::Object(map) = v else { return Err(self.wrong("metadata", "an object of strings", &v)) };
-        map.into_iter()
+    fn metadata(&self) -> Result<BTreeMap<String, String>> {
+        let Some(v) = self.map.get("metadata") else { return Ok(BTreeMap::new()) };
+        let Value::Object(map) = v else { return Err(self.wrong("metadata", "an object of strings", v)) };
+        map.iter()
             .map(|(k, v)| match v {
-                Value::String(s) => Ok((k, s)),
-                other => Err(format!("field `{}metadata.{k}`: expected a string, found {}", self.path, kind(&other))),
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                other => Err(format!("field `{}metadata.{k}`: expected a string, found {}", self.path, kind(other))),
             })
             .collect()
     }
 
     /// `extra_params`: `[["key", "value"], …]`; absent is none.
-    fn extra_params(&mut self) -> Result<Vec<(String, String)>> {
-        let Some(v) = self.map.remove("extra_params") else { return Ok(Vec::new()) };
-        let Value::Array(items) = v else { return Err(self.wrong("extra_params", "an array of pairs", &v)) };
+    fn extra_params(&self) -> Result<Vec<(String, String)>> {
+        let Some(v) = self.map.get("extra_params") else { return Ok(Vec::new()) };
+        let Value::Array(items) = v else { return Err(self.wrong("extra_params", "an array of pairs", v)) };
         items
-            .into_iter()
+            .iter()
             .map(|item| match item {
-                Value::Array(pair) => match <[Value; 2]>::try_from(pair) {
-                    Ok([Value::String(k), Value::String(v)]) => Ok((k, v)),
+                Value::Array(pair) => match pair.as_slice() {
+                    [Value::String(k), Value::String(v)] => Ok((k.clone(), v.clone())),
                     _ => Err(String::from("field `extra_params`: each item must be a pair of strings")),
                 },
-                other => Err(format!("field `extra_params`: expected pairs of strings, found {}", kind(&other))),
+                other => Err(format!("field `extra_params`: expected pairs of strings, found {}", kind(other))),
             })
             .collect()
     }
 
     /// A Checkout Session's `line_items`.
-    fn line_items(&mut self) -> Result<Vec<LineItem>> {
+    fn line_items(&self) -> Result<Vec<LineItem>> {
         let Some(v) = self.present("line_items") else { return Err(self.missing("line_items")) };
-        let Value::Array(items) = v else { return Err(self.wrong("line_items", "an array", &v)) };
+        let Value::Array(items) = v else { return Err(self.wrong("line_items", "an array", v)) };
         items
-            .into_iter()
+            .iter()
             .map(|item| {
                 let Value::Object(map) = item else {
-                    return Err(format!("field `line_items`: expected objects, found {}", kind(&item)));
+                    return Err(format!("field `line_items`: expected objects, found {}", kind(item)));
                 };
-                let mut line = Fields { map, path: String::from("line_items[].") };
+                let line = Fields { map, path: String::from("line_items[].") };
                 Ok(LineItem {
                     name: line.str("name")?,
                     amount: line.money("amount")?,
