@@ -7,11 +7,13 @@
 //!
 //! The reading is written out rather than derived. Each struct is a [`Record`] that names the
 //! [`Slot`] each of its fields is read into, and every value, at any depth, is read by the same
-//! [`Read`]. serde's derive made a visitor per struct and a copy of `serde_json`'s parser for
-//! each field type; this is one copy, 28 KB less in the WebAssembly component. Records and
-//! slots are closed enums, matched rather than called through trait objects: a fresh
-//! WebAssembly instance initialises each function it calls through the function table on first
-//! use, which cost it 15k instructions per event (BENCHMARKS.md, seventh run).
+//! [`Read`] (strings, the commonest, by [`Text`]). serde's derive made a visitor per struct and
+//! a copy of `serde_json`'s parser for each field type; this is two copies, 32 KB less in the
+//! WebAssembly component, for 0.8% more instructions per event on a reused instance and 0.5%
+//! fewer on a fresh one. Records and slots are closed enums, matched rather than called through
+//! trait objects: a fresh WebAssembly instance initialises each function it calls through the
+//! function table on first use, which cost it 15.7k instructions per event (BENCHMARKS.md,
+//! seventh run).
 //!
 //! What it accepts is what the derive accepted, except that a list's items must be objects
 //! (the derive also took an array of a struct's fields):
