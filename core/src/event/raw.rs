@@ -115,18 +115,20 @@ enum Slot<'a> {
     Object(Record<'a>),
 }
 
+/// Marks a lenient field as `null` (`true`) or of another type (`false`).
+fn mark<T>(field: &mut Field<T>, null: bool) {
+    *field = if null { Field::Null } else { Field::Invalid };
+}
+
 impl Slot<'_> {
     /// Marks a lenient field as `null` (`true`) or of another type (`false`).
     fn mark(self, null: bool) {
-        fn set<T>(field: &mut Field<T>, null: bool) {
-            *field = if null { Field::Null } else { Field::Invalid };
-        }
         match self {
-            Slot::Text(f) => set(f, null),
-            Slot::Count(f) => set(f, null),
-            Slot::Flag(f) => set(f, null),
-            Slot::Id(f) => set(f, null),
-            Slot::Metadata(f) => set(f, null),
+            Slot::Text(f) => mark(f, null),
+            Slot::Count(f) => mark(f, null),
+            Slot::Flag(f) => mark(f, null),
+            Slot::Id(f) => mark(f, null),
+            Slot::Metadata(f) => mark(f, null),
             Slot::Nested(n) => n.mark(null),
             // Strict: the parser refuses anything else before it reaches the slot.
             Slot::Items(_) | Slot::Object(_) => {}
@@ -214,7 +216,7 @@ macro_rules! records {
             }
             fn mark(self, null: bool) {
                 match self {
-                    $(Nested::$variant(field) => *field = if null { Field::Null } else { Field::Invalid },)*
+                    $(Nested::$variant(field) => mark(field, null),)*
                 }
             }
         }
@@ -341,11 +343,11 @@ impl<'de> Visitor<'de> for Read<'_> {
         Ok(())
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        match (self.0, i64::try_from(v)) {
-            (Slot::Count(f), Ok(v)) => *f = Field::Value(v),
-            (slot, _) => slot.mark(false),
+        // Beyond i64: not a whole number payhook reads.
+        match i64::try_from(v) {
+            Ok(v) => self.visit_i64(v),
+            Err(_) => self.visit_f64(0.0),
         }
-        Ok(())
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
         match self.0 {
