@@ -73,7 +73,7 @@ pub struct Failure {
 }
 
 /// Where a booking stands. At most one of them, so never both Confirmed and Cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The slot is held; no payment yet.
@@ -91,6 +91,16 @@ pub enum Status {
     /// Everything paid was refunded.
     Refunded,
 }
+
+crate::object::named_enum!(Status {
+    Held = "held",
+    AwaitingPayment = "awaiting_payment",
+    Confirmed = "confirmed",
+    Cancelled = "cancelled",
+    Expired = "expired",
+    PaidAfterRelease = "paid_after_release",
+    Refunded = "refunded",
+});
 
 /// The statuses that hold the slot with nothing paid.
 macro_rules! holding {

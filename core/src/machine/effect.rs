@@ -189,7 +189,7 @@ pub enum LedgerKind {
 }
 
 /// Why a booking was cancelled, or its slot may have been released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CancelReason {
     /// The payment failed (KiviCare cancels and releases the slot).
@@ -202,3 +202,10 @@ pub enum CancelReason {
     /// [`Effect::PaidAfterSlotReleased`]'s `released_by`).
     Refunded,
 }
+
+crate::object::named_enum!(CancelReason {
+    PaymentFailed = "payment_failed",
+    PaymentCanceled = "payment_canceled",
+    CheckoutExpired = "checkout_expired",
+    Refunded = "refunded",
+});

@@ -49,7 +49,7 @@ pub struct State {
 }
 
 /// Where an invoice stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// No amount due yet.
@@ -69,6 +69,17 @@ pub enum Status {
     /// Everything received was refunded.
     Refunded,
 }
+
+crate::object::named_enum!(Status {
+    Draft = "draft",
+    Open = "open",
+    Processing = "processing",
+    PaymentFailed = "payment_failed",
+    PartiallyPaid = "partially_paid",
+    Paid = "paid",
+    PartiallyRefunded = "partially_refunded",
+    Refunded = "refunded",
+});
 
 /// The statuses in which nothing is received yet.
 macro_rules! unpaid {

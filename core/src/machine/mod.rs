@@ -287,13 +287,18 @@ struct StoredAttemptKind {
     message: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy)]
 enum AttemptTag {
     RequiresAction,
     Processing,
     Failed,
 }
+
+crate::object::named_enum!(AttemptTag {
+    RequiresAction = "requires_action",
+    Processing = "processing",
+    Failed = "failed",
+});
 
 impl<'de> Deserialize<'de> for AttemptKind {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

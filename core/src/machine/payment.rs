@@ -76,7 +76,7 @@ pub struct Dispute {
 }
 
 /// Where a dispute stands; it only moves forward, in this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeStatus {
     /// Opened; evidence is due.
@@ -87,6 +87,12 @@ pub enum DisputeStatus {
     Lost,
 }
 
+crate::object::named_enum!(DisputeStatus {
+    Open = "open",
+    Won = "won",
+    Lost = "lost",
+});
+
 /// Radar's early fraud warning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FraudWarning {
@@ -95,7 +101,7 @@ pub struct FraudWarning {
 }
 
 /// Where a payment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Nothing reported yet.
@@ -115,6 +121,17 @@ pub enum Status {
     /// Collected, and all of it refunded.
     Refunded,
 }
+
+crate::object::named_enum!(Status {
+    Created = "created",
+    RequiresAction = "requires_action",
+    Processing = "processing",
+    Failed = "failed",
+    Canceled = "canceled",
+    Succeeded = "succeeded",
+    PartiallyRefunded = "partially_refunded",
+    Refunded = "refunded",
+});
 
 /// The statuses before an outcome.
 macro_rules! live {

@@ -58,7 +58,7 @@ pub struct Setting {
 }
 
 /// Where a subscription stands: Stripe's statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Created; the first invoice is not paid yet.
@@ -76,6 +76,16 @@ pub enum Status {
     /// Ended (also `incomplete_expired`). Terminal.
     Canceled,
 }
+
+crate::object::named_enum!(Status {
+    Incomplete = "incomplete",
+    Trialing = "trialing",
+    Active = "active",
+    PastDue = "past_due",
+    Unpaid = "unpaid",
+    Paused = "paused",
+    Canceled = "canceled",
+});
 
 impl Status {
     /// Parses Stripe's status text.

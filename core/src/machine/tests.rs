@@ -203,3 +203,46 @@ fn attempt_kinds_keep_their_stored_form_and_read_back() {
     let err = read(r#"{"kind":"failed","kind":"failed"}"#).unwrap_err().to_string();
     assert!(err.starts_with("duplicate field `kind`"), "{err}");
 }
+
+/// Each enum read by its name (`object::named_enum!`) reads every name its derived `Serialize`
+/// writes, and nothing else.
+#[test]
+fn named_enum_round_trips() {
+    fn check<T>(named: &[(T, &str)])
+    where
+        T: Serialize + serde::de::DeserializeOwned + PartialEq + core::fmt::Debug,
+    {
+        let names: alloc::vec::Vec<alloc::string::String> =
+            named.iter().map(|(_, name)| alloc::format!("`{name}`")).collect();
+        for (value, name) in named {
+            assert_eq!(serde_json::to_string(value).unwrap(), alloc::format!("\"{name}\""));
+            assert_eq!(&serde_json::from_str::<T>(&alloc::format!("\"{name}\"")).unwrap(), value);
+            // Escapes are read as the string they stand for.
+            let escaped = alloc::format!("\"\\u{:04x}{}\"", name.as_bytes()[0], &name[1..]);
+            assert_eq!(&serde_json::from_str::<T>(&escaped).unwrap(), value, "{escaped}");
+        }
+        let err = serde_json::from_str::<T>("\"Nope\"").unwrap_err().to_string();
+        let expected = alloc::format!("unknown variant `Nope`, expected one of {}", names.join(", "));
+        assert!(err.starts_with(&expected), "{err}");
+        // Only a string names a variant: not serde's `{"name": null}` form of a unit variant.
+        for (text, what) in [("7", "integer `7`"), ("null", "null"), ("[]", "sequence"), ("{}", "map")] {
+            let err = serde_json::from_str::<T>(text).unwrap_err().to_string();
+            let expected = alloc::format!("invalid type: {what}, expected a variant name");
+            assert!(err.starts_with(&expected), "{text}: {err}");
+        }
+        let map = alloc::format!("{{\"{}\":null}}", named[0].1);
+        assert!(serde_json::from_str::<T>(&map).is_err(), "{map}");
+    }
+    check(invoice::Status::NAMED);
+    check(payment::Status::NAMED);
+    check(payment::DisputeStatus::NAMED);
+    check(appointment::Status::NAMED);
+    check(subscription::Status::NAMED);
+    check(CancelReason::NAMED);
+    // The attempt's tag has no `Serialize` of its own: `AttemptKind` writes it.
+    let kinds = [AttemptKind::RequiresAction, AttemptKind::Processing, AttemptKind::failed(&None, &None)];
+    assert_eq!(AttemptTag::NAMED.len(), kinds.len());
+    for (kind, (_, name)) in kinds.iter().zip(AttemptTag::NAMED) {
+        assert_eq!(serde_json::to_value(kind).unwrap()["kind"], *name);
+    }
+}
