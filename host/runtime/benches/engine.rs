@@ -3,6 +3,8 @@
 //! component from wasm and from precompiled code. Each component row is measured for both
 //! builds: `host_hmac` (HMAC-SHA256 imported from the host, the runtime's default) and
 //! `wasm_hmac` (computed in the sandbox, no imports). Run: `cargo bench -p payhook-runtime`.
+//! With `PAYHOOK_BENCH_COMPARE=FILE`, another host-HMAC build of the component is measured in
+//! the same run (`compare` rows), for A/B comparisons that runs on different days cannot give.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -158,6 +160,36 @@ fn per_event(c: &mut Criterion) {
                 })
             });
         }
+    }
+    // Another build of the component, measured in the same run, for A/B comparisons:
+    // `PAYHOOK_BENCH_COMPARE=path/to/payhook_engine.wasm cargo bench -p payhook-runtime`.
+    if let Some(path) = std::env::var_os("PAYHOOK_BENCH_COMPARE") {
+        let wasm = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("PAYHOOK_BENCH_COMPARE: cannot read {path:?}: {e}"));
+        eprintln!("component file (compare): {} bytes", wasm.len());
+        let runtime = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap();
+        assert_eq!(
+            native(),
+            in_component(&mut runtime.session().unwrap()),
+            "native and component (compare) must agree"
+        );
+        let mut session = runtime.session().unwrap();
+        g.bench_function("component_reused_instance/compare", |b| {
+            b.iter(|| black_box(in_component(&mut session)))
+        });
+        g.bench_function("component_fresh_instance/compare", |b| {
+            b.iter(|| black_box(in_component(&mut runtime.session().unwrap())))
+        });
+        g.bench_function("component_decide_only_reused/compare", |b| {
+            b.iter(|| {
+                black_box(
+                    session
+                        .apply(MachineKind::Invoice, &invoice, &fact)
+                        .unwrap()
+                        .unwrap(),
+                )
+            })
+        });
     }
     g.finish();
 }
