@@ -1,5 +1,6 @@
-//! JSON read as objects only: a document's top ([`Object`]), and the struct-valued fields
-//! inside a state document ([`read`], [`optional`]).
+//! JSON read only in the shapes payhook writes: objects for a document's top ([`Object`]) and
+//! the struct-valued fields inside a state document ([`read`], [`optional`]); names, JSON
+//! strings, for a state document's unit-only enums ([`named_enum!`]).
 
 use core::fmt;
 use core::marker::PhantomData;
