@@ -2,10 +2,10 @@
 //!
 //! The state is a join of monotone parts: `succeeded` and `canceled` only turn on (a success
 //! dominates a cancellation, and both end the attempts), the latest unfinished attempt wins by
-//! [`Stamp`], `captured` and the cumulative `refunded` are the largest figures seen (a refund
-//! fact whose total is above its own captured amount is rejected, so `refunded <= captured`
-//! always), failed refunds are kept per refund, the dispute only moves forward
-//! (open → won → lost) and the fraud warning only turns on.
+//! [`Stamp`](super::Stamp), `captured` and the cumulative `refunded` are the largest figures
+//! seen (a refund fact whose total is above its own captured amount is rejected, so
+//! `refunded <= captured` always), failed refunds are kept per refund, the dispute only moves
+//! forward (open → won → lost) and the fraud warning only turns on.
 //!
 //! A failed refund leaves the money with the merchant: it is recorded as a
 //! [`LedgerKind::RefundReversal`] and subtracted from `refunded` when deriving the status.
