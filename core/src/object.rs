@@ -1,7 +1,9 @@
 //! JSON read only in the shapes payhook writes: objects for a document's top ([`Object`]) and
-//! the struct-valued fields inside a state document ([`read`], [`optional`]); names, JSON
-//! strings, for a state document's unit-only enums ([`named_enum!`]).
+//! the struct-valued fields and map values inside a state document ([`read`], [`optional`],
+//! [`values`]); names, JSON strings, for a state document's unit-only enums ([`named_enum!`]).
 
+use alloc::collections::BTreeMap;
+use alloc::string::String;
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -51,6 +53,33 @@ pub(crate) fn optional<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<Option<T>, D::Error> {
     Option::<Object<T>>::deserialize(deserializer).map(|o| o.map(|o| o.0))
+}
+
+/// For `#[serde(deserialize_with = "crate::object::values")]` on a map whose values are
+/// structs: a JSON object whose every value is read as an [`Object`]. As with serde's own map
+/// reader, a key given twice keeps its last value.
+pub(crate) fn values<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, T>, D::Error> {
+    deserializer.deserialize_map(ValuesVisitor(PhantomData))
+}
+
+struct ValuesVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ValuesVisitor<T> {
+    type Value = BTreeMap<String, T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values = BTreeMap::new();
+        while let Some((key, Object(value))) = map.next_entry::<String, Object<T>>()? {
+            values.insert(key, value);
+        }
+        Ok(values)
+    }
 }
 
 /// The index of `names` that a JSON string names, for a unit-only enum read by its name (see

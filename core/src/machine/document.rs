@@ -162,6 +162,18 @@ mod tests {
             assert!(payment(&|v| drop(v.as_object_mut().unwrap().remove(key))).is_ok(), "{key} left out");
             assert!(payment(&|v| v[key] = serde_json::Value::Null).is_ok(), "{key} null");
         }
+        // A failed refund, a map's value, is an object too; the map keeps a repeated key's last value.
+        let refund = serde_json::json!({"amount": 5, "reason": null});
+        assert!(payment(&|v| v["failed_refunds"] = serde_json::json!({"re_1": refund.clone()})).is_ok());
+        let err = payment(&|v| v["failed_refunds"] = serde_json::json!({"re_1": [5, null]})).unwrap_err().to_string();
+        assert!(err.starts_with("not a valid payment state: invalid type: sequence, expected a JSON object"), "{err}");
+        let err = payment(&|v| v["failed_refunds"] = serde_json::json!([])).unwrap_err().to_string();
+        assert!(err.starts_with("not a valid payment state: invalid type: sequence, expected a map"), "{err}");
+        let repeated = r#"{"re_1":{"amount":5,"reason":null},"re_1":{"amount":7,"reason":"x"}}"#;
+        let state = new_payment("pi_1", Currency::EUR).replace(r#""failed_refunds":{}"#, &alloc::format!(r#""failed_refunds":{repeated}"#));
+        assert!(state.contains("re_1"), "{state}");
+        let read: payment::State = serde_json::from_str(&state).unwrap();
+        assert_eq!(read.failed_refunds["re_1"].amount, 7, "{state}");
         let stamp = serde_json::json!({"at": 1, "rank": 0, "event": "evt_1"});
         let with_attempt = |at: serde_json::Value, kind: serde_json::Value| {
             payment(&|v| v["attempt"] = serde_json::json!({"at": at, "kind": kind}))

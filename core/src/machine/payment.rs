@@ -44,6 +44,7 @@ pub struct State {
     /// The cumulative amount refunded, in minor units; never above `captured`.
     pub refunded: i64,
     /// Refunds that failed, by refund id.
+    #[serde(deserialize_with = "crate::object::values")]
     pub failed_refunds: BTreeMap<String, FailedRefund>,
     /// The dispute, if the customer opened one.
     #[serde(default, deserialize_with = "crate::object::optional")]
