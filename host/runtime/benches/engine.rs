@@ -5,6 +5,7 @@
 //! `wasm_hmac` (computed in the sandbox, no imports). Run: `cargo bench -p payhook-runtime`.
 //! With `PAYHOOK_BENCH_COMPARE=FILE`, another host-HMAC build of the component is measured in
 //! the same run (`compare` rows), for A/B comparisons that runs on different days cannot give.
+//! A relative FILE is taken from `host/runtime`, where cargo runs benches.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -110,8 +111,19 @@ fn per_event(c: &mut Criterion) {
     g.bench_function("native_decide_only", |b| {
         b.iter(|| black_box(document::apply(MachineKind::Invoice, &invoice, &fact).unwrap()))
     });
-    for (hmac, build) in BUILDS {
-        let runtime = runtime(hmac);
+    // Each embedded build, and with `PAYHOOK_BENCH_COMPARE=path/to/payhook_engine.wasm` another
+    // host-HMAC build measured in the same run (rows ending in `/compare`), for A/B comparisons.
+    let mut builds: Vec<(Runtime, &str, bool)> = BUILDS
+        .iter()
+        .map(|&(hmac, build)| (runtime(hmac), build, hmac == HmacSource::Host))
+        .collect();
+    if let Some(path) = std::env::var_os("PAYHOOK_BENCH_COMPARE") {
+        let wasm = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("PAYHOOK_BENCH_COMPARE: cannot read {path:?}: {e}"));
+        eprintln!("component file (compare): {} bytes", wasm.len());
+        builds.push((Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap(), "compare", true));
+    }
+    for (runtime, build, host_hmac) in &builds {
         assert_eq!(
             native(),
             in_component(&mut runtime.session().unwrap()),
@@ -137,9 +149,10 @@ fn per_event(c: &mut Criterion) {
                 )
             })
         });
-        if hmac == HmacSource::Host {
-            // Decoding and deciding do no hashing: the same code in both builds.
-            g.bench_function("component_decode_only_reused", |b| {
+        if *host_hmac {
+            // Decoding and deciding do no hashing: the same code in both embedded builds.
+            let suffix = if *build == "compare" { "/compare" } else { "" };
+            g.bench_function(format!("component_decode_only_reused{suffix}"), |b| {
                 b.iter(|| {
                     black_box(
                         session
@@ -149,7 +162,7 @@ fn per_event(c: &mut Criterion) {
                     )
                 })
             });
-            g.bench_function("component_decide_only_reused", |b| {
+            g.bench_function(format!("component_decide_only_reused{suffix}"), |b| {
                 b.iter(|| {
                     black_box(
                         session
@@ -160,36 +173,6 @@ fn per_event(c: &mut Criterion) {
                 })
             });
         }
-    }
-    // Another build of the component, measured in the same run, for A/B comparisons:
-    // `PAYHOOK_BENCH_COMPARE=path/to/payhook_engine.wasm cargo bench -p payhook-runtime`.
-    if let Some(path) = std::env::var_os("PAYHOOK_BENCH_COMPARE") {
-        let wasm = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("PAYHOOK_BENCH_COMPARE: cannot read {path:?}: {e}"));
-        eprintln!("component file (compare): {} bytes", wasm.len());
-        let runtime = Runtime::from_wasm(&wasm, RuntimeConfig::default()).unwrap();
-        assert_eq!(
-            native(),
-            in_component(&mut runtime.session().unwrap()),
-            "native and component (compare) must agree"
-        );
-        let mut session = runtime.session().unwrap();
-        g.bench_function("component_reused_instance/compare", |b| {
-            b.iter(|| black_box(in_component(&mut session)))
-        });
-        g.bench_function("component_fresh_instance/compare", |b| {
-            b.iter(|| black_box(in_component(&mut runtime.session().unwrap())))
-        });
-        g.bench_function("component_decide_only_reused/compare", |b| {
-            b.iter(|| {
-                black_box(
-                    session
-                        .apply(MachineKind::Invoice, &invoice, &fact)
-                        .unwrap()
-                        .unwrap(),
-                )
-            })
-        });
     }
     g.finish();
 }
