@@ -1,9 +1,13 @@
 //! The payhook engine as a WebAssembly component.
 //!
 //! A thin shell over `payhook-core`: it converts WIT values to the core's types and back, and
-//! nothing else. It is `#![no_std]` so that the component imports nothing at all: memory comes
-//! from wasi-libc's `malloc` (linked statically with `-lc`), a panic is a trap, and there is no
-//! clock, randomness, environment or I/O to import.
+//! nothing else. wit-bindgen generates that glue for every export but three: `webhook.verify`,
+//! `webhook.receive` and `webhook.decode-stored` are written in [`abi`], where one lowering of an
+//! event and its facts serves both of the last two.
+//!
+//! It is `#![no_std]` so that the component imports nothing at all: memory comes from wasi-libc's
+//! `malloc` (linked statically with `-lc`), a panic is a trap, and there is no clock,
+//! randomness, environment or I/O to import.
 //!
 //! Built with the `host-hmac` feature it is the `engine-with-host-hmac` world instead: the same
 //! exports, and HMAC-SHA256 asked of the host through `payhook:engine/crypto`, its one import.
@@ -11,6 +15,7 @@
 
 extern crate alloc;
 
+mod abi;
 mod allocator;
 mod convert;
 mod mem;
@@ -19,16 +24,19 @@ mod mem;
 wit_bindgen::generate!({
     path: "../../wit/engine",
     world: "engine",
+    // Written by hand in `abi`.
+    skip: ["verify", "receive", "decode-stored"],
 });
 
 #[cfg(feature = "host-hmac")]
 wit_bindgen::generate!({
     path: "../../wit/engine",
     world: "engine-with-host-hmac",
+    // Written by hand in `abi`.
+    skip: ["verify", "receive", "decode-stored"],
 });
 
 use alloc::string::{String, ToString};
-use alloc::vec::Vec;
 
 use exports::payhook::engine::amounts::Guest as Amounts;
 use exports::payhook::engine::machines::{Guest as Machines, Machine, MachineError};
@@ -36,7 +44,7 @@ use exports::payhook::engine::stripe::{self as wit_stripe, Guest as Stripe};
 use exports::payhook::engine::webhook::{self as wit, Guest as Webhook};
 use exports::payhook::engine::types::{Money, MoneyError};
 use payhook_core::machine::document::{self, MachineKind};
-use payhook_core::{money, secret::WebhookSecret, signature, webhook};
+use payhook_core::{money, secret::WebhookSecret, signature};
 
 struct Engine;
 
@@ -65,39 +73,6 @@ impl signature::HmacSha256 for HostHmac {
 }
 
 impl Webhook for Engine {
-    fn verify(
-        header: Option<String>,
-        body: String,
-        secrets: Vec<String>,
-        now: i64,
-        tolerance_secs: i64,
-    ) -> Result<wit::Verified, wit::SignatureError> {
-        let secrets = to_secrets(secrets);
-        let tolerance = signature::Tolerance::seconds(tolerance_secs).map_err(convert::signature_error)?;
-        signature::verify_with(&HMAC, header.as_deref(), body.as_bytes(), &secrets, now, tolerance)
-            .map(|v| wit::Verified {
-                timestamp: v.timestamp().unwrap_or_default(),
-                secret_index: v.secret_index().unwrap_or_default() as u32,
-            })
-            .map_err(convert::signature_error)
-    }
-
-    fn receive(
-        header: Option<String>,
-        body: String,
-        secrets: Vec<String>,
-        now: i64,
-        tolerance_secs: i64,
-    ) -> Result<wit::Delivery, wit::WebhookError> {
-        webhook::receive_text_with(&HMAC, header.as_deref(), &body, &to_secrets(secrets), now, tolerance_secs)
-            .map(convert::delivery)
-            .map_err(convert::webhook_error)
-    }
-
-    fn decode_stored(body: String) -> Result<wit::Decoded, wit::DecodeError> {
-        webhook::decode_stored_text(&body).map(convert::decoded).map_err(convert::decode_error)
-    }
-
     fn sign(body: String, secret: String, timestamp: i64) -> String {
         signature::header_for_with(&HMAC, body.as_bytes(), &WebhookSecret::new(secret), timestamp)
     }
@@ -210,10 +185,6 @@ fn request_error_code(e: &payhook_core::stripe::RequestError) -> &'static str {
 
 fn machine_currency(code: String) -> Result<money::Currency, MachineError> {
     money::Currency::parse(&code).map_err(|_| MachineError::InvalidCurrency(code))
-}
-
-fn to_secrets(secrets: Vec<String>) -> Vec<WebhookSecret> {
-    secrets.into_iter().map(WebhookSecret::new).collect()
 }
 
 #[panic_handler]
