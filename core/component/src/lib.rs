@@ -129,7 +129,7 @@ impl Machines for Engine {
 
 impl Stripe for Engine {
     fn build(operation: String, idempotency_key: Option<String>) -> Result<wit_stripe::Request, wit_stripe::RequestError> {
-        let op: payhook_core::stripe::Operation = serde_json::from_str(&operation).map_err(|e| wit_stripe::RequestError {
+        let op = payhook_core::stripe::Operation::from_json(&operation).map_err(|e| wit_stripe::RequestError {
             code: "invalid-operation".into(),
             message: alloc::format!("not a Stripe operation: {e}"),
         })?;

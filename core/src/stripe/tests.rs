@@ -636,3 +636,34 @@ proptest::proptest! {
         proptest::prop_assert_eq!(heap_sorted, expected);
     }
 }
+
+#[test]
+fn from_json_reads_and_refuses_as_serde_json_does() {
+    let fixtures = include_str!("../../../tests/fixtures/stripe-operations.jsonl");
+    let nested = "[".repeat(200);
+    let cases = fixtures.lines().chain([
+        "",
+        "not json",
+        "[]",
+        "7",
+        r#"{"op":"bogus"}"#,
+        r#"{"op":"retrieve_payment_intent"}"#,
+        r#"{"op":"retrieve_payment_intent","id":7}"#,
+        r#"{"op":"retrieve_payment_intent","id":"pi_1"} x"#,
+        // The operation is read before what follows it is looked at, as `from_str` does.
+        r#"{"op":"bogus"} x"#,
+        nested.as_str(),
+    ]);
+    let mut read = 0;
+    for text in cases {
+        let own = Operation::from_json(text).map_err(|e| e.to_string());
+        let serde = serde_json::from_str::<Operation>(text).map_err(|e| e.to_string());
+        assert_eq!(own, serde, "{text}");
+        read += usize::from(own.is_ok());
+    }
+    assert!(read >= 16, "every fixture reads: {read}");
+    let err = Operation::from_json(r#"{"op":"bogus"} x"#).unwrap_err().to_string();
+    assert!(err.starts_with("unknown op \"bogus\""), "{err}");
+    let err = Operation::from_json(r#"{"op":"retrieve_payment_intent","id":"pi_1"} x"#).unwrap_err().to_string();
+    assert_eq!(err, "trailing characters at line 1 column 46");
+}

@@ -29,6 +29,19 @@ impl<'de> Deserialize<'de> for Operation {
     }
 }
 
+impl Operation {
+    /// Reads an operation from JSON text, as `serde_json::from_str::<Operation>` does and with
+    /// the same errors, but through `serde_json::from_str::<Value>`'s own reader: a build that
+    /// also reads Stripe's answers into a [`Value`] then carries one JSON reader, not two.
+    pub fn from_json(text: &str) -> serde_json::Result<Operation> {
+        let mut json = serde_json::Deserializer::from_str(text);
+        let value = Value::deserialize(&mut json)?;
+        let operation = from_value(&value).map_err(serde_json::Error::custom)?;
+        json.end()?;
+        Ok(operation)
+    }
+}
+
 /// Every `op`, as `Serialize` names it.
 const OPS: &[&str] = &[
     "create_payment_intent",
