@@ -51,6 +51,9 @@ enum Opt<T> {
     Some(T),
 }
 
+// Out of line: inlined at each of the lowering's optional strings it made the component 2.4 KB
+// larger, for 342 fewer instructions in a 250k-instruction webhook call.
+#[inline(never)]
 fn opt_text(s: &Option<String>) -> Opt<Str> {
     match s {
         Some(s) => Opt::Some(text(s)),
