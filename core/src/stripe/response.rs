@@ -176,22 +176,28 @@ pub fn parse(status: u16, body: &str) -> Result<Object, ApiError> {
                         .unwrap_or_default()
                         .to_string(),
                     url: na
-                        .pointer("/redirect_to_url/url")
+                        .get("redirect_to_url")
+                        .and_then(|r| r.get("url"))
                         .and_then(Value::as_str)
                         .map(ToString::to_string),
                 }),
             latest_charge: s("latest_charge").or_else(|| {
                 value
-                    .pointer("/charges/data/0/id")
+                    .get("charges")
+                    .and_then(|c| c.get("data"))
+                    .and_then(|d| d.get(0))
+                    .and_then(|c| c.get("id"))
                     .and_then(Value::as_str)
                     .map(ToString::to_string)
             }),
             last_error_code: value
-                .pointer("/last_payment_error/code")
+                .get("last_payment_error")
+                .and_then(|e| e.get("code"))
                 .and_then(Value::as_str)
                 .map(ToString::to_string),
             last_error_message: value
-                .pointer("/last_payment_error/message")
+                .get("last_payment_error")
+                .and_then(|e| e.get("message"))
                 .and_then(Value::as_str)
                 .map(ToString::to_string),
         }),
@@ -258,7 +264,8 @@ fn error(status: u16, value: &Value) -> ApiError {
         decline_code: s("decline_code"),
         param: s("param"),
         payment_intent: e
-            .pointer("/payment_intent/id")
+            .get("payment_intent")
+            .and_then(|p| p.get("id"))
             .and_then(Value::as_str)
             .map(ToString::to_string),
         kind,

@@ -292,6 +292,32 @@ fn responses_from_stripe_fixtures_parse_into_typed_objects() {
 }
 
 #[test]
+fn a_payment_intents_nested_fields_are_read() {
+    let requires_action = r#"{"object":"payment_intent","id":"pi_1","status":"requires_action","amount":2000,"currency":"eur",
+        "next_action":{"type":"redirect_to_url","redirect_to_url":{"url":"https://hooks.example/3ds"}},
+        "last_payment_error":{"code":"authentication_required","message":"Authenticate."},
+        "charges":{"object":"list","data":[{"id":"ch_old"},{"id":"ch_2"}]}}"#;
+    let Object::PaymentIntent(p) = parse(200, requires_action).unwrap() else { panic!("not a payment intent") };
+    assert_eq!(
+        p.next_action,
+        Some(response::NextAction { kind: "redirect_to_url".into(), url: Some("https://hooks.example/3ds".into()) })
+    );
+    // API versions before 2022-11-15 list the charges; later ones name the latest.
+    assert_eq!(p.latest_charge.as_deref(), Some("ch_old"));
+    assert_eq!(p.last_error_code.as_deref(), Some("authentication_required"));
+    assert_eq!(p.last_error_message.as_deref(), Some("Authenticate."));
+    let newer = requires_action.replace(r#""charges""#, r#""latest_charge":"ch_new","charges""#);
+    let Object::PaymentIntent(p) = parse(200, &newer).unwrap() else { panic!("not a payment intent") };
+    assert_eq!(p.latest_charge.as_deref(), Some("ch_new"));
+    // Fields of the wrong shape are left out, not errors.
+    let odd = r#"{"object":"payment_intent","id":"pi_1","next_action":{"type":"use_stripe_sdk","redirect_to_url":"x"},
+        "last_payment_error":"declined","charges":{"data":{"0":{"id":"ch_1"}}}}"#;
+    let Object::PaymentIntent(p) = parse(200, odd).unwrap() else { panic!("not a payment intent") };
+    assert_eq!(p.next_action, Some(response::NextAction { kind: "use_stripe_sdk".into(), url: None }));
+    assert_eq!((p.latest_charge, p.last_error_code, p.last_error_message), (None, None, None));
+}
+
+#[test]
 fn stripe_errors_become_typed_errors_with_their_message() {
     let declined = r#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","payment_intent":{"id":"pi_9"}}}"#;
     let e = parse(402, declined).unwrap_err();
