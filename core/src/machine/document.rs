@@ -94,10 +94,11 @@ fn run<S: serde::Serialize + serde::de::DeserializeOwned>(
     Ok(to_json(&apply(&state, fact)))
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+/// `value` as JSON, exactly as `serde_json::to_string` writes it (see [`super::json`]).
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // The machines' types are plain structs, enums, strings and integers with string map keys:
-    // serialising them cannot fail.
-    serde_json::to_string(value).unwrap_or_default()
+    // writing them cannot fail.
+    super::json::to_string(value).unwrap_or_default()
 }
 
 #[cfg(test)]

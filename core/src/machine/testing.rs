@@ -62,7 +62,7 @@ impl About for Fact {
 
 /// Applies `facts` in order; returns the final state and every effect, checking on the way that
 /// an applied decision really changes the state and that `invariant(before, after)` holds.
-pub(crate) fn run<S: Clone + PartialEq + Debug>(
+pub(crate) fn run<S: Clone + PartialEq + Debug + Serialize>(
     initial: &S,
     facts: &[&Fact],
     apply: fn(&S, &Fact) -> Decision<S>,
@@ -71,10 +71,14 @@ pub(crate) fn run<S: Clone + PartialEq + Debug>(
     let mut state = initial.clone();
     let mut effects = Vec::new();
     for fact in facts {
+        let decision = apply(&state, fact);
+        // The documents' own JSON writer agrees with serde_json on every decision made here.
+        let json = serde_json::to_string(&decision).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert_eq!(super::document::to_json(&decision), json);
         if let Decision::Applied {
             next,
             effects: more,
-        } = apply(&state, fact)
+        } = decision
         {
             prop_assert_ne!(&next, &state, "applied without a change: {:?}", fact);
             invariant(&state, &next).map_err(|why| {
