@@ -28,6 +28,7 @@ extern crate std;
 
 pub mod event;
 pub mod fact;
+pub mod json;
 pub mod machine;
 pub mod money;
 mod object;

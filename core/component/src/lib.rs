@@ -149,7 +149,8 @@ impl Stripe for Engine {
 
     fn parse(status: u16, body: String) -> Result<String, wit_stripe::ApiError> {
         match payhook_core::stripe::response::parse(status, &body) {
-            Ok(object) => Ok(serde_json::to_string(&object).unwrap_or_default()),
+            // Stripe's answers hold no f32, bytes or non-string keys: writing them cannot fail.
+            Ok(object) => Ok(payhook_core::json::to_string(&object).unwrap_or_default()),
             Err(e) => Err(wit_stripe::ApiError {
                 status: e.status,
                 kind: e.kind,

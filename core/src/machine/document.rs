@@ -94,11 +94,11 @@ fn run<S: serde::Serialize + serde::de::DeserializeOwned>(
     Ok(to_json(&apply(&state, fact)))
 }
 
-/// `value` as JSON, exactly as `serde_json::to_string` writes it (see [`super::json`]).
+/// `value` as JSON, exactly as `serde_json::to_string` writes it (see [`crate::json`]).
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // The machines' types are plain structs, enums, strings and integers with string map keys:
     // writing them cannot fail.
-    super::json::to_string(value).unwrap_or_default()
+    crate::json::to_string(value).unwrap_or_default()
 }
 
 #[cfg(test)]

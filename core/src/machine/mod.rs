@@ -29,7 +29,6 @@ pub mod appointment;
 pub mod document;
 mod effect;
 pub mod invoice;
-mod json;
 pub mod payment;
 mod settlement;
 pub mod subscription;

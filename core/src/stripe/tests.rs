@@ -292,6 +292,28 @@ fn responses_from_stripe_fixtures_parse_into_typed_objects() {
 }
 
 #[test]
+fn answers_are_written_back_as_serde_json_writes_them() {
+    let objects = [
+        include_str!("../../../tests/fixtures/stripe-events/objects/balance_transaction.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/charge.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/checkout.session.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/dispute.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/invoice.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/payment_intent.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/payout.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/radar.early_fraud_warning.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/refund.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/subscription.json"),
+    ];
+    let list = alloc::format!(r#"{{"object":"list","has_more":true,"data":[{},{}]}}"#, objects[0], objects[1]);
+    let coupon = r#"{"object":"coupon","id":"co_1","percent_off":12.5,"amount_off":null,"times":[1e300,-0.0]}"#;
+    for body in objects.iter().copied().chain([list.as_str(), coupon]) {
+        let answer = parse(200, body).unwrap();
+        assert_eq!(crate::json::to_string(&answer).unwrap(), serde_json::to_string(&answer).unwrap(), "{body}");
+    }
+}
+
+#[test]
 fn a_payment_intents_nested_fields_are_read() {
     let requires_action = r#"{"object":"payment_intent","id":"pi_1","status":"requires_action","amount":2000,"currency":"eur",
         "next_action":{"type":"redirect_to_url","redirect_to_url":{"url":"https://hooks.example/3ds"}},

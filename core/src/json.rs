@@ -1,19 +1,22 @@
-//! The machines' documents written as JSON: what `serde_json::to_string` writes for a state or a
-//! decision, byte for byte, by a `Serializer` that keeps little per type.
+//! JSON written exactly as `serde_json::to_string` writes it, by a `Serializer` that keeps
+//! little per type: the machines' state documents and decisions, and Stripe's answers as the
+//! component hands them back.
 //!
 //! serde_json's serializer writes each struct field's key, escaping and all, inside a copy of
 //! `serialize_field` made for each field's type, and the copies are large; writing the four
 //! machines' states and decisions took 28 KB of the WebAssembly component. Here a field name, a
 //! string and an integer are each written by one function, and what is made per type is only
-//! the call to them: 7 KB less. A field name is written without looking for characters to
-//! escape (the machines' names have none, and a debug build checks), which made writing a
-//! decision take fewer instructions than serde_json's, not more.
+//! the call to them: 7 KB less, and 3 KB more when Stripe's answers are written this way too. A
+//! field name is written without looking for characters to escape (the types written here have
+//! none, and a debug build checks), which made writing a decision take fewer instructions than
+//! serde_json's, not more.
 //!
-//! It writes what the machines' types are made of: structs, enums, maps with string keys,
-//! sequences, options, strings, integers and booleans. A float, bytes, a 128-bit integer or a map
-//! key that is not a string is refused ([`Unsupported`]); no machine type has one. Every
-//! decision the machines' property tests make is checked against `serde_json`'s output
-//! (`testing::run`).
+//! It writes structs, enums, maps with string keys, sequences, options, strings, integers,
+//! booleans and `f64` (as serde_json does: shortest round-trip digits, `null` when not finite).
+//! An `f32`, bytes, a 128-bit integer or a map key that is not a string is refused
+//! ([`Unsupported`]); no type written here has one. Every decision the machines' property tests
+//! make is checked against serde_json's output (`machine::testing::run`), and so is every answer
+//! in the project's Stripe fixtures.
 
 use alloc::string::String;
 use core::fmt;
@@ -21,8 +24,8 @@ use core::fmt;
 use serde::Serialize;
 use serde::ser;
 
-/// Writes `value` as JSON.
-pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Unsupported> {
+/// Writes `value` as JSON, as `serde_json::to_string` would.
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Unsupported> {
     // A decision is a few hundred bytes to a few kilobytes.
     let mut writer = Writer(String::with_capacity(512));
     value.serialize(&mut writer)?;
@@ -31,11 +34,11 @@ pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Unsu
 
 /// A value this writer does not write (see the module's documentation).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Unsupported;
+pub struct Unsupported;
 
 impl fmt::Display for Unsupported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a value the machines' JSON writer does not write")
+        f.write_str("a value payhook's JSON writer does not write (an f32, bytes, a 128-bit integer or a map key that is not a string)")
     }
 }
 
@@ -220,8 +223,18 @@ impl<'a> ser::Serializer for &'a mut Writer {
         Err(Unsupported)
     }
 
-    fn serialize_f64(self, _: f64) -> Result<(), Unsupported> {
-        Err(Unsupported)
+    fn serialize_f64(self, v: f64) -> Result<(), Unsupported> {
+        // serde_json's own digits (a finite `Number` displays as serde_json writes it); `null`
+        // for NaN and the infinities, as serde_json writes them.
+        match serde_json::Number::from_f64(v) {
+            Some(n) => {
+                use core::fmt::Write as _;
+                // Writing to a `String` cannot fail.
+                let _ = write!(self.0, "{n}");
+            }
+            None => self.0.push_str("null"),
+        }
+        Ok(())
     }
 
     fn serialize_char(self, v: char) -> Result<(), Unsupported> {
@@ -485,8 +498,30 @@ mod tests {
     }
 
     #[test]
-    fn floats_bytes_wide_integers_and_keys_that_are_not_strings_are_refused() {
-        assert_eq!(to_string(&1.5f64), Err(Unsupported));
+    fn an_f64_is_written_as_serde_json_writes_it() {
+        for v in [
+            1.5,
+            -0.0,
+            0.0,
+            0.1,
+            2000.0,
+            1e300,
+            -1e-7,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(to_string(&v).unwrap(), serde_json::to_string(&v).unwrap(), "{v}");
+        }
+        let value = serde_json::json!({"percent_off": 12.5, "n": [1, -2, 3.0, u64::MAX], "x": {"y": null}});
+        assert_eq!(to_string(&value).unwrap(), serde_json::to_string(&value).unwrap());
+    }
+
+    #[test]
+    fn f32_bytes_wide_integers_and_keys_that_are_not_strings_are_refused() {
         assert_eq!(to_string(&1.5f32), Err(Unsupported));
         assert_eq!(to_string(&serde_bytes_like()), Err(Unsupported));
         assert_eq!(to_string(&1u128), Err(Unsupported));
