@@ -720,6 +720,26 @@ unsafe fn lift_secrets(ptr: *mut Str, len: usize) -> Vec<WebhookSecret> {
     secrets
 }
 
+/// The header, body and secrets `verify` and `receive` both take, as the host passed them.
+unsafe fn lift_signed(
+    header_tag: i32,
+    header_ptr: *mut u8,
+    header_len: usize,
+    body_ptr: *mut u8,
+    body_len: usize,
+    secrets_ptr: *mut Str,
+    secrets_len: usize,
+) -> (Option<String>, String, Vec<WebhookSecret>) {
+    // SAFETY: the caller passes the canonical ABI's lowering of these three parameters.
+    unsafe {
+        (
+            lift_opt_string(header_tag, header_ptr, header_len),
+            lift_string(body_ptr, body_len),
+            lift_secrets(secrets_ptr, secrets_len),
+        )
+    }
+}
+
 #[unsafe(export_name = "payhook:engine/webhook@0.1.2#verify")]
 unsafe extern "C" fn verify(
     header_tag: i32,
@@ -734,13 +754,8 @@ unsafe extern "C" fn verify(
 ) -> *mut u8 {
     wit_bindgen::rt::run_ctors_once();
     // SAFETY: the arguments are the canonical ABI's lowering of the WIT signature.
-    let (header, body, secrets) = unsafe {
-        (
-            lift_opt_string(header_tag, header_ptr, header_len),
-            lift_string(body_ptr, body_len),
-            lift_secrets(secrets_ptr, secrets_len),
-        )
-    };
+    let (header, body, secrets) =
+        unsafe { lift_signed(header_tag, header_ptr, header_len, body_ptr, body_len, secrets_ptr, secrets_len) };
     let result = signature::Tolerance::seconds(tolerance_secs)
         .and_then(|tolerance| signature::verify_with(&crate::HMAC, header.as_deref(), body.as_bytes(), &secrets, now, tolerance));
     ret(match result {
@@ -767,13 +782,8 @@ unsafe extern "C" fn receive(
     wit_bindgen::rt::run_ctors_once();
     release();
     // SAFETY: the arguments are the canonical ABI's lowering of the WIT signature.
-    let (header, body, secrets) = unsafe {
-        (
-            lift_opt_string(header_tag, header_ptr, header_len),
-            lift_string(body_ptr, body_len),
-            lift_secrets(secrets_ptr, secrets_len),
-        )
-    };
+    let (header, body, secrets) =
+        unsafe { lift_signed(header_tag, header_ptr, header_len, body_ptr, body_len, secrets_ptr, secrets_len) };
     let result = webhook::receive_text_with(&crate::HMAC, header.as_deref(), &body, &secrets, now, tolerance_secs);
     drop((header, body, secrets));
     let held = held();
