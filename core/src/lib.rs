@@ -31,7 +31,7 @@ pub mod fact;
 pub mod json;
 pub mod machine;
 pub mod money;
-mod object;
+mod named;
 pub mod policy;
 pub mod secret;
 pub mod signature;

@@ -13,6 +13,7 @@
 mod currency;
 
 pub use currency::Currency;
+pub(crate) use currency::CURRENCY_EXPECTED;
 
 use alloc::string::{String, ToString};
 use core::fmt;

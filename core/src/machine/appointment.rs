@@ -25,7 +25,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     CancelReason, Decision, Effect, Ignored, RejectReason, Settlement, Stamp, Step, conclude,
@@ -35,34 +35,29 @@ use crate::fact::{Fact, FactKind};
 use crate::money::{Currency, Money};
 
 /// An appointment record. Store it as JSON; feed it back to [`apply`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct State {
     /// Derived from the other fields.
     pub status: Status,
     /// The booking's currency; money in another is rejected.
     pub currency: Currency,
     /// Received and refunded per payment.
-    #[serde(deserialize_with = "crate::object::read")]
     pub settlement: Settlement,
     /// The earliest payment.
-    #[serde(default, deserialize_with = "crate::object::optional")]
     pub paid_at: Option<Stamp>,
     /// The earliest expiry of a Checkout Session for the booking; once paid, kept only if it
     /// came before the first payment (the conflict).
-    #[serde(default, deserialize_with = "crate::object::optional")]
     pub expired_at: Option<Stamp>,
     /// The latest failed or canceled payment, while unpaid and unexpired.
-    #[serde(default, deserialize_with = "crate::object::optional")]
     pub failure: Option<Failure>,
     /// A delayed payment is processing, while nothing else happened.
     pub awaiting: bool,
 }
 
 /// A failed or canceled payment for the booking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
     /// When.
-    #[serde(deserialize_with = "crate::object::read")]
     pub at: Stamp,
     /// `PaymentFailed` or `PaymentCanceled`.
     pub reason: CancelReason,
@@ -92,7 +87,7 @@ pub enum Status {
     Refunded,
 }
 
-crate::object::named_enum!(Status {
+crate::named::named_enum!(Status {
     Held = "held",
     AwaitingPayment = "awaiting_payment",
     Confirmed = "confirmed",

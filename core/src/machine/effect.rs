@@ -203,7 +203,7 @@ pub enum CancelReason {
     Refunded,
 }
 
-crate::object::named_enum!(CancelReason {
+crate::named::named_enum!(CancelReason {
     PaymentFailed = "payment_failed",
     PaymentCanceled = "payment_canceled",
     CheckoutExpired = "checkout_expired",

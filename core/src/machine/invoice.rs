@@ -22,7 +22,7 @@
 
 use alloc::vec::Vec;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     Attempt, AttemptKind, Decision, Effect, Ignored, PaymentId, RejectReason, Settlement, Step,
@@ -32,7 +32,7 @@ use crate::fact::{Fact, FactKind};
 use crate::money::{Currency, Money};
 
 /// An invoice record. Store it as JSON; feed it back to [`apply`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct State {
     /// Derived from the other fields.
     pub status: Status,
@@ -41,10 +41,8 @@ pub struct State {
     /// The amount due in minor units; `None` while a draft.
     pub amount_due: Option<i64>,
     /// Received and refunded per payment.
-    #[serde(deserialize_with = "crate::object::read")]
     pub settlement: Settlement,
     /// The latest unfinished attempt, while nothing is received.
-    #[serde(default, deserialize_with = "crate::object::optional")]
     pub attempt: Option<Attempt>,
 }
 
@@ -70,7 +68,7 @@ pub enum Status {
     Refunded,
 }
 
-crate::object::named_enum!(Status {
+crate::named::named_enum!(Status {
     Draft = "draft",
     Open = "open",
     Processing = "processing",

@@ -30,6 +30,7 @@ pub mod document;
 mod effect;
 pub mod invoice;
 pub mod payment;
+mod read;
 mod settlement;
 pub mod subscription;
 
@@ -166,7 +167,7 @@ pub enum RejectReason {
 /// When a fact happened, totally ordered: `occurred_at`, then a rank that orders kinds of fact
 /// of the same second the way they happen (a failure after the `requires_action` it ends), then
 /// the event id. Distinct events never tie, so "the later stamp wins" is deterministic.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Stamp {
     /// The event's `created` time (unix seconds).
     pub at: i64,
@@ -227,17 +228,19 @@ impl fmt::Display for PaymentId {
 }
 
 /// The latest attempt to pay that has not (yet) produced an outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attempt {
     /// When it was reported.
-    #[serde(deserialize_with = "crate::object::read")]
     pub at: Stamp,
     /// Where it stands.
     pub kind: AttemptKind,
 }
 
 /// Where an unfinished payment attempt stands. Stored as `{"kind": "failed", "code": …,
-/// "message": …}`; read by [`AttemptKind`]'s own `Deserialize`, below.
+/// "message": …}`, and read back in one pass by the state reader (`machine::read`) (serde's derive for an internally
+/// tagged enum buffers the object first). As with the derive, `code` and `message` may be left
+/// out (`None`) and are ignored for the other kinds; unlike it, they must be strings or `null`
+/// whatever the kind (payhook writes them only for a failure).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AttemptKind {
@@ -273,20 +276,7 @@ impl AttemptKind {
     }
 }
 
-/// [`AttemptKind`]'s stored form, read as one plain struct from a JSON object. serde's derive
-/// for an internally tagged enum buffers the object first, and that buffering was a large part
-/// of the component's code for reading state documents; this reads the same documents in one
-/// pass. As with the derive, `code` and `message` may be left out (`None`) and are ignored for
-/// the other kinds, and unknown fields are ignored; unlike it, `code` and `message` must be
-/// strings or `null` whatever the kind (payhook writes them only for a failure).
-#[derive(Deserialize)]
-#[serde(rename = "AttemptKind")]
-struct StoredAttemptKind {
-    kind: AttemptTag,
-    code: Option<String>,
-    message: Option<String>,
-}
-
+/// The kinds of [`AttemptKind`], as stored in its `kind` field.
 #[derive(Clone, Copy)]
 enum AttemptTag {
     RequiresAction,
@@ -294,25 +284,11 @@ enum AttemptTag {
     Failed,
 }
 
-crate::object::named_enum!(AttemptTag {
+crate::named::named_enum!(AttemptTag {
     RequiresAction = "requires_action",
     Processing = "processing",
     Failed = "failed",
 });
-
-impl<'de> Deserialize<'de> for AttemptKind {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored: StoredAttemptKind = crate::object::read(deserializer)?;
-        Ok(match stored.kind {
-            AttemptTag::RequiresAction => AttemptKind::RequiresAction,
-            AttemptTag::Processing => AttemptKind::Processing,
-            AttemptTag::Failed => AttemptKind::Failed {
-                code: stored.code,
-                message: stored.message,
-            },
-        })
-    }
-}
 
 /// Keeps the later of the attempt in `slot` and the one `fact` reports. Returns what to call the
 /// fact should the state end up unchanged: `Duplicate` if `slot` already holds it, else `Stale`.

@@ -14,7 +14,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     Attempt, AttemptKind, Decision, Effect, Ignored, LedgerKind, PaymentId, RejectReason, Step,
@@ -24,7 +24,7 @@ use crate::fact::{Fact, FactKind};
 use crate::money::{Currency, Money};
 
 /// A payment record. Store it as JSON; feed it back to [`apply`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct State {
     /// The payment's id (`pi_…` or `ch_…`), used in ledger entries.
     pub id: PaymentId,
@@ -33,7 +33,6 @@ pub struct State {
     /// The payment's currency; money in another is rejected.
     pub currency: Currency,
     /// The latest unfinished attempt, until the payment succeeds or is canceled.
-    #[serde(default, deserialize_with = "crate::object::optional")]
     pub attempt: Option<Attempt>,
     /// The money was collected.
     pub succeeded: bool,
@@ -44,18 +43,15 @@ pub struct State {
     /// The cumulative amount refunded, in minor units; never above `captured`.
     pub refunded: i64,
     /// Refunds that failed, by refund id.
-    #[serde(deserialize_with = "crate::object::values")]
     pub failed_refunds: BTreeMap<String, FailedRefund>,
     /// The dispute, if the customer opened one.
-    #[serde(default, deserialize_with = "crate::object::optional")]
     pub dispute: Option<Dispute>,
     /// Radar's early fraud warning, if any.
-    #[serde(default, deserialize_with = "crate::object::optional")]
     pub fraud_warning: Option<FraudWarning>,
 }
 
 /// A refund that failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailedRefund {
     /// Its amount, in minor units.
     pub amount: i64,
@@ -64,7 +60,7 @@ pub struct FailedRefund {
 }
 
 /// A dispute on the payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Dispute {
     /// Where it stands.
     pub status: DisputeStatus,
@@ -88,14 +84,14 @@ pub enum DisputeStatus {
     Lost,
 }
 
-crate::object::named_enum!(DisputeStatus {
+crate::named::named_enum!(DisputeStatus {
     Open = "open",
     Won = "won",
     Lost = "lost",
 });
 
 /// Radar's early fraud warning.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FraudWarning {
     /// Stripe's `fraud_type`.
     pub fraud_type: Option<String>,
@@ -123,7 +119,7 @@ pub enum Status {
     Refunded,
 }
 
-crate::object::named_enum!(Status {
+crate::named::named_enum!(Status {
     Created = "created",
     RequiresAction = "requires_action",
     Processing = "processing",

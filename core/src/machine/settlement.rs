@@ -4,7 +4,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Effect, Ignored, LedgerKind, PaymentId};
 use crate::money::{Currency, Money};
@@ -15,7 +15,7 @@ use crate::money::{Currency, Money};
 /// Checkout Session and its PaymentIntent) does not count twice, a second payment adds, and
 /// Stripe's cumulative refund totals are kept at the largest seen. A refund also records the
 /// amount captured, so `refunded[p] <= paid[p]` for every payment.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Settlement {
     /// Amount received per payment (0 when no fact said how much).
     pub paid: BTreeMap<PaymentId, i64>,

@@ -13,33 +13,30 @@
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Decision, Effect, Ignored, RejectReason, Stamp, Step, conclude, skip};
 use crate::fact::{Fact, FactKind};
 
 /// A subscription record. Store it as JSON; feed it back to [`apply`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct State {
     /// Derived from the other fields.
     pub status: Status,
     /// The latest status report, until canceled.
-    #[serde(default, deserialize_with = "crate::object::optional")]
     pub latest: Option<Report>,
     /// The subscription ended (terminal).
     pub canceled: bool,
     /// The latest `cancel_at_period_end` setting, until canceled.
-    #[serde(default, deserialize_with = "crate::object::optional")]
     pub cancel_at_period_end: Option<Setting>,
     /// End of the current period (unix seconds), the latest seen.
     pub current_period_end: Option<i64>,
 }
 
 /// A report of the subscription's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// When.
-    #[serde(deserialize_with = "crate::object::read")]
     pub at: Stamp,
     /// The status reported (never `Canceled`: that sets [`State::canceled`]).
     pub status: Status,
@@ -48,10 +45,9 @@ pub struct Report {
 }
 
 /// The latest value of a setting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Setting {
     /// When it was reported.
-    #[serde(deserialize_with = "crate::object::read")]
     pub at: Stamp,
     /// Its value.
     pub value: bool,
@@ -77,7 +73,7 @@ pub enum Status {
     Canceled,
 }
 
-crate::object::named_enum!(Status {
+crate::named::named_enum!(Status {
     Incomplete = "incomplete",
     Trialing = "trialing",
     Active = "active",

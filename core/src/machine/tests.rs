@@ -204,7 +204,7 @@ fn attempt_kinds_keep_their_stored_form_and_read_back() {
     assert!(err.starts_with("duplicate field `kind`"), "{err}");
 }
 
-/// Each enum read by its name (`object::named_enum!`) reads every name its derived `Serialize`
+/// Each enum read by its name (`named::named_enum!`) reads every name its derived `Serialize`
 /// writes, and nothing else.
 #[test]
 fn named_enum_round_trips() {

@@ -204,6 +204,9 @@ impl<'de> serde::Deserialize<'de> for Currency {
     }
 }
 
+/// What a currency is read from, as an error says it.
+pub(crate) const CURRENCY_EXPECTED: &str = "a three-letter ISO 4217 currency code such as \"usd\"";
+
 /// How much of a rejected currency code an error repeats back.
 const MAX_ECHOED_CODE_CHARS: usize = 12;
 
@@ -213,7 +216,7 @@ impl serde::de::Visitor<'_> for CodeVisitor {
     type Value = Currency;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a three-letter ISO 4217 currency code such as \"usd\"")
+        f.write_str(CURRENCY_EXPECTED)
     }
 
     fn visit_str<E: serde::de::Error>(self, code: &str) -> Result<Currency, E> {
