@@ -13,6 +13,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 use serde::de::{Deserialize, Deserializer, Error as _};
 use serde_json::{Map, Value};
@@ -66,92 +67,102 @@ const OPS: &[&str] = &[
 type Result<T> = core::result::Result<T, String>;
 
 fn from_value(value: &Value) -> Result<Operation> {
-    let f = match value {
-        Value::Object(map) => Fields { map, path: String::new() },
+    let map = match value {
+        Value::Object(map) => map,
         other => return Err(format!("expected an object with an `op`, found {}", kind(other))),
     };
-    let op = f.str("op")?;
-    Ok(match op.as_str() {
+    let error = Cell::new(None);
+    let f = Fields { map, path: String::new(), error: &error };
+    let op = f.str("op");
+    let operation = match op.as_str() {
         "create_payment_intent" => Operation::CreatePaymentIntent(PaymentIntentInput {
-            amount: f.money("amount")?,
-            customer: f.opt_str("customer")?,
-            payment_method: f.opt_str("payment_method")?,
-            confirm: f.bool_or("confirm", false)?,
-            return_url: f.opt_str("return_url")?,
-            description: f.opt_str("description")?,
-            metadata: f.metadata()?,
+            amount: f.money("amount"),
+            customer: f.opt_str("customer"),
+            payment_method: f.opt_str("payment_method"),
+            confirm: f.bool_or("confirm", false),
+            return_url: f.opt_str("return_url"),
+            description: f.opt_str("description"),
+            metadata: f.metadata(),
         }),
         "confirm_payment_intent" => Operation::ConfirmPaymentIntent {
-            id: f.str("id")?,
-            payment_method: f.opt_str("payment_method")?,
-            return_url: f.opt_str("return_url")?,
+            id: f.str("id"),
+            payment_method: f.opt_str("payment_method"),
+            return_url: f.opt_str("return_url"),
         },
-        "retrieve_payment_intent" => Operation::RetrievePaymentIntent { id: f.str("id")? },
-        "cancel_payment_intent" => Operation::CancelPaymentIntent { id: f.str("id")? },
+        "retrieve_payment_intent" => Operation::RetrievePaymentIntent { id: f.str("id") },
+        "cancel_payment_intent" => Operation::CancelPaymentIntent { id: f.str("id") },
         "create_refund" => Operation::CreateRefund(RefundInput {
-            payment_intent: f.str("payment_intent")?,
-            amount: f.opt_money("amount")?,
-            refundable: f.i64("refundable")?,
-            reason: f.opt_choice("reason", REFUND_REASONS)?,
-            metadata: f.metadata()?,
+            payment_intent: f.str("payment_intent"),
+            amount: f.opt_money("amount"),
+            refundable: f.i64("refundable"),
+            reason: f.opt_choice("reason", REFUND_REASONS),
+            metadata: f.metadata(),
         }),
         "create_customer" => Operation::CreateCustomer {
-            email: f.opt_str("email")?,
-            name: f.opt_str("name")?,
-            payment_method: f.opt_str("payment_method")?,
-            metadata: f.metadata()?,
+            email: f.opt_str("email"),
+            name: f.opt_str("name"),
+            payment_method: f.opt_str("payment_method"),
+            metadata: f.metadata(),
         },
         "create_price" => Operation::CreatePrice {
-            product_name: f.str("product_name")?,
-            amount: f.money("amount")?,
-            interval: f.opt_choice("interval", INTERVALS)?,
+            product_name: f.str("product_name"),
+            amount: f.money("amount"),
+            interval: f.opt_choice("interval", INTERVALS),
         },
         "create_payment_link" => Operation::CreatePaymentLink {
-            price: f.str("price")?,
-            quantity: f.u32("quantity")?,
-            redirect_url: f.opt_str("redirect_url")?,
-            metadata: f.metadata()?,
-            extra_params: f.extra_params()?,
+            price: f.str("price"),
+            quantity: f.u32("quantity"),
+            redirect_url: f.opt_str("redirect_url"),
+            metadata: f.metadata(),
+            extra_params: f.extra_params(),
         },
         "create_checkout_session" => Operation::CreateCheckoutSession(CheckoutInput {
-            mode: f.choice("mode", CHECKOUT_MODES)?,
-            ui_mode: f.choice("ui_mode", UI_MODES)?,
-            line_items: f.line_items()?,
-            success_url: f.str("success_url")?,
-            cancel_url: f.opt_str("cancel_url")?,
-            expires_at: f.opt_i64("expires_at")?,
-            customer: f.opt_str("customer")?,
-            client_reference_id: f.opt_str("client_reference_id")?,
-            metadata: f.metadata()?,
-            extra_params: f.extra_params()?,
+            mode: f.choice("mode", CHECKOUT_MODES),
+            ui_mode: f.choice("ui_mode", UI_MODES),
+            line_items: f.line_items(),
+            success_url: f.str("success_url"),
+            cancel_url: f.opt_str("cancel_url"),
+            expires_at: f.opt_i64("expires_at"),
+            customer: f.opt_str("customer"),
+            client_reference_id: f.opt_str("client_reference_id"),
+            metadata: f.metadata(),
+            extra_params: f.extra_params(),
         }),
         "create_subscription" => Operation::CreateSubscription(SubscriptionInput {
-            customer: f.str("customer")?,
-            price: f.str("price")?,
-            default_payment_method: f.opt_str("default_payment_method")?,
-            metadata: f.metadata()?,
+            customer: f.str("customer"),
+            price: f.str("price"),
+            default_payment_method: f.opt_str("default_payment_method"),
+            metadata: f.metadata(),
         }),
-        "retrieve_subscription" => Operation::RetrieveSubscription { id: f.str("id")? },
+        "retrieve_subscription" => Operation::RetrieveSubscription { id: f.str("id") },
         "change_subscription_price" => Operation::ChangeSubscriptionPrice {
-            id: f.str("id")?,
-            item: f.str("item")?,
-            price: f.str("price")?,
+            id: f.str("id"),
+            item: f.str("item"),
+            price: f.str("price"),
         },
         "cancel_subscription" => Operation::CancelSubscription {
-            id: f.str("id")?,
-            at_period_end: f.bool("at_period_end")?,
+            id: f.str("id"),
+            at_period_end: f.bool("at_period_end"),
         },
         "retrieve_account" => Operation::RetrieveAccount,
         "retrieve_balance" => Operation::RetrieveBalance,
         "list" => Operation::List {
-            list: f.choice("list", LISTS)?,
-            created_gte: f.opt_i64("created_gte")?,
-            payout: f.opt_str("payout")?,
-            starting_after: f.opt_str("starting_after")?,
-            limit: f.u32_or("limit", default_limit())?,
+            list: f.choice("list", LISTS),
+            created_gte: f.opt_i64("created_gte"),
+            payout: f.opt_str("payout"),
+            starting_after: f.opt_str("starting_after"),
+            limit: f.u32_or("limit", default_limit()),
         },
-        other => return Err(format!("unknown op {other:?}, expected one of {}", OPS.join(", "))),
-    })
+        other => {
+            return Err(error.take().unwrap_or_else(|| format!("unknown op {other:?}, expected one of {}", OPS.join(", "))));
+        }
+    };
+    // The first field refused, if any: the operation read so far (with stand-ins from that field
+    // on) is dropped.
+    match error.take() {
+        Some(message) => Err(message),
+        None => Ok(operation),
+    }
 }
 
 const REFUND_REASONS: &[(&str, RefundReason)] = &[
@@ -187,18 +198,31 @@ fn kind(v: &Value) -> &'static str {
 /// An object's fields, read one at a time (borrowed: taking them out of the map would bring
 /// the B-tree's removal code into the component, 6 KB); `path` prefixes field names in errors
 /// (`line_items[].`).
+///
+/// A field that cannot be read records why in `error`, unless an earlier one did, and reads as a
+/// stand-in value, so that [`from_value`] builds the operation without returning early and
+/// refuses it at the end with the first field's error. Returning at each field instead made a
+/// path dropping the fields read so far for every field of every operation (the largest part of
+/// `stripe.build`'s code in the WebAssembly component).
 struct Fields<'a> {
     map: &'a Map<String, Value>,
     path: String,
+    error: &'a Cell<Option<String>>,
 }
 
 impl<'a> Fields<'a> {
-    fn missing(&self, key: &str) -> String {
-        format!("missing field `{}{key}`", self.path)
+    /// Records `message`, unless an earlier field was refused.
+    fn fail(&self, message: String) {
+        let first = self.error.take().unwrap_or(message);
+        self.error.set(Some(first));
     }
 
-    fn wrong(&self, key: &str, expected: &str, found: &Value) -> String {
-        format!("field `{}{key}`: expected {expected}, found {}", self.path, kind(found))
+    fn missing(&self, key: &str) {
+        self.fail(format!("missing field `{}{key}`", self.path));
+    }
+
+    fn wrong(&self, key: &str, expected: &str, found: &Value) {
+        self.fail(format!("field `{}{key}`: expected {expected}, found {}", self.path, kind(found)));
     }
 
     /// The field, unless absent or `null`.
@@ -209,139 +233,188 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn str(&self, key: &str) -> Result<String> {
-        self.opt_str(key)?.ok_or_else(|| self.missing(key))
+    fn str(&self, key: &str) -> String {
+        self.opt_str(key).unwrap_or_else(|| {
+            self.missing(key);
+            String::new()
+        })
     }
 
-    fn opt_str(&self, key: &str) -> Result<Option<String>> {
+    fn opt_str(&self, key: &str) -> Option<String> {
         match self.present(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(self.wrong(key, "a string", other)),
-        }
-    }
-
-    fn opt_i64(&self, key: &str) -> Result<Option<i64>> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| self.wrong(key, "a whole number", v)),
-        }
-    }
-
-    fn i64(&self, key: &str) -> Result<i64> {
-        self.opt_i64(key)?.ok_or_else(|| self.missing(key))
-    }
-
-    fn u32(&self, key: &str) -> Result<u32> {
-        let n = self.i64(key)?;
-        u32::try_from(n).map_err(|_| format!("field `{}{key}`: {n} is not a count (0 to {})", self.path, u32::MAX))
-    }
-
-    fn bool(&self, key: &str) -> Result<bool> {
-        match self.present(key) {
-            None => Err(self.missing(key)),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(self.wrong(key, "true or false", other)),
-        }
-    }
-
-    fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
-        match self.map.get(key) {
-            None => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(self.wrong(key, "true or false", other)),
-        }
-    }
-
-    /// A count that may be left out (not `null`) for `default`.
-    fn u32_or(&self, key: &str, default: u32) -> Result<u32> {
-        match self.map.get(key) {
-            None => Ok(default),
-            Some(Value::Null) => Err(self.wrong(key, "a count", &Value::Null)),
-            Some(_) => self.u32(key),
-        }
-    }
-
-    fn opt_choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<Option<T>> {
-        let Some(name) = self.opt_str(key)? else { return Ok(None) };
-        match choices.iter().find(|(n, _)| *n == name) {
-            Some((_, v)) => Ok(Some(*v)),
-            None => {
-                let names: Vec<_> = choices.iter().map(|(n, _)| *n).collect();
-                Err(format!("field `{}{key}`: unknown value {name:?}, expected one of {}", self.path, names.join(", ")))
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                self.wrong(key, "a string", other);
+                None
             }
         }
     }
 
-    fn choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<T> {
-        self.opt_choice(key, choices)?.ok_or_else(|| self.missing(key))
+    fn opt_i64(&self, key: &str) -> Option<i64> {
+        let v = self.present(key)?;
+        let n = v.as_i64();
+        if n.is_none() {
+            self.wrong(key, "a whole number", v);
+        }
+        n
     }
 
-    fn opt_money(&self, key: &str) -> Result<Option<Money>> {
-        let Some(v) = self.present(key) else { return Ok(None) };
-        let Value::Object(map) = v else { return Err(self.wrong(key, "an object with `minor` and `currency`", v)) };
-        let m = Fields { map, path: format!("{}{key}.", self.path) };
-        let minor = m.i64("minor")?;
-        let code = m.str("currency")?;
-        let currency = Currency::parse(&code).map_err(|e| format!("field `{}currency`: {e}", m.path))?;
-        Ok(Some(Money::new(minor, currency)))
+    fn i64(&self, key: &str) -> i64 {
+        self.opt_i64(key).unwrap_or_else(|| {
+            self.missing(key);
+            0
+        })
     }
 
-    fn money(&self, key: &str) -> Result<Money> {
-        self.opt_money(key)?.ok_or_else(|| self.missing(key))
+    fn u32(&self, key: &str) -> u32 {
+        let n = self.i64(key);
+        u32::try_from(n).unwrap_or_else(|_| {
+            self.fail(format!("field `{}{key}`: {n} is not a count (0 to {})", self.path, u32::MAX));
+            0
+        })
+    }
+
+    fn bool(&self, key: &str) -> bool {
+        match self.present(key) {
+            None => self.missing(key),
+            Some(Value::Bool(b)) => return *b,
+            Some(other) => self.wrong(key, "true or false", other),
+        }
+        false
+    }
+
+    fn bool_or(&self, key: &str, default: bool) -> bool {
+        match self.map.get(key) {
+            None => default,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                self.wrong(key, "true or false", other);
+                default
+            }
+        }
+    }
+
+    /// A count that may be left out (not `null`) for `default`.
+    fn u32_or(&self, key: &str, default: u32) -> u32 {
+        match self.map.get(key) {
+            None => default,
+            Some(Value::Null) => {
+                self.wrong(key, "a count", &Value::Null);
+                default
+            }
+            Some(_) => self.u32(key),
+        }
+    }
+
+    fn opt_choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Option<T> {
+        let name = self.opt_str(key)?;
+        let found = choices.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        if found.is_none() {
+            let names: Vec<_> = choices.iter().map(|(n, _)| *n).collect();
+            self.fail(format!("field `{}{key}`: unknown value {name:?}, expected one of {}", self.path, names.join(", ")));
+        }
+        found
+    }
+
+    /// One of `choices` (the first as the stand-in).
+    fn choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> T {
+        self.opt_choice(key, choices).unwrap_or_else(|| {
+            self.missing(key);
+            choices[0].1
+        })
+    }
+
+    fn opt_money(&self, key: &str) -> Option<Money> {
+        let v = self.present(key)?;
+        let Value::Object(map) = v else {
+            self.wrong(key, "an object with `minor` and `currency`", v);
+            return None;
+        };
+        let m = Fields { map, path: format!("{}{key}.", self.path), error: self.error };
+        let minor = m.i64("minor");
+        let code = m.str("currency");
+        match Currency::parse(&code) {
+            Ok(currency) => Some(Money::new(minor, currency)),
+            Err(e) => {
+                m.fail(format!("field `{}currency`: {e}", m.path));
+                None
+            }
+        }
+    }
+
+    /// An amount (zero euros as the stand-in).
+    fn money(&self, key: &str) -> Money {
+        self.opt_money(key).unwrap_or_else(|| {
+            self.missing(key);
+            Money::new(0, Currency::EUR)
+        })
     }
 
     /// `metadata`: an object of strings; absent is empty.
-    fn metadata(&self) -> Result<BTreeMap<String, String>> {
-        let Some(v) = self.map.get("metadata") else { return Ok(BTreeMap::new()) };
-        let Value::Object(map) = v else { return Err(self.wrong("metadata", "an object of strings", v)) };
+    fn metadata(&self) -> BTreeMap<String, String> {
         // Inserted one by one: collecting into a map sorts the pairs first, and that sort is
         // 6 KB of code in the component.
         let mut metadata = BTreeMap::new();
-        for (k, v) in map {
-            let Value::String(s) = v else {
-                return Err(format!("field `{}metadata.{k}`: expected a string, found {}", self.path, kind(v)));
-            };
-            metadata.insert(k.clone(), s.clone());
+        match self.map.get("metadata") {
+            None => {}
+            Some(Value::Object(map)) => {
+                for (k, v) in map {
+                    match v {
+                        Value::String(s) => drop(metadata.insert(k.clone(), s.clone())),
+                        _ => self.fail(format!("field `{}metadata.{k}`: expected a string, found {}", self.path, kind(v))),
+                    }
+                }
+            }
+            Some(v) => self.wrong("metadata", "an object of strings", v),
         }
-        Ok(metadata)
+        metadata
     }
 
     /// `extra_params`: `[["key", "value"], …]`; absent is none.
-    fn extra_params(&self) -> Result<Vec<(String, String)>> {
-        let Some(v) = self.map.get("extra_params") else { return Ok(Vec::new()) };
-        let Value::Array(items) = v else { return Err(self.wrong("extra_params", "an array of pairs", v)) };
-        items
-            .iter()
-            .map(|item| match item {
-                Value::Array(pair) => match pair.as_slice() {
-                    [Value::String(k), Value::String(v)] => Ok((k.clone(), v.clone())),
-                    _ => Err(String::from("field `extra_params`: each item must be a pair of strings")),
-                },
-                other => Err(format!("field `extra_params`: expected pairs of strings, found {}", kind(other))),
-            })
-            .collect()
+    fn extra_params(&self) -> Vec<(String, String)> {
+        let mut params = Vec::new();
+        match self.map.get("extra_params") {
+            None => {}
+            Some(Value::Array(items)) => {
+                for item in items {
+                    match item {
+                        Value::Array(pair) => match pair.as_slice() {
+                            [Value::String(k), Value::String(v)] => params.push((k.clone(), v.clone())),
+                            _ => self.fail(String::from("field `extra_params`: each item must be a pair of strings")),
+                        },
+                        other => self.fail(format!("field `extra_params`: expected pairs of strings, found {}", kind(other))),
+                    }
+                }
+            }
+            Some(v) => self.wrong("extra_params", "an array of pairs", v),
+        }
+        params
     }
 
     /// A Checkout Session's `line_items`.
-    fn line_items(&self) -> Result<Vec<LineItem>> {
-        let Some(v) = self.present("line_items") else { return Err(self.missing("line_items")) };
-        let Value::Array(items) = v else { return Err(self.wrong("line_items", "an array", v)) };
-        items
-            .iter()
-            .map(|item| {
-                let Value::Object(map) = item else {
-                    return Err(format!("field `line_items`: expected objects, found {}", kind(item)));
-                };
-                let line = Fields { map, path: String::from("line_items[].") };
-                Ok(LineItem {
-                    name: line.str("name")?,
-                    amount: line.money("amount")?,
-                    quantity: line.u32("quantity")?,
-                    interval: line.opt_choice("interval", INTERVALS)?,
-                })
-            })
-            .collect()
+    fn line_items(&self) -> Vec<LineItem> {
+        let mut lines = Vec::new();
+        match self.present("line_items") {
+            None => self.missing("line_items"),
+            Some(Value::Array(items)) => {
+                for item in items {
+                    let Value::Object(map) = item else {
+                        self.fail(format!("field `line_items`: expected objects, found {}", kind(item)));
+                        continue;
+                    };
+                    let line = Fields { map, path: String::from("line_items[]."), error: self.error };
+                    lines.push(LineItem {
+                        name: line.str("name"),
+                        amount: line.money("amount"),
+                        quantity: line.u32("quantity"),
+                        interval: line.opt_choice("interval", INTERVALS),
+                    });
+                }
+            }
+            Some(v) => self.wrong("line_items", "an array", v),
+        }
+        lines
     }
 }
 
