@@ -32,6 +32,7 @@ pub mod invoice;
 pub mod payment;
 mod read;
 mod settlement;
+mod sorted_map;
 pub mod subscription;
 
 #[cfg(test)]
@@ -39,6 +40,7 @@ mod testing;
 
 pub use effect::{CancelReason, Effect, LedgerKind};
 pub use settlement::Settlement;
+pub use sorted_map::{Iter as SortedMapIter, SortedMap};
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -10,14 +10,13 @@
 //! A failed refund leaves the money with the merchant: it is recorded as a
 //! [`LedgerKind::RefundReversal`] and subtracted from `refunded` when deriving the status.
 
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use serde::Serialize;
 
 use super::{
-    Attempt, AttemptKind, Decision, Effect, Ignored, LedgerKind, PaymentId, RejectReason, Step,
+    Attempt, AttemptKind, Decision, Effect, Ignored, LedgerKind, PaymentId, RejectReason, SortedMap, Step,
     conclude, merge_attempt, merged, minor_in, minor_or_zero, refund_in, skip,
 };
 use crate::fact::{Fact, FactKind};
@@ -43,7 +42,7 @@ pub struct State {
     /// The cumulative amount refunded, in minor units; never above `captured`.
     pub refunded: i64,
     /// Refunds that failed, by refund id.
-    pub failed_refunds: BTreeMap<String, FailedRefund>,
+    pub failed_refunds: SortedMap<String, FailedRefund>,
     /// The dispute, if the customer opened one.
     pub dispute: Option<Dispute>,
     /// Radar's early fraud warning, if any.
@@ -155,7 +154,7 @@ impl State {
             canceled: false,
             captured: 0,
             refunded: 0,
-            failed_refunds: BTreeMap::new(),
+            failed_refunds: SortedMap::new(),
             dispute: None,
             fraud_warning: None,
         }
@@ -318,7 +317,7 @@ fn refund_failed(
         .clone()
         .unwrap_or_else(|| fact.event_id.to_string());
     let mut next = state.clone();
-    let held = next.failed_refunds.entry(key).or_insert(FailedRefund {
+    let held = next.failed_refunds.get_or_insert(key, FailedRefund {
         amount,
         reason: reason.clone(),
     });

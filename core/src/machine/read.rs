@@ -17,7 +17,6 @@
 //!   `a JSON object`…), with `serde_json`'s line and column.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use core::fmt;
 use core::mem::forget;
@@ -26,7 +25,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Unex
 
 use super::payment::{Dispute, FailedRefund, FraudWarning};
 use super::subscription::{Report, Setting};
-use super::{Attempt, AttemptKind, AttemptTag, CancelReason, PaymentId, Settlement, Stamp};
+use super::{Attempt, AttemptKind, AttemptTag, CancelReason, PaymentId, Settlement, SortedMap, Stamp};
 use super::{appointment, invoice, payment, subscription};
 use crate::event::EventId;
 use crate::money::{CURRENCY_EXPECTED, Currency};
@@ -353,8 +352,8 @@ enum Got {
     Name(usize),
     Currency(Currency),
     Record(Box<Record>),
-    Amounts(BTreeMap<PaymentId, i64>),
-    Refunds(BTreeMap<String, FailedRefund>),
+    Amounts(SortedMap<PaymentId, i64>),
+    Refunds(SortedMap<String, FailedRefund>),
 }
 
 impl Got {
@@ -403,13 +402,13 @@ impl Got {
             _ => misread(),
         }
     }
-    fn amounts(self) -> BTreeMap<PaymentId, i64> {
+    fn amounts(self) -> SortedMap<PaymentId, i64> {
         match self {
             Got::Amounts(amounts) => amounts,
             _ => misread(),
         }
     }
-    fn refunds(self) -> BTreeMap<String, FailedRefund> {
+    fn refunds(self) -> SortedMap<String, FailedRefund> {
         match self {
             Got::Refunds(refunds) => refunds,
             _ => misread(),
@@ -492,7 +491,7 @@ impl<'de> Visitor<'de> for Read {
         match self.0 {
             Kind::Record(shape) | Kind::OptRecord(shape) => Ok(Got::Record(Box::new(fields(shape, map)?))),
             Kind::Amounts => {
-                let mut amounts = BTreeMap::new();
+                let mut amounts = SortedMap::new();
                 while let Some(key) = map.next_key::<String>()? {
                     let amount = map.next_value_seed(Read(Kind::Int))?.int();
                     amounts.insert(PaymentId::new(key), amount);
@@ -500,7 +499,7 @@ impl<'de> Visitor<'de> for Read {
                 Ok(Got::Amounts(amounts))
             }
             Kind::Refunds => {
-                let mut refunds = BTreeMap::new();
+                let mut refunds = SortedMap::new();
                 while let Some(key) = map.next_key::<String>()? {
                     let refund = map.next_value_seed(Read(Kind::Record(Shape::FailedRefund)))?;
                     refunds.insert(key, required(record!(refund, FailedRefund)));

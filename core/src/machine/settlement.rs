@@ -1,12 +1,11 @@
 //! Money received and returned per payment, for a record that several payments can settle (an
 //! invoice, an appointment).
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use serde::Serialize;
 
-use super::{Effect, Ignored, LedgerKind, PaymentId};
+use super::{Effect, Ignored, LedgerKind, PaymentId, SortedMap};
 use crate::money::{Currency, Money};
 
 /// The amounts received and refunded on a record, per payment, in the record's minor units.
@@ -18,9 +17,9 @@ use crate::money::{Currency, Money};
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Settlement {
     /// Amount received per payment (0 when no fact said how much).
-    pub paid: BTreeMap<PaymentId, i64>,
+    pub paid: SortedMap<PaymentId, i64>,
     /// Cumulative amount refunded per payment.
-    pub refunded: BTreeMap<PaymentId, i64>,
+    pub refunded: SortedMap<PaymentId, i64>,
 }
 
 impl Settlement {
@@ -120,7 +119,7 @@ fn staleness(held: Option<&i64>, amount: i64) -> Ignored {
 }
 
 /// Joins `amount` into `map[key]` by maximum.
-fn raise(map: &mut BTreeMap<PaymentId, i64>, key: PaymentId, amount: i64) {
-    let held = map.entry(key).or_insert(amount);
+fn raise(map: &mut SortedMap<PaymentId, i64>, key: PaymentId, amount: i64) {
+    let held = map.get_or_insert(key, amount);
     *held = (*held).max(amount);
 }
