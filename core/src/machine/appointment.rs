@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use super::{
-    CancelReason, Decision, Effect, Ignored, RejectReason, Settlement, Stamp, Step, conclude,
+    CancelReason, Decision, Effect, emit, Ignored, RejectReason, Settlement, Stamp, Step, conclude,
     merged, minor_or_zero, payment_of, refund_in, skip,
 };
 use crate::fact::{Fact, FactKind};
@@ -365,35 +365,35 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
         (Status::Held, holding!() | released!() | paid!()) => {}
         (Status::AwaitingPayment, holding!() | released!() | paid!()) => {
             if old.status != Status::AwaitingPayment {
-                out.push(Effect::AppointmentAwaitingPayment);
+                emit(&mut out, Effect::AppointmentAwaitingPayment);
             }
         }
         (Status::Confirmed, Status::Confirmed) => {}
         (Status::Confirmed, holding!() | Status::PaidAfterRelease) => {
-            out.push(Effect::AppointmentConfirmed)
+            emit(&mut out, Effect::AppointmentConfirmed)
         }
         // Paid again after the slot was (or may have been) freed: confirm, and have it checked.
         (Status::Confirmed, released!() | Status::Refunded) => {
-            out.push(Effect::AppointmentConfirmed);
-            out.push(conflict(release_of(old)));
+            emit(&mut out, Effect::AppointmentConfirmed);
+            emit(&mut out, conflict(release_of(old)));
         }
         (Status::PaidAfterRelease, Status::PaidAfterRelease) => {}
         (Status::PaidAfterRelease, holding!() | released!() | Status::Confirmed) => {
-            out.push(conflict(CancelReason::CheckoutExpired))
+            emit(&mut out, conflict(CancelReason::CheckoutExpired))
         }
-        (Status::PaidAfterRelease, Status::Refunded) => out.push(conflict(CancelReason::Refunded)),
+        (Status::PaidAfterRelease, Status::Refunded) => emit(&mut out, conflict(CancelReason::Refunded)),
         (Status::Cancelled | Status::Expired, holding!()) => {
-            out.push(Effect::AppointmentCancelled {
+            emit(&mut out, Effect::AppointmentCancelled {
                 reason: release_of(new),
             });
-            out.push(Effect::SlotReleased);
+            emit(&mut out, Effect::SlotReleased);
         }
         (Status::Cancelled | Status::Expired, released!() | paid!()) => {}
         (Status::Refunded, Status::Refunded) => {}
         (
             Status::Refunded,
             holding!() | released!() | Status::Confirmed | Status::PaidAfterRelease,
-        ) => out.push(Effect::AppointmentRefunded),
+        ) => emit(&mut out, Effect::AppointmentRefunded),
     }
     if let Some(Failure {
         reason: CancelReason::PaymentFailed,
@@ -403,7 +403,7 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
     }) = &new.failure
         && old.failure != new.failure
     {
-        out.push(Effect::PaymentFailed {
+        emit(&mut out, Effect::PaymentFailed {
             code: code.clone(),
             message: message.clone(),
         });

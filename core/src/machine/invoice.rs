@@ -25,7 +25,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use super::{
-    Attempt, AttemptKind, Decision, Effect, Ignored, PaymentId, RejectReason, Settlement, Step,
+    Attempt, AttemptKind, Decision, Effect, emit, Ignored, PaymentId, RejectReason, Settlement, Step,
     conclude, merge_attempt, merged, minor_in, payment_of, refund_in, skip,
 };
 use crate::fact::{Fact, FactKind};
@@ -269,10 +269,10 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
     let mut out = Vec::new();
     Settlement::effects(&old.settlement, &new.settlement, new.currency, &mut out);
     match (old.amount_due, new.amount_due) {
-        (None, Some(due)) => out.push(Effect::InvoiceOpened {
+        (None, Some(due)) => emit(&mut out, Effect::InvoiceOpened {
             amount_due: money(due),
         }),
-        (Some(from), Some(to)) if from != to => out.push(Effect::InvoiceAmountDueChanged {
+        (Some(from), Some(to)) if from != to => emit(&mut out, Effect::InvoiceAmountDueChanged {
             from: money(from),
             to: money(to),
         }),
@@ -282,7 +282,7 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
     let paid = new.settlement.paid_total();
     match new.status {
         Status::Draft | Status::Open | Status::PartiallyRefunded => {}
-        Status::Processing if entered => out.push(Effect::PaymentProcessing),
+        Status::Processing if entered => emit(&mut out, Effect::PaymentProcessing),
         Status::Processing => {}
         Status::PaymentFailed => {
             if let Some(Attempt {
@@ -291,30 +291,30 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
             }) = &new.attempt
                 && old.attempt != new.attempt
             {
-                out.push(Effect::PaymentFailed {
+                emit(&mut out, Effect::PaymentFailed {
                     code: code.clone(),
                     message: message.clone(),
                 });
             }
         }
         Status::PartiallyPaid if entered || old.settlement.paid_total() != paid => {
-            out.push(Effect::InvoicePartiallyPaid {
+            emit(&mut out, Effect::InvoicePartiallyPaid {
                 paid: money(paid),
                 remaining: money(new.remaining()),
             })
         }
         Status::PartiallyPaid => {}
-        Status::Paid if entered => out.push(Effect::InvoicePaid {
+        Status::Paid if entered => emit(&mut out, Effect::InvoicePaid {
             amount: money(paid),
         }),
         Status::Paid => {}
-        Status::Refunded if entered => out.push(Effect::InvoiceRefunded {
+        Status::Refunded if entered => emit(&mut out, Effect::InvoiceRefunded {
             amount: money(new.settlement.refunded_total()),
         }),
         Status::Refunded => {}
     }
     if new.excess() > old.excess() {
-        out.push(Effect::InvoiceOverpaid {
+        emit(&mut out, Effect::InvoiceOverpaid {
             excess: money(new.excess()),
         });
     }

@@ -343,6 +343,13 @@ fn merged<S>(next: S, unchanged: Ignored) -> Result<Step<S>, RejectReason> {
     Ok(Step::Merged { next, unchanged })
 }
 
+/// Appends `effect` to `out`. Out of line: pushing a large enum at each of a machine's forty
+/// places that raise an effect repeated the capacity check and the copy at every one.
+#[inline(never)]
+fn emit(out: &mut Vec<Effect>, effect: Effect) {
+    out.push(effect);
+}
+
 /// A skipped step.
 fn skip<S>(reason: Ignored) -> Result<Step<S>, RejectReason> {
     Ok(Step::Skip(reason))

@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use super::{
-    Attempt, AttemptKind, Decision, Effect, Ignored, LedgerKind, PaymentId, RejectReason, SortedMap, Step,
+    Attempt, AttemptKind, Decision, Effect, emit, Ignored, LedgerKind, PaymentId, RejectReason, SortedMap, Step,
     conclude, merge_attempt, merged, minor_in, minor_or_zero, refund_in, skip,
 };
 use crate::fact::{Fact, FactKind};
@@ -390,13 +390,13 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
     };
     let mut out = Vec::new();
     if new.succeeded && !old.succeeded {
-        out.push(Effect::PaymentCompleted {
+        emit(&mut out, Effect::PaymentCompleted {
             payment: new.id.clone(),
             amount: money(new.captured),
         });
     }
     if new.captured > old.captured {
-        out.push(ledger(
+        emit(&mut out, ledger(
             LedgerKind::Payment,
             new.captured.saturating_sub(old.captured),
             new.captured,
@@ -404,17 +404,17 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
     }
     if new.refunded > old.refunded {
         let delta = new.refunded.saturating_sub(old.refunded);
-        out.push(Effect::RefundRecorded {
+        emit(&mut out, Effect::RefundRecorded {
             payment: new.id.clone(),
             amount: money(delta),
             total: money(new.refunded),
         });
-        out.push(ledger(LedgerKind::Refund, delta, new.refunded));
+        emit(&mut out, ledger(LedgerKind::Refund, delta, new.refunded));
     }
     for (key, refund) in &new.failed_refunds {
         let before = old.failed_refunds.get(key);
         if before.is_none() {
-            out.push(Effect::RefundFailed {
+            emit(&mut out, Effect::RefundFailed {
                 amount: money(refund.amount),
                 reason: refund.reason.clone(),
             });
@@ -423,7 +423,7 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
             .amount
             .saturating_sub(before.map_or(0, |before| before.amount));
         if delta > 0 {
-            out.push(ledger(
+            emit(&mut out, ledger(
                 LedgerKind::RefundReversal,
                 delta,
                 new.refund_failures(),
@@ -433,7 +433,7 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
     if new.attempt != old.attempt
         && let Some(attempt) = &new.attempt
     {
-        out.push(match &attempt.kind {
+        emit(&mut out, match &attempt.kind {
             AttemptKind::RequiresAction => Effect::PaymentActionRequired,
             AttemptKind::Processing => Effect::PaymentProcessing,
             AttemptKind::Failed { code, message } => Effect::PaymentFailed {
@@ -443,11 +443,11 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
         });
     }
     if new.status == Status::Canceled && old.status != Status::Canceled {
-        out.push(Effect::PaymentCanceled);
+        emit(&mut out, Effect::PaymentCanceled);
     }
     dispute_effects(old.dispute.as_ref(), new.dispute.as_ref(), new, &mut out);
     if let (None, Some(warning)) = (&old.fraud_warning, &new.fraud_warning) {
-        out.push(Effect::FraudWarning {
+        emit(&mut out, Effect::FraudWarning {
             fraud_type: warning.fraud_type.clone(),
         });
     }
@@ -463,7 +463,7 @@ fn dispute_effects(
     let Some(new) = new else { return };
     let money = |minor| Money::new(minor, state.currency);
     if old.is_none() {
-        out.push(Effect::DisputeOpened {
+        emit(out, Effect::DisputeOpened {
             amount: money(new.amount),
             reason: new.reason.clone(),
         });
@@ -471,15 +471,15 @@ fn dispute_effects(
     if old.map(|old| old.status) != Some(new.status) {
         match new.status {
             DisputeStatus::Open => {}
-            DisputeStatus::Won => out.push(Effect::DisputeWon),
-            DisputeStatus::Lost => out.push(Effect::DisputeLost {
+            DisputeStatus::Won => emit(out, Effect::DisputeWon),
+            DisputeStatus::Lost => emit(out, Effect::DisputeLost {
                 amount: money(new.lost),
             }),
         }
     }
     let lost_before = old.map_or(0, |old| old.lost);
     if new.lost > lost_before {
-        out.push(Effect::LedgerEntry {
+        emit(out, Effect::LedgerEntry {
             kind: LedgerKind::DisputeLoss,
             payment: state.id.clone(),
             amount: money(new.lost.saturating_sub(lost_before)),

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use serde::Serialize;
 
-use super::{Effect, Ignored, LedgerKind, PaymentId, SortedMap};
+use super::{Effect, emit, Ignored, LedgerKind, PaymentId, SortedMap};
 use crate::money::{Currency, Money};
 
 /// The amounts received and refunded on a record, per payment, in the record's minor units.
@@ -76,14 +76,14 @@ impl Settlement {
         for (payment, &amount) in &new.paid {
             let before = old.paid.get(payment).copied();
             if before.is_none() {
-                out.push(Effect::PaymentCompleted {
+                emit(out, Effect::PaymentCompleted {
                     payment: payment.clone(),
                     amount: money(amount),
                 });
             }
             let delta = amount.saturating_sub(before.unwrap_or(0));
             if delta > 0 {
-                out.push(Effect::LedgerEntry {
+                emit(out, Effect::LedgerEntry {
                     kind: LedgerKind::Payment,
                     payment: payment.clone(),
                     amount: money(delta),
@@ -94,12 +94,12 @@ impl Settlement {
         for (payment, &total) in &new.refunded {
             let delta = total.saturating_sub(old.refunded.get(payment).copied().unwrap_or(0));
             if delta > 0 {
-                out.push(Effect::RefundRecorded {
+                emit(out, Effect::RefundRecorded {
                     payment: payment.clone(),
                     amount: money(delta),
                     total: money(total),
                 });
-                out.push(Effect::LedgerEntry {
+                emit(out, Effect::LedgerEntry {
                     kind: LedgerKind::Refund,
                     payment: payment.clone(),
                     amount: money(delta),

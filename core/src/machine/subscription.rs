@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 
 use serde::Serialize;
 
-use super::{Decision, Effect, Ignored, RejectReason, Stamp, Step, conclude, skip};
+use super::{Decision, Effect, emit, Ignored, RejectReason, Stamp, Step, conclude, skip};
 use crate::fact::{Fact, FactKind};
 
 /// A subscription record. Store it as JSON; feed it back to [`apply`].
@@ -333,7 +333,7 @@ fn cancel(state: &State) -> Step<State> {
 fn effects(old: &State, new: &State) -> Vec<Effect> {
     let mut out = Vec::new();
     if old.status != new.status {
-        out.push(Effect::SubscriptionStatusChanged {
+        emit(&mut out, Effect::SubscriptionStatusChanged {
             from: old.status,
             to: new.status,
         });
@@ -345,10 +345,10 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
             .as_ref()
             .is_some_and(|report| report.at.rank == RANK_INVOICE_FAILED);
     match (old.status.in_dunning(), new.status.in_dunning()) {
-        (false, true) => out.push(Effect::NotifyPaymentFailed { retry_at }),
-        (true, true) if new_failure => out.push(Effect::NotifyPaymentFailed { retry_at }),
+        (false, true) => emit(&mut out, Effect::NotifyPaymentFailed { retry_at }),
+        (true, true) if new_failure => emit(&mut out, Effect::NotifyPaymentFailed { retry_at }),
         (true, false) if new.status == Status::Active || new.status == Status::Trialing => {
-            out.push(Effect::NotifyPaymentRecovered)
+            emit(&mut out, Effect::NotifyPaymentRecovered)
         }
         (true | false, true | false) => {}
     }
@@ -356,16 +356,16 @@ fn effects(old: &State, new: &State) -> Vec<Effect> {
         return out;
     }
     match (old.cancels_at_period_end(), new.cancels_at_period_end()) {
-        (false, true) => out.push(Effect::SubscriptionCancellationScheduled {
+        (false, true) => emit(&mut out, Effect::SubscriptionCancellationScheduled {
             at: new.current_period_end,
         }),
-        (true, false) => out.push(Effect::SubscriptionCancellationRevoked),
+        (true, false) => emit(&mut out, Effect::SubscriptionCancellationRevoked),
         (true, true) | (false, false) => {}
     }
     if let Some(end) = new.current_period_end
         && old.current_period_end.is_none_or(|before| before < end)
     {
-        out.push(Effect::SubscriptionPeriodEnd {
+        emit(&mut out, Effect::SubscriptionPeriodEnd {
             current_period_end: end,
         });
     }
