@@ -471,3 +471,19 @@ proptest! {
         }
     }
 }
+
+/// A rounding hint can name a multiple just outside `i64`, written with its digits intact.
+#[test]
+fn a_rounding_hint_at_the_edges_of_i64_is_written_in_full() {
+    let hint = |amount: i64| {
+        let error = MoneyError::NotMultipleOf { amount, step: 10, currency: Currency::KWD };
+        let text = error.to_string();
+        text[text.find("; round to ").unwrap()..].to_string()
+    };
+    assert_eq!(hint(i64::MAX), "; round to 9223372036854775.800 or 9223372036854775.810");
+    assert_eq!(hint(i64::MIN + 1), "; round to -9223372036854775.810 or -9223372036854775.800");
+    assert_eq!(hint(-5), "; round to -0.010 or 0.000");
+    // Negative amounts keep their sign, and the remainder's digits their zeros.
+    assert_eq!(Money::new(-5_124, Currency::KWD).to_string(), "-5.124 kwd");
+    assert_eq!(Money::new(i64::MIN, Currency::KWD).to_string(), "-9223372036854775.808 kwd");
+}
