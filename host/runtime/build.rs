@@ -69,7 +69,7 @@ fn build_guest(guest: &Path, target_dir: &Path, features: Option<&str>) {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        // wasi-libc's malloc (and memcmp & co.) for the no_std guest; a 64 KiB stack keeps the
+        // wasi-libc's memcpy & co. for the no_std guest; a 64 KiB stack keeps the
         // initial linear memory at 128 KiB. LLVM's inliner at thresholds of 75, and 200 for
         // functions marked `#[inline]` (opt-level 3's are 250 and 325), makes the component
         // 62 KB smaller for 0.6% more instructions per webhook; BENCHMARKS.md has the

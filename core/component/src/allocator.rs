@@ -1,30 +1,28 @@
-//! Memory for a `no_std` component: a bump arena in front of wasi-libc's `malloc` (linked
-//! statically), and the canonical ABI's `cabi_realloc` on top of both. wasi-libc's allocator
-//! grows linear memory itself, so the component imports nothing.
+//! Memory for a `no_std` component: a bump arena, in front of a heap of power-of-two size
+//! classes that grows linear memory itself, and the canonical ABI's `cabi_realloc` on top of
+//! both. The component imports nothing for memory.
 //!
 //! Every export call starts and ends with nothing allocated: the host's arguments, the engine's
 //! work and the results all go once the host has called the export's post-return function.
 //! So most blocks are served from one arena by moving a pointer, and the arena starts over
 //! whenever its last live block is freed. A block that does not fit, or one asked for while the
-//! arena is full, comes from `malloc`; so does everything if a block is ever kept across calls,
-//! and memory then still stays bounded by the arena plus what `malloc` holds. Measured against
-//! `malloc` alone, `dlmalloc` and `dlfree` were 6% of a reused instance's webhook call.
+//! arena is full, comes from the [`Heap`]; so does everything if a block is ever kept across
+//! calls, and memory then still stays bounded by the arena plus what the heap holds. Measured
+//! against a general-purpose `malloc` alone, `malloc` and `free` were 6% of a reused instance's
+//! webhook call.
+//!
+//! The heap replaced wasi-libc's `malloc` (`dlmalloc`), 12 KB of the component, for the few
+//! large blocks a call needs (a body or a text past 64 KiB): each block is a power of two of
+//! at least 16 bytes, a freed block waits on its class's list for the next block of that class,
+//! and new blocks are cut from the end of linear memory, which grows by whole pages as needed.
+//! At most half of a block goes unused, and memory holds each class's largest count of live
+//! blocks so far.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 
-unsafe extern "C" {
-    fn malloc(size: usize) -> *mut u8;
-    fn aligned_alloc(align: usize, size: usize) -> *mut u8;
-    fn realloc(ptr: *mut u8, size: usize) -> *mut u8;
-    fn free(ptr: *mut u8);
-}
-
-/// `malloc` in wasi-libc returns 16-byte aligned blocks on wasm32.
-const MALLOC_ALIGN: usize = 16;
-
 /// The arena's size. A 3 KB webhook's whole call (arguments, decode, facts, results) takes
-/// about 20 KiB; a 1 MiB body and its decode spill over to `malloc`.
+/// about 20 KiB; a 1 MiB body and its decode spill over to the heap.
 const ARENA_BYTES: usize = 64 << 10;
 
 #[repr(align(16))]
@@ -34,7 +32,7 @@ static BUF: Buf = Buf(UnsafeCell::new([0; ARENA_BYTES]));
 
 /// The arena's bounds and state, as addresses in linear memory.
 struct Arena {
-    /// Start of the block taken from `malloc`; 0 until the first allocation.
+    /// Start of the arena's block (`BUF`); 0 until the first allocation.
     base: usize,
     /// First free byte.
     top: usize,
@@ -94,13 +92,104 @@ fn arena() -> &'static mut Arena {
     unsafe { &mut *ARENA.0.get() }
 }
 
-unsafe fn sys_alloc(layout: Layout) -> *mut u8 {
-    unsafe {
-        if layout.align() <= MALLOC_ALIGN {
-            malloc(layout.size())
-        } else {
-            aligned_alloc(layout.align(), layout.size())
+/// Blocks beyond the arena: a free list per power-of-two class (class `c` holds blocks of
+/// `16 << c` bytes, each free block holding the address of the next), and the unused end of
+/// linear memory that new blocks are cut from.
+struct Heap {
+    free: [usize; CLASSES],
+    /// First unused byte at the end of linear memory; 0 until the heap first grows it.
+    top: usize,
+    /// The end of linear memory as the heap last grew it.
+    end: usize,
+}
+
+/// Classes from 16 bytes to 2 GiB, all of wasm32's memory.
+const CLASSES: usize = 28;
+
+/// A block's address is a multiple of its size up to a page (so of any alignment its layout
+/// asks, which is at most its size), then of a page.
+const PAGE: usize = 65536;
+
+struct HeapCell(UnsafeCell<Heap>);
+
+// SAFETY: wasm32-wasip2 components are single-threaded.
+unsafe impl Sync for HeapCell {}
+
+static HEAP: HeapCell = HeapCell(UnsafeCell::new(Heap { free: [0; CLASSES], top: 0, end: 0 }));
+
+fn heap() -> &'static mut Heap {
+    // SAFETY: single-threaded, and no caller holds the reference across another call here.
+    unsafe { &mut *HEAP.0.get() }
+}
+
+/// The class of a block for `layout`, if any: the smallest power of two of at least 16 bytes
+/// that holds its size and is a multiple of its alignment (at most a page).
+fn class(layout: Layout) -> Option<usize> {
+    if layout.align() > PAGE {
+        return None;
+    }
+    let bytes = layout.size().max(layout.align()).max(16).checked_next_power_of_two()?;
+    let class = bytes.trailing_zeros() as usize - 4;
+    (class < CLASSES).then_some(class)
+}
+
+impl Heap {
+    /// A block of `class`: a freed one, else one cut from the end of memory; null when memory
+    /// cannot grow.
+    fn take(&mut self, class: usize) -> *mut u8 {
+        let head = self.free[class];
+        if head != 0 {
+            // SAFETY: a free block of this class holds the address of the next free one.
+            self.free[class] = unsafe { (head as *const usize).read() };
+            return head as *mut u8;
         }
+        let bytes = 16usize << class;
+        match self.cut(bytes, bytes.min(PAGE)) {
+            Some(start) => start as *mut u8,
+            None => core::ptr::null_mut(),
+        }
+    }
+
+    /// `bytes` bytes aligned to `align` from the unused end of memory, growing linear memory by
+    /// whole pages as needed; `None` if it cannot grow so far.
+    fn cut(&mut self, bytes: usize, align: usize) -> Option<usize> {
+        let mut start = self.top.checked_add(align - 1)? & !(align - 1);
+        if start.checked_add(bytes)? > self.end {
+            let current = core::arch::wasm32::memory_size(0).checked_mul(PAGE)?;
+            if current != self.end {
+                // Memory the heap did not grow (all of it, the first time): start past it.
+                (self.top, self.end) = (current, current);
+                start = current.checked_add(align - 1)? & !(align - 1);
+            }
+            let pages = (start.checked_add(bytes)? - self.end).div_ceil(PAGE);
+            if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
+                return None;
+            }
+            self.end += pages * PAGE;
+        }
+        self.top = start + bytes;
+        Some(start)
+    }
+
+    /// Puts a block of `class` on its free list.
+    fn give(&mut self, ptr: *mut u8, class: usize) {
+        // SAFETY: the block is at least 16 bytes and aligned to its size (at least 16).
+        unsafe { (ptr as *mut usize).write(self.free[class]) };
+        self.free[class] = ptr as usize;
+    }
+}
+
+unsafe fn sys_alloc(layout: Layout) -> *mut u8 {
+    match class(layout) {
+        Some(class) => heap().take(class),
+        None => core::ptr::null_mut(),
+    }
+}
+
+unsafe fn sys_free(ptr: *mut u8, layout: Layout) {
+    // Every block the heap handed out had a class for its layout.
+    if let Some(class) = class(layout) {
+        heap().give(ptr, class);
     }
 }
 
@@ -118,7 +207,7 @@ unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
     if a.contains(ptr) {
         a.release(ptr, layout.size());
     } else {
-        unsafe { free(ptr) }
+        unsafe { sys_free(ptr, layout) }
     }
 }
 
@@ -136,8 +225,13 @@ unsafe fn resize(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if new_size <= layout.size() {
             return ptr;
         }
-    } else if layout.align() <= MALLOC_ALIGN {
-        return unsafe { realloc(ptr, new_size) };
+    } else if let Some(class) = class(layout) {
+        // A heap block keeps its place while the new size is of its class.
+        // SAFETY: see below.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        if self::class(new_layout) == Some(class) {
+            return ptr;
+        }
     }
     // SAFETY: the caller's layout was valid, and `new_size` rounded up to `align` does not
     // overflow (GlobalAlloc::realloc's contract).

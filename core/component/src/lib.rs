@@ -5,9 +5,9 @@
 //! `webhook.receive` and `webhook.decode-stored` are written in [`abi`], where one lowering of an
 //! event and its facts serves both of the last two.
 //!
-//! It is `#![no_std]` so that the component imports nothing at all: memory comes from wasi-libc's
-//! `malloc` (linked statically with `-lc`), a panic is a trap, and there is no clock,
-//! randomness, environment or I/O to import.
+//! It is `#![no_std]` so that the component imports nothing at all: memory comes from its own
+//! `allocator` (wasi-libc, linked statically with `-lc`, gives only `memcpy` and the like), a
+//! panic is a trap, and there is no clock, randomness, environment or I/O to import.
 //!
 //! Built with the `host-hmac` feature it is the `engine-with-host-hmac` world instead: the same
 //! exports, and HMAC-SHA256 asked of the host through `payhook:engine/crypto`, its one import.

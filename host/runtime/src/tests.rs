@@ -299,11 +299,12 @@ fn the_memory_cap_turns_a_large_call_into_a_typed_trap_and_the_next_session_work
 }
 
 /// One reused session: hundreds of calls whose memory comes from the component's arena, with
-/// bodies now and then too large for it (their blocks come from `malloc`, and a block that grows
-/// past the arena moves there, contents and all). Every answer must be the native engine's, under a memory cap that
-/// a leak of the large bodies would break within a few calls.
+/// bodies now and then too large for it (their blocks come from the component's heap, and a
+/// block that grows past the arena moves there, contents and all). Every answer must be the
+/// native engine's, under a memory cap that a leak of the large bodies would break within a few
+/// calls (a heap that never reused a freed block broke it at the third large body).
 #[test]
-fn a_reused_session_gives_native_answers_across_arena_and_malloc_blocks() {
+fn a_reused_session_gives_native_answers_across_arena_and_heap_blocks() {
     use payhook_core::machine::document::{self, MachineKind};
     let small = fixture("payment_intent.succeeded.json");
     let mut large: serde_json::Value = serde_json::from_slice(&small).unwrap();
