@@ -35,6 +35,9 @@ mod named;
 pub mod policy;
 pub mod secret;
 pub mod signature;
+pub mod sorted_map;
 pub mod stripe;
 pub mod webhook;
 pub mod wit_fact;
+
+pub use sorted_map::SortedMap;

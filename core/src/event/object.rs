@@ -1,6 +1,5 @@
 //! The Stripe objects the payment domain reads, with only the fields it needs.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 
 use super::raw::{Field, IdRef, RawObject};
@@ -8,7 +7,7 @@ use super::{DecodeError, MAX_AMOUNT};
 use crate::money::Currency;
 
 /// An object's `metadata`: string keys to string values, as Stripe stores them.
-pub type Metadata = BTreeMap<String, String>;
+pub type Metadata = crate::SortedMap<String, String>;
 
 /// The `data.object` of an event, by kind.
 #[derive(Debug, Clone, PartialEq, Eq)]

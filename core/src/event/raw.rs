@@ -23,7 +23,6 @@
 //! - an expanded reference (`{"id": …}`) and metadata take the last of a repeated key;
 //! - a list object's `data` must be an array of objects, or the event is refused.
 
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -86,7 +85,7 @@ pub(crate) struct IdRef(pub(crate) String);
 /// Metadata being read: entries of string values are kept, others dropped.
 #[derive(Default)]
 struct Entries {
-    map: BTreeMap<String, String>,
+    map: super::Metadata,
     key: String,
     value: Field<String>,
 }
@@ -106,7 +105,7 @@ enum Slot<'a> {
     Count(&'a mut Field<i64>),
     Flag(&'a mut Field<bool>),
     Id(&'a mut Field<IdRef>),
-    Metadata(&'a mut Field<BTreeMap<String, String>>),
+    Metadata(&'a mut Field<super::Metadata>),
     /// A lenient field holding a record: an object is read into it, anything else is invalid.
     Nested(Nested<'a>),
     /// A list object's `data`: an array of objects, strictly.
@@ -155,7 +154,7 @@ macro_rules! leaf_slots {
     )*};
 }
 
-leaf_slots!(String => Text, i64 => Count, bool => Flag, IdRef => Id, BTreeMap<String, String> => Metadata);
+leaf_slots!(String => Text, i64 => Count, bool => Flag, IdRef => Id, super::Metadata => Metadata);
 
 impl AsSlot for Option<Vec<RawItem>> {
     fn is_set(&self) -> bool {
@@ -570,7 +569,7 @@ pub(crate) struct RawObject {
     pub(crate) latest_charge: Field<IdRef>,
     pub(crate) latest_invoice: Field<IdRef>,
     pub(crate) payment_link: Field<IdRef>,
-    pub(crate) metadata: Field<BTreeMap<String, String>>,
+    pub(crate) metadata: Field<super::Metadata>,
     pub(crate) last_payment_error: Field<RawPaymentError>,
     pub(crate) next_action: Field<RawNextAction>,
     pub(crate) failure_code: Field<String>,

@@ -32,7 +32,6 @@ pub mod invoice;
 pub mod payment;
 mod read;
 mod settlement;
-mod sorted_map;
 pub mod subscription;
 
 #[cfg(test)]
@@ -40,7 +39,7 @@ mod testing;
 
 pub use effect::{CancelReason, Effect, LedgerKind};
 pub use settlement::Settlement;
-pub use sorted_map::{Iter as SortedMapIter, SortedMap};
+pub use crate::sorted_map::SortedMap;
 
 use alloc::string::String;
 use alloc::vec::Vec;

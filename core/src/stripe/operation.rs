@@ -1,6 +1,5 @@
 //! What a host asks of Stripe, and the request each becomes.
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -113,7 +112,7 @@ pub struct PaymentIntentInput {
     pub description: Option<String>,
     /// `invoice_id`, `appointment_id`, `customer_id`: how the webhook finds the record.
     #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: crate::event::Metadata,
 }
 
 /// A refund, full (no amount) or partial.
@@ -131,7 +130,7 @@ pub struct RefundInput {
     pub reason: Option<RefundReason>,
     /// Host references.
     #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: crate::event::Metadata,
 }
 
 /// A Checkout Session.
@@ -160,7 +159,7 @@ pub struct CheckoutInput {
     pub client_reference_id: Option<String>,
     /// Copied to the session and to its PaymentIntent, so both webhooks find the record.
     #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: crate::event::Metadata,
     /// Form pairs a filter added or changed (words for the customer, extra metadata), checked
     /// by [`super::changes::apply`] when the request is built.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -180,7 +179,7 @@ pub struct SubscriptionInput {
     pub default_payment_method: Option<String>,
     /// Host references.
     #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: crate::event::Metadata,
 }
 
 /// Something to ask of Stripe. Serialized as `{"op": "create_refund", …}` for hosts that pass it
@@ -226,7 +225,7 @@ pub enum Operation {
         payment_method: Option<String>,
         /// Host references.
         #[serde(default)]
-        metadata: BTreeMap<String, String>,
+        metadata: crate::event::Metadata,
     },
     /// `POST /v1/prices` with a new product: one-off, or recurring when `interval` is given.
     CreatePrice {
@@ -249,7 +248,7 @@ pub enum Operation {
         redirect_url: Option<String>,
         /// Copied to the link and to each payment it takes.
         #[serde(default)]
-        metadata: BTreeMap<String, String>,
+        metadata: crate::event::Metadata,
         /// Form pairs a filter added or changed, as for a Checkout Session.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         extra_params: Vec<(String, String)>,
@@ -414,7 +413,7 @@ impl Form {
     }
 
     /// `name[key]=value` for each entry of metadata that [`check_metadata`] accepted.
-    fn metadata(&mut self, name: &str, m: &BTreeMap<String, String>) {
+    fn metadata(&mut self, name: &str, m: &crate::event::Metadata) {
         for (k, v) in m {
             self.text(format!("{name}[{k}]"), v.as_str());
         }
@@ -676,7 +675,7 @@ fn checkout(c: &CheckoutInput, form: &mut Form) -> Result<(), RequestError> {
 }
 
 /// Stripe's limits: 50 keys, keys up to 40 characters, values up to 500, no brackets in keys.
-fn check_metadata(m: &BTreeMap<String, String>) -> Result<&BTreeMap<String, String>, RequestError> {
+fn check_metadata(m: &crate::event::Metadata) -> Result<&crate::event::Metadata, RequestError> {
     if m.len() > 50 {
         return Err(RequestError::Invalid {
             field: "metadata",

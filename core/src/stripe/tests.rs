@@ -1,5 +1,5 @@
-use alloc::collections::BTreeMap;
-use alloc::string::{String, ToString};
+use crate::event::Metadata;
+use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -24,11 +24,11 @@ pub(crate) fn bare_payment_intent(amount: Money) -> Operation {
         confirm: false,
         return_url: None,
         description: None,
-        metadata: BTreeMap::new(),
+        metadata: Metadata::new(),
     })
 }
 
-fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+fn meta(pairs: &[(&str, &str)]) -> Metadata {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -143,7 +143,7 @@ fn refunds_never_exceed_what_is_refundable() {
                 amount: amount.map(eur),
                 refundable,
                 reason: Some(RefundReason::RequestedByCustomer),
-                metadata: BTreeMap::new(),
+                metadata: Metadata::new(),
             }),
             Some("k"),
         )
@@ -198,7 +198,7 @@ fn creating_calls_need_an_idempotency_key_and_reads_carry_none() {
         email: Some("a@b.example".into()),
         name: None,
         payment_method: None,
-        metadata: BTreeMap::new(),
+        metadata: Metadata::new(),
     };
     assert_eq!(
         build(&op, None).unwrap_err(),
@@ -505,7 +505,7 @@ fn subscriptions_take_a_price_or_a_plan_and_customers_a_default_payment_method()
             email: Some("a@b.example".into()),
             name: None,
             payment_method: Some("pm_card_visa".into()),
-            metadata: BTreeMap::new(),
+            metadata: Metadata::new(),
         },
         Some("k"),
     )

@@ -9,7 +9,6 @@
 //! What it accepts is what the derive accepted: the fields that `Serialize` writes, any of them
 //! with a default left out, `null` for an absent optional field, and unknown fields ignored.
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -352,10 +351,10 @@ impl<'a> Fields<'a> {
     }
 
     /// `metadata`: an object of strings; absent is empty.
-    fn metadata(&self) -> BTreeMap<String, String> {
+    fn metadata(&self) -> crate::event::Metadata {
         // Inserted one by one: collecting into a map sorts the pairs first, and that sort is
         // 6 KB of code in the component.
-        let mut metadata = BTreeMap::new();
+        let mut metadata = crate::event::Metadata::new();
         match self.map.get("metadata") {
             None => {}
             Some(Value::Object(map)) => {

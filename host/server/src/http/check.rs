@@ -6,12 +6,12 @@
 //! two creating calls are stored with their idempotency keys before they are made, like every
 //! other.
 
-use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use payhook_core::event::Metadata;
 use payhook_core::money::{Currency, Money};
 use payhook_core::stripe::response::ApiError;
 use payhook_core::stripe::{Operation, PaymentIntentInput, RefundInput};
@@ -137,7 +137,7 @@ async fn test(
         minor: TEST_CHARGE_MINOR,
         currency: Currency::parse("eur").expect("eur is a currency"),
     };
-    let metadata: BTreeMap<String, String> = [("payhook_check".to_owned(), run.to_owned())].into();
+    let metadata: Metadata = [("payhook_check".to_owned(), run.to_owned())].into();
     let create = Operation::CreatePaymentIntent(PaymentIntentInput {
         amount,
         customer: None,

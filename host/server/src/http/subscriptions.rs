@@ -3,12 +3,12 @@
 //! for when a subscription's payment failed or recovered. The subscription's state itself comes
 //! from Stripe's webhooks, like every other record.
 
-use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use payhook_core::event::Metadata;
 use payhook_core::stripe::{Interval, Operation, SubscriptionInput};
 use serde::Deserialize;
 use serde_json::Value;
@@ -59,7 +59,7 @@ pub(super) struct CreateBody {
     product_name: Option<String>,
     /// Copied to the subscription.
     #[serde(default)]
-    metadata: BTreeMap<String, String>,
+    metadata: Metadata,
     /// Which connection, when the tenant has both.
     mode: Option<String>,
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::event::Metadata;
 use crate::stripe::tests::bare_payment_intent;
 use alloc::string::ToString;
 use alloc::vec;
@@ -7,7 +8,7 @@ fn eur(minor: i64) -> Money {
     Money::new(minor, Currency::EUR)
 }
 
-fn meta() -> BTreeMap<String, String> {
+fn meta() -> Metadata {
     [("invoice_id".to_string(), "inv_1".to_string())].into_iter().collect()
 }
 
@@ -61,7 +62,7 @@ fn every_operation() -> Vec<Operation> {
             amount: None,
             refundable: -1,
             reason: None,
-            metadata: BTreeMap::new(),
+            metadata: Metadata::new(),
         }),
         Operation::CreateCustomer {
             email: Some("a@example.com".into()),
@@ -69,7 +70,7 @@ fn every_operation() -> Vec<Operation> {
             payment_method: Some("pm_1".into()),
             metadata: meta(),
         },
-        Operation::CreateCustomer { email: None, name: None, payment_method: None, metadata: BTreeMap::new() },
+        Operation::CreateCustomer { email: None, name: None, payment_method: None, metadata: Metadata::new() },
         Operation::CreatePrice { product_name: "Plan".into(), amount: eur(9900), interval: Some(Interval::Annual) },
         Operation::CreatePrice { product_name: "Once".into(), amount: Money::new(5120, Currency::KWD), interval: None },
         Operation::CreatePaymentLink {
@@ -83,7 +84,7 @@ fn every_operation() -> Vec<Operation> {
             price: "price_1".into(),
             quantity: u32::MAX,
             redirect_url: None,
-            metadata: BTreeMap::new(),
+            metadata: Metadata::new(),
             extra_params: Vec::new(),
         },
         Operation::CreateCheckoutSession(checkout(CheckoutMode::Subscription, UiMode::Embedded, pairs())),

@@ -1,18 +1,24 @@
-//! [`SortedMap`]: the maps inside a state, a sorted list of pairs.
+//! [`SortedMap`]: a map kept as a sorted list of pairs, for the small maps of payhook's types (a
+//! state's amounts and failed refunds, an event's or an operation's metadata).
 
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::fmt;
 use core::ops::Index;
 
-use serde::{Serialize, Serializer};
+use core::marker::PhantomData;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A map kept as a list of pairs sorted by key, for the few entries a record holds (a payment or
-/// two per invoice, a failed refund now and then).
+/// two per invoice, a failed refund now and then, a few metadata keys).
 ///
 /// It reads, compares, iterates and serialises as a `BTreeMap` with the same entries does (in
 /// key order, `{"key": value, …}`). A B-tree's node code, for each pair of key and value types,
 /// was about 5 KB of the WebAssembly component; a sorted list is a binary search and a `Vec`.
+/// Inserting is linear in the entries, which is nothing at these sizes; Stripe allows 50
+/// metadata keys.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SortedMap<K, V>(Vec<(K, V)>);
 
@@ -134,6 +140,13 @@ impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
     }
 }
 
+/// As `BTreeMap::from([(k, v), …])`.
+impl<K: Ord, V, const N: usize> From<[(K, V); N]> for SortedMap<K, V> {
+    fn from(pairs: [(K, V); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
 /// `map[key]`: panics if `key` has no value, as `BTreeMap`'s does.
 impl<K: Ord + Borrow<Q>, Q: Ord + ?Sized, V> Index<&Q> for SortedMap<K, V> {
     type Output = V;
@@ -155,10 +168,35 @@ impl<K: Serialize + Ord, V: Serialize> Serialize for SortedMap<K, V> {
     }
 }
 
+/// As `BTreeMap` reads a map: a key given twice keeps its last value.
+impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> Deserialize<'de> for SortedMap<K, V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<K, V>(PhantomData<(K, V)>);
+
+        impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> Visitor<'de> for Entries<K, V> {
+            type Value = SortedMap<K, V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = SortedMap::new();
+                while let Some((k, v)) = map.next_entry()? {
+                    entries.insert(k, v);
+                }
+                Ok(entries)
+            }
+        }
+
+        deserializer.deserialize_map(Entries(PhantomData))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::collections::BTreeMap;
-    use alloc::string::String;
+    use alloc::string::{String, ToString};
     use alloc::vec::Vec;
 
     use proptest::prelude::*;
@@ -189,6 +227,8 @@ mod tests {
                 prop_assert_eq!(serde_json::to_string(&sorted).unwrap(), serde_json::to_string(&btree).unwrap());
                 prop_assert_eq!(crate::json::to_string(&sorted).unwrap(), serde_json::to_string(&btree).unwrap());
                 prop_assert_eq!(alloc::format!("{sorted:?}"), alloc::format!("{btree:?}"));
+                let json = serde_json::to_string(&btree).unwrap();
+                prop_assert_eq!(&serde_json::from_str::<SortedMap<String, i16>>(&json).unwrap(), &sorted);
             }
             let pairs: Vec<(String, i16)> = btree.clone().into_iter().rev().collect();
             let collected: SortedMap<String, i16> = pairs.into_iter().collect();
@@ -197,9 +237,14 @@ mod tests {
     }
 
     #[test]
-    fn a_key_collected_twice_keeps_its_last_value_and_indexing_reads_it() {
+    fn a_key_given_twice_keeps_its_last_value_and_indexing_reads_it() {
         let map: SortedMap<String, i64> = [("b".into(), 1), ("a".into(), 2), ("b".into(), 3)].into_iter().collect();
         assert_eq!((map["a"], map["b"], map.len()), (2, 3, 2));
+        assert_eq!(SortedMap::from([("b".to_string(), 1), ("a".into(), 2), ("b".into(), 3)]), map);
+        let read: SortedMap<String, i64> = serde_json::from_str(r#"{"b":1,"a":2,"b":3}"#).unwrap();
+        assert_eq!(read, map);
+        let err = serde_json::from_str::<SortedMap<String, i64>>("[]").unwrap_err().to_string();
+        assert!(err.starts_with("invalid type: sequence, expected a map"), "{err}");
         assert!(std::panic::catch_unwind(|| map["c"]).is_err());
     }
 }
