@@ -129,13 +129,13 @@ impl Machines for Engine {
 
 impl Stripe for Engine {
     fn build(operation: String, idempotency_key: Option<String>) -> Result<wit_stripe::Request, wit_stripe::RequestError> {
-        let op = payhook_core::stripe::Operation::from_json(&operation).map_err(|e| wit_stripe::RequestError {
-            code: "invalid-operation".into(),
-            message: alloc::format!("not a Stripe operation: {e}"),
-        })?;
-        let request = payhook_core::stripe::build(&op, idempotency_key.as_deref()).map_err(|e| wit_stripe::RequestError {
-            code: request_error_code(&e).into(),
-            message: e.to_string(),
+        use payhook_core::stripe::BuildError;
+        let request = payhook_core::stripe::build_json(&operation, idempotency_key.as_deref()).map_err(|e| {
+            let code = match &e {
+                BuildError::Operation(_) => "invalid-operation",
+                BuildError::Request(e) => request_error_code(e),
+            };
+            wit_stripe::RequestError { code: code.into(), message: e.to_string() }
         })?;
         Ok(wit_stripe::Request {
             method: request.method.as_str().into(),

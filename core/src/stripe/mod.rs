@@ -26,7 +26,7 @@ mod tests;
 
 pub use operation::{
     CheckoutInput, CheckoutMode, Interval, LineItem, ListKind, Operation, PaymentIntentInput,
-    RefundInput, RefundReason, SubscriptionInput, UiMode, build,
+    RefundInput, RefundReason, SubscriptionInput, UiMode, BuildError, build, build_json,
 };
 
 use alloc::string::String;

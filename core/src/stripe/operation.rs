@@ -358,6 +358,25 @@ impl Operation {
     }
 }
 
+/// Why [`build_json`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The text is not an operation (see [`Operation::from_json`]).
+    #[error("not a Stripe operation: {0}")]
+    Operation(serde_json::Error),
+    /// The operation cannot be sent (see [`build`]).
+    #[error(transparent)]
+    Request(RequestError),
+}
+
+/// Reads an operation from its JSON form and builds its request: [`Operation::from_json`],
+/// then [`build`]. The operation is dropped here, so a caller that only has the text (the
+/// WebAssembly component) carries no code of its own for it (1.1 KB there).
+pub fn build_json(text: &str, idempotency_key: Option<&str>) -> Result<Request, BuildError> {
+    let op = Operation::from_json(text).map_err(BuildError::Operation)?;
+    build(&op, idempotency_key).map_err(BuildError::Request)
+}
+
 /// Builds the request for `op`. `idempotency_key` is required for creating calls (see
 /// [`Operation::creates`]) and ignored for reads.
 pub fn build(op: &Operation, idempotency_key: Option<&str>) -> Result<Request, RequestError> {

@@ -715,3 +715,17 @@ fn from_json_reads_and_refuses_as_serde_json_does() {
     let err = Operation::from_json(r#"{"op":"retrieve_payment_intent","id":"pi_1"} x"#).unwrap_err().to_string();
     assert_eq!(err, "trailing characters at line 1 column 46");
 }
+
+/// `build_json` is `Operation::from_json` then `build`, with each refusal kept apart.
+#[test]
+fn build_json_reads_then_builds_and_names_which_step_refused() {
+    let op = bare_payment_intent(Money::new(2000, Currency::EUR));
+    let text = serde_json::to_string(&op).unwrap();
+    assert_eq!(build_json(&text, Some("k")).unwrap(), build(&op, Some("k")).unwrap());
+    let err = build_json("{\"op\":", Some("k")).unwrap_err();
+    assert!(matches!(err, BuildError::Operation(_)), "{err:?}");
+    assert!(err.to_string().starts_with("not a Stripe operation: EOF while parsing"), "{err}");
+    let err = build_json(&text, None).unwrap_err();
+    assert!(matches!(err, BuildError::Request(RequestError::IdempotencyKeyMissing)), "{err:?}");
+    assert_eq!(err.to_string(), RequestError::IdempotencyKeyMissing.to_string());
+}
