@@ -214,6 +214,9 @@ unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
 // Out of line: inlined at every allocation site, the arena made the component 300 KB larger.
 #[inline(never)]
 unsafe fn resize(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    // SAFETY: the caller's layout was valid, and `new_size` rounded up to `align` does not
+    // overflow (GlobalAlloc::realloc's contract).
+    let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
     let a = arena();
     if a.contains(ptr) {
         let p = ptr as usize;
@@ -225,17 +228,10 @@ unsafe fn resize(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if new_size <= layout.size() {
             return ptr;
         }
-    } else if let Some(class) = class(layout) {
+    } else if class(layout).is_some_and(|class| self::class(new_layout) == Some(class)) {
         // A heap block keeps its place while the new size is of its class.
-        // SAFETY: see below.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        if self::class(new_layout) == Some(class) {
-            return ptr;
-        }
+        return ptr;
     }
-    // SAFETY: the caller's layout was valid, and `new_size` rounded up to `align` does not
-    // overflow (GlobalAlloc::realloc's contract).
-    let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
     let new = unsafe { alloc(new_layout) };
     if !new.is_null() {
         unsafe {

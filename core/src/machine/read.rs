@@ -356,63 +356,47 @@ enum Got {
     Refunds(SortedMap<String, FailedRefund>),
 }
 
+/// The value in a cell if it holds variant `$variant`: `None` for an optional field left out or
+/// null.
+macro_rules! held {
+    ($got:expr, $variant:ident) => {
+        match $got {
+            Got::$variant(value) => Some(value),
+            _ => None,
+        }
+    };
+}
+
 impl Got {
     // A required field's value, as [`Read`] reads its kind (anything else is `misread`), or an
     // optional one's (`None` if left out or null).
     fn text(self) -> String {
-        match self {
-            Got::Text(text) => text,
-            _ => misread(),
-        }
+        required(held!(self, Text))
     }
     fn opt_text(self) -> Option<String> {
-        match self {
-            Got::Text(text) => Some(text),
-            _ => None,
-        }
+        held!(self, Text)
     }
     fn int(self) -> i64 {
-        match self {
-            Got::Int(value) => value,
-            _ => misread(),
-        }
+        required(held!(self, Int))
     }
     fn opt_int(self) -> Option<i64> {
-        match self {
-            Got::Int(value) => Some(value),
-            _ => None,
-        }
+        held!(self, Int)
     }
     fn flag(self) -> bool {
-        match self {
-            Got::Flag(value) => value,
-            _ => misread(),
-        }
+        required(held!(self, Flag))
     }
     /// The variant of `all` whose name was read: `all` is in the order of the names `Read` took.
     fn named<T: Copy>(self, all: &[T]) -> T {
-        match self {
-            Got::Name(index) => all.get(index).copied().unwrap_or_else(|| misread()),
-            _ => misread(),
-        }
+        required(held!(self, Name).and_then(|index| all.get(index).copied()))
     }
     fn currency(self) -> Currency {
-        match self {
-            Got::Currency(currency) => currency,
-            _ => misread(),
-        }
+        required(held!(self, Currency))
     }
     fn amounts(self) -> SortedMap<PaymentId, i64> {
-        match self {
-            Got::Amounts(amounts) => amounts,
-            _ => misread(),
-        }
+        required(held!(self, Amounts))
     }
     fn refunds(self) -> SortedMap<String, FailedRefund> {
-        match self {
-            Got::Refunds(refunds) => refunds,
-            _ => misread(),
-        }
+        required(held!(self, Refunds))
     }
 }
 
