@@ -37,6 +37,7 @@ pub mod secret;
 pub mod signature;
 pub mod sorted_map;
 pub mod stripe;
+mod unexpected;
 pub mod webhook;
 pub mod wit_fact;
 

@@ -30,6 +30,7 @@ use core::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{DecodeError, Event, EventId, EventType, object};
+use crate::unexpected;
 
 /// A field as read from the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -120,8 +121,12 @@ fn mark<T>(field: &mut Field<T>, null: bool) {
 }
 
 impl Slot<'_> {
-    /// Marks a lenient field as `null` (`true`) or of another type (`false`).
-    fn mark(self, null: bool) {
+    /// A value of another JSON type than the slot reads (`unexpected`): a lenient field is
+    /// marked as `null` or as of another type, and a strict slot refuses it, with the words and
+    /// the position serde_json's own refusal had (a float named without its digits, see
+    /// `crate::unexpected`; an array or object reported just after its bracket).
+    fn other<E: de::Error>(self, unexpected: de::Unexpected<'_>) -> Result<(), E> {
+        let null = matches!(unexpected, de::Unexpected::Unit);
         match self {
             Slot::Text(f) => mark(f, null),
             Slot::Count(f) => mark(f, null),
@@ -129,9 +134,10 @@ impl Slot<'_> {
             Slot::Id(f) => mark(f, null),
             Slot::Metadata(f) => mark(f, null),
             Slot::Nested(n) => n.mark(null),
-            // Strict: the parser refuses anything else before it reaches the slot.
-            Slot::Items(_) | Slot::Object(_) => {}
+            Slot::Items(_) => return Err(unexpected::invalid_type(unexpected, &"a sequence")),
+            Slot::Object(_) => return Err(unexpected::invalid_type(unexpected, &"a JSON object")),
         }
+        Ok(())
     }
 }
 
@@ -308,13 +314,10 @@ struct Read<'a>(Slot<'a>);
 impl<'de> DeserializeSeed<'de> for Read<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        // A strict slot lets the parser refuse another type, as a derived struct or `Vec` did
-        // (and at the same position).
-        match self.0 {
-            Slot::Object(_) => d.deserialize_map(self),
-            Slot::Items(_) => d.deserialize_seq(self),
-            _ => d.deserialize_any(self),
-        }
+        // Every slot, strict or lenient, through `deserialize_any`: a strict one refuses another
+        // type itself (`Slot::other`), so serde_json's own refusal, which quotes a float with
+        // its float formatter, is never reached.
+        d.deserialize_any(self)
     }
 }
 
@@ -328,8 +331,7 @@ impl<'de> Visitor<'de> for Read<'_> {
         })
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.0.mark(true);
-        Ok(())
+        self.0.other(de::Unexpected::Unit)
     }
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
         self.visit_unit()
@@ -337,7 +339,7 @@ impl<'de> Visitor<'de> for Read<'_> {
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
         match self.0 {
             Slot::Flag(f) => *f = Field::Value(v),
-            slot => slot.mark(false),
+            slot => return slot.other(de::Unexpected::Bool(v)),
         }
         Ok(())
     }
@@ -345,25 +347,24 @@ impl<'de> Visitor<'de> for Read<'_> {
         // Beyond i64: not a whole number payhook reads.
         match i64::try_from(v) {
             Ok(v) => self.visit_i64(v),
-            Err(_) => self.visit_f64(0.0),
+            Err(_) => self.0.other(de::Unexpected::Unsigned(v)),
         }
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
         match self.0 {
             Slot::Count(f) => *f = Field::Value(v),
-            slot => slot.mark(false),
+            slot => return slot.other(de::Unexpected::Signed(v)),
         }
         Ok(())
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.0.mark(false);
-        Ok(())
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.0.other(de::Unexpected::Float(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
         match self.0 {
             Slot::Text(f) => *f = Field::Value(v.to_string()),
             Slot::Id(f) => *f = Field::Value(IdRef(v.to_string())),
-            slot => slot.mark(false),
+            slot => return slot.other(de::Unexpected::Str(v)),
         }
         Ok(())
     }
@@ -379,13 +380,15 @@ impl<'de> Visitor<'de> for Read<'_> {
                     data.push(item);
                 }
                 *items = Some(data);
+                Ok(())
             }
+            // Refused before its items are read: no depth of nesting is descended into.
+            slot @ Slot::Object(_) => slot.other(de::Unexpected::Seq),
             slot => {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                slot.mark(false);
+                slot.other(de::Unexpected::Seq)
             }
         }
-        Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         match self.0 {
@@ -402,9 +405,10 @@ impl<'de> Visitor<'de> for Read<'_> {
                 entries.keep();
                 *f = Field::Value(entries.map);
             }
+            slot @ Slot::Items(_) => return slot.other(de::Unexpected::Map),
             slot => {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                slot.mark(false);
+                return slot.other(de::Unexpected::Map);
             }
         }
         Ok(())

@@ -135,8 +135,13 @@ fn bad_bodies_get_named_errors() {
     let cases: &[(&str, &str)] = &[
         ("", "the body is not a valid event: EOF while parsing a value at line 1 column 0"),
         ("not json", "the body is not a valid event: expected ident at line 1 column 2"),
-        ("[]", "the body is not a valid event: invalid type: sequence, expected a JSON object at line 1 column 0"),
+        // An array is refused once serde_json has read its opening bracket (here, and its end).
+        ("[]", "the body is not a valid event: invalid type: sequence, expected a JSON object at line 1 column 2"),
         ("7", "the body is not a valid event: invalid type: integer `7`, expected a JSON object at line 1 column 1"),
+        ("-1.5e3", "the body is not a valid event: invalid type: floating point number, expected a JSON object at line 1 column 6"),
+        ("\"evt\"", "the body is not a valid event: invalid type: string \"evt\", expected a JSON object at line 1 column 5"),
+        ("true", "the body is not a valid event: invalid type: boolean `true`, expected a JSON object at line 1 column 4"),
+        ("null", "the body is not a valid event: invalid type: null, expected a JSON object at line 1 column 4"),
         (r#"{"object":"charge","id":"ch_1"}"#, "the body is a `charge` object, not an event"),
         (r#"{"object":"event","type":"x","created":1,"data":{"object":{}}}"#, "the event has no `id` field"),
         (r#"{"id":"e","type":"x","created":1}"#, "the event has no `data` field"),
@@ -174,16 +179,25 @@ fn a_field_read_twice_is_refused_and_a_field_of_another_type_is_lenient() {
     // A list's items are objects: anything else is refused, an array of fields too.
     for (item, message) in [
         ("1", "invalid type: integer `1`, expected a JSON object"),
+        ("1.0", "invalid type: floating point number, expected a JSON object"),
+        ("18446744073709551615", "invalid type: integer `18446744073709551615`, expected a JSON object"),
+        ("false", "invalid type: boolean `false`, expected a JSON object"),
+        (r#""si_1""#, r#"invalid type: string "si_1", expected a JSON object"#),
         ("null", "invalid type: null, expected a JSON object"),
         (r#"["si_1",5]"#, "invalid type: sequence, expected a JSON object"),
     ] {
         let body = with_object(&std::format!(r#"{{"object":"subscription","items":{{"data":[{item}]}}}}"#));
         assert_eq!(invalid(&body), message, "{item}");
     }
-    assert_eq!(
-        invalid(&with_object(r#"{"object":"subscription","items":{"data":{}}}"#)),
-        "invalid type: map, expected a sequence"
-    );
+    for (data, message) in [
+        ("{}", "invalid type: map, expected a sequence"),
+        ("2.5", "invalid type: floating point number, expected a sequence"),
+        (r#""x""#, r#"invalid type: string "x", expected a sequence"#),
+        ("null", "invalid type: null, expected a sequence"),
+    ] {
+        let body = with_object(&std::format!(r#"{{"object":"subscription","items":{{"data":{data}}}}}"#));
+        assert_eq!(invalid(&body), message, "{data}");
+    }
 
     // What is not refused: a field the decoder does not read, given twice; a repeated `id` in
     // an expanded reference and a repeated metadata key (the last counts, as in JavaScript);
@@ -208,10 +222,10 @@ fn deep_nesting_is_skipped_without_recursion() {
     // the stack, natively or inside the component's 64 KiB of stack.
     let depth = 200_000;
     let (open, close) = ("[".repeat(depth), "]".repeat(depth));
-    // An array is refused at its first byte, as not an object.
+    // An array is refused at its first byte, as not an object, before any depth is read.
     assert_eq!(
         decode_str(&std::format!("{open}{close}")).unwrap_err().to_string(),
-        "the body is not a valid event: invalid type: sequence, expected a JSON object at line 1 column 0"
+        "the body is not a valid event: invalid type: sequence, expected a JSON object at line 1 column 1"
     );
     let objects = "{\"a\":".repeat(depth) + "1" + &"}".repeat(depth);
     assert_eq!(decode_str(&objects).unwrap_err(), DecodeError::MissingField { field: "id".into() });

@@ -14,14 +14,15 @@
 //! - an optional field (`Option<…>`) may be left out or `null`;
 //! - a map (a settlement's amounts, a payment's failed refunds) keeps a repeated key's last value;
 //! - errors say what was expected as the derive did (`i64`, `a string`, `a variant name`, `a map`,
-//!   `a JSON object`…), with `serde_json`'s line and column.
+//!   `a JSON object`…), with `serde_json`'s line and column; a float is refused as a `floating
+//!   point number`, without its digits (see `crate::unexpected`).
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 use core::mem::forget;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Unexpected, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
 
 use super::payment::{Dispute, FailedRefund, FraudWarning};
 use super::subscription::{Report, Setting};
@@ -29,6 +30,7 @@ use super::{Attempt, AttemptKind, AttemptTag, CancelReason, PaymentId, Settlemen
 use super::{appointment, invoice, payment, subscription};
 use crate::event::EventId;
 use crate::money::{CURRENCY_EXPECTED, Currency};
+use crate::unexpected;
 
 /// The record of variant `$variant` read for a field of its shape, or `None` if left out or null.
 macro_rules! record {
@@ -436,7 +438,7 @@ impl<'de> Visitor<'de> for Read {
                 None => Err(E::unknown_variant(v, names)),
             },
             Kind::Currency => Currency::parse(v).map(Got::Currency).map_err(E::custom),
-            _ => Err(E::invalid_type(Unexpected::Str(v), &self)),
+            _ => Err(unexpected::invalid_type(Unexpected::Str(v), &self)),
         }
     }
 
@@ -444,31 +446,39 @@ impl<'de> Visitor<'de> for Read {
         match self.0 {
             Kind::Int | Kind::OptInt => Ok(Got::Int(v)),
             Kind::Rank if u8::try_from(v).is_ok() => Ok(Got::Int(v)),
-            Kind::Rank => Err(E::invalid_value(Unexpected::Signed(v), &self)),
-            _ => Err(E::invalid_type(Unexpected::Signed(v), &self)),
+            Kind::Rank => Err(unexpected::invalid_value(Unexpected::Signed(v), &self)),
+            _ => Err(unexpected::invalid_type(Unexpected::Signed(v), &self)),
         }
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Got, E> {
         match (self.0, i64::try_from(v)) {
             (Kind::Int | Kind::OptInt | Kind::Rank, Ok(signed)) => self.visit_i64(signed),
-            (Kind::Int | Kind::OptInt | Kind::Rank, Err(_)) => Err(E::invalid_value(Unexpected::Unsigned(v), &self)),
-            _ => Err(E::invalid_type(Unexpected::Unsigned(v), &self)),
+            (Kind::Int | Kind::OptInt | Kind::Rank, Err(_)) => Err(unexpected::invalid_value(Unexpected::Unsigned(v), &self)),
+            _ => Err(unexpected::invalid_type(Unexpected::Unsigned(v), &self)),
         }
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Got, E> {
         match self.0 {
             Kind::Flag => Ok(Got::Flag(v)),
-            _ => Err(E::invalid_type(Unexpected::Bool(v), &self)),
+            _ => Err(unexpected::invalid_type(Unexpected::Bool(v), &self)),
         }
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Got, E> {
         match self.0 {
             kind if kind.optional() => Ok(Got::Null),
-            _ => Err(E::invalid_type(Unexpected::Unit, &self)),
+            _ => Err(unexpected::invalid_type(Unexpected::Unit, &self)),
         }
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Got, E> {
+        Err(unexpected::invalid_type(Unexpected::Float(v), &self))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Got, A::Error> {
+        Err(unexpected::invalid_type(Unexpected::Seq, &self))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Got, A::Error> {
@@ -490,7 +500,7 @@ impl<'de> Visitor<'de> for Read {
                 }
                 Ok(Got::Refunds(refunds))
             }
-            _ => Err(de::Error::invalid_type(Unexpected::Map, &self)),
+            _ => Err(unexpected::invalid_type(Unexpected::Map, &self)),
         }
     }
 }
@@ -670,7 +680,7 @@ mod tests {
     fn each_kind_refuses_other_values_as_the_derive_did() {
         let cases: Vec<(&str, Value, &str)> = alloc::vec![
             ("captured", json!("5"), r#"invalid type: string "5", expected i64"#),
-            ("captured", json!(1.5), "invalid type: floating point `1.5`, expected i64"),
+            ("captured", json!(1.5), "invalid type: floating point number, expected i64"),
             ("captured", json!(9223372036854775808u64), "invalid value: integer `9223372036854775808`, expected i64"),
             ("captured", Value::Null, "invalid type: null, expected i64"),
             ("succeeded", json!(1), "invalid type: integer `1`, expected a boolean"),
