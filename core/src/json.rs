@@ -32,6 +32,16 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Unsupported
     Ok(writer.0)
 }
 
+/// Appends `text` to `out` as a JSON string, escaped as [`to_string`] escapes, or `null`.
+pub(crate) fn push_text(out: &mut String, text: Option<&str>) {
+    let mut writer = Writer(core::mem::take(out));
+    match text {
+        Some(text) => writer.string(text),
+        None => writer.0.push_str("null"),
+    }
+    *out = writer.0;
+}
+
 /// A value this writer does not write (see the module's documentation).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Unsupported;

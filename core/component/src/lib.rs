@@ -148,19 +148,16 @@ impl Stripe for Engine {
     }
 
     fn parse(status: u16, body: String) -> Result<String, wit_stripe::ApiError> {
-        match payhook_core::stripe::response::parse(status, &body) {
-            // Stripe's answers hold no f32, bytes or non-string keys: writing them cannot fail.
-            Ok(object) => Ok(payhook_core::json::to_string(&object).unwrap_or_default()),
-            Err(e) => Err(wit_stripe::ApiError {
-                status: e.status,
-                kind: e.kind,
-                code: e.code,
-                decline_code: e.decline_code,
-                message: e.message,
-                param: e.param,
-                payment_intent: e.payment_intent,
-            }),
-        }
+        // A list's items and another object's `raw` are handed back as Stripe wrote them.
+        payhook_core::stripe::response::parse_as_json(status, &body).map_err(|e| wit_stripe::ApiError {
+            status: e.status,
+            kind: e.kind,
+            code: e.code,
+            decline_code: e.decline_code,
+            message: e.message,
+            param: e.param,
+            payment_intent: e.payment_intent,
+        })
     }
 
     fn next_delay_ms(attempt: u32, max_retries: u32, status: Option<u16>, should_retry: Option<bool>, retry_after_secs: Option<f64>, jitter: f64) -> Option<u64> {

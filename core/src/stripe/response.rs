@@ -6,6 +6,8 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::json;
+
 /// What Stripe refused, as its error object says. `Display` is a message fit to show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message} (Stripe {kind}{}, HTTP {status})", code.as_deref().map(|c| alloc::format!(": {c}")).unwrap_or_default())]
@@ -147,107 +149,288 @@ pub enum Object {
     reason = "one answer per Stripe call, and the error is as likely as the object; boxing it would only add an allocation"
 )]
 pub fn parse(status: u16, body: &str) -> Result<Object, ApiError> {
-    let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-    if !(200..300).contains(&status) || value.get("error").is_some() {
-        return Err(error(status, &value));
-    }
-    let s = |k: &str| {
-        value
-            .get(k)
-            .and_then(Value::as_str)
-            .map(ToString::to_string)
-    };
-    let i = |k: &str| value.get(k).and_then(Value::as_i64);
-    let object = s("object").unwrap_or_default();
+    let value = read(status, body)?;
+    let object = text(&value, "object").unwrap_or_default();
     Ok(match object.as_str() {
-        "payment_intent" => Object::PaymentIntent(PaymentIntent {
-            id: s("id").unwrap_or_default(),
-            status: s("status").unwrap_or_default(),
-            amount: i("amount").unwrap_or(0),
-            currency: s("currency").unwrap_or_default(),
-            client_secret: s("client_secret"),
-            next_action: value
-                .get("next_action")
-                .filter(|v| v.is_object())
-                .map(|na| NextAction {
-                    kind: na
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                    url: na
-                        .get("redirect_to_url")
-                        .and_then(|r| r.get("url"))
-                        .and_then(Value::as_str)
-                        .map(ToString::to_string),
-                }),
-            latest_charge: s("latest_charge").or_else(|| {
-                value
-                    .get("charges")
-                    .and_then(|c| c.get("data"))
-                    .and_then(|d| d.get(0))
-                    .and_then(|c| c.get("id"))
-                    .and_then(Value::as_str)
-                    .map(ToString::to_string)
-            }),
-            last_error_code: value
-                .get("last_payment_error")
-                .and_then(|e| e.get("code"))
-                .and_then(Value::as_str)
-                .map(ToString::to_string),
-            last_error_message: value
-                .get("last_payment_error")
-                .and_then(|e| e.get("message"))
-                .and_then(Value::as_str)
-                .map(ToString::to_string),
-        }),
-        "refund" => Object::Refund(Refund {
-            id: s("id").unwrap_or_default(),
-            status: s("status").unwrap_or_default(),
-            amount: i("amount").unwrap_or(0),
-            currency: s("currency").unwrap_or_default(),
-            payment_intent: s("payment_intent"),
-        }),
-        "checkout.session" => Object::CheckoutSession(CheckoutSession {
-            id: s("id").unwrap_or_default(),
-            url: s("url"),
-            client_secret: s("client_secret"),
-            status: s("status"),
-            payment_status: s("payment_status"),
-            expires_at: i("expires_at"),
-        }),
+        "payment_intent" => Object::PaymentIntent(payment_intent(&value)),
+        "refund" => Object::Refund(refund(&value)),
+        "checkout.session" => Object::CheckoutSession(checkout_session(&value)),
         "list" => {
             let data: Vec<Value> = value
                 .get("data")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let last_id = data
-                .last()
-                .and_then(|o| o.get("id"))
-                .and_then(Value::as_str)
-                .map(ToString::to_string);
             Object::List(Page {
-                has_more: value
-                    .get("has_more")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                last_id,
+                has_more: has_more(&value),
+                last_id: last_id(&data),
                 data,
             })
         }
         _ => Object::Other(Other {
             kind: object,
-            id: s("id"),
-            url: s("url"),
-            raw: value.clone(),
+            id: text(&value, "id"),
+            url: text(&value, "url"),
+            raw: value,
         }),
     })
 }
 
+/// Reads an answer as [`parse`] does and writes the [`Object`] as JSON: the text
+/// [`crate::json::to_string`] writes for it, except that a list's items and another object's
+/// `raw` are the text Stripe sent (so the same JSON values, but Stripe's spacing, key order
+/// and digits). The component hands answers back this way, so that it never writes a
+/// `serde_json::Value` again: a float in one would need serde_json's float formatter, whose
+/// tables are 17 KB of the component (BENCHMARKS.md, eleventh run).
+#[allow(clippy::result_large_err, reason = "as for `parse`")]
+pub fn parse_as_json(status: u16, body: &str) -> Result<String, ApiError> {
+    let value = read(status, body)?;
+    let object = text(&value, "object").unwrap_or_default();
+    Ok(match object.as_str() {
+        "payment_intent" => tagged("payment_intent", &payment_intent(&value)),
+        "refund" => tagged("refund", &refund(&value)),
+        "checkout.session" => tagged("checkout.session", &checkout_session(&value)),
+        "list" => {
+            let data = value.get("data").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+            let items = if data.is_empty() { Vec::new() } else { list_items(body) };
+            debug_assert_eq!(items.len(), data.len(), "{body}");
+            let mut out = String::from(r#"{"object":"list","data":["#);
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(item);
+            }
+            out.push_str(if has_more(&value) { r#"],"has_more":true,"last_id":"# } else { r#"],"has_more":false,"last_id":"# });
+            json::push_text(&mut out, last_id(data).as_deref());
+            out.push('}');
+            out
+        }
+        _ => {
+            let mut out = String::from(r#"{"object":"other","kind":"#);
+            json::push_text(&mut out, Some(&object));
+            out.push_str(r#","id":"#);
+            json::push_text(&mut out, text(&value, "id").as_deref());
+            out.push_str(r#","url":"#);
+            json::push_text(&mut out, text(&value, "url").as_deref());
+            out.push_str(r#","raw":"#);
+            // The body is the JSON value read, with JSON's whitespace around it; when it was not
+            // JSON at all, the value is `null`.
+            out.push_str(if value.is_null() { "null" } else { body.trim_matches(is_json_space) });
+            out.push('}');
+            out
+        }
+    })
+}
+
+/// The body read as JSON, `null` when it is not; an [`ApiError`] unless the status is a success
+/// and the body no error object.
+#[allow(clippy::result_large_err, reason = "as for `parse`")]
+fn read(status: u16, body: &str) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    if !(200..300).contains(&status) || value.get("error").is_some() {
+        return Err(error(status, &value));
+    }
+    Ok(value)
+}
+
+/// `value[key]`, when it is a string.
+fn text(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(ToString::to_string)
+}
+
+fn payment_intent(value: &Value) -> PaymentIntent {
+    let s = |k: &str| text(value, k);
+    PaymentIntent {
+        id: s("id").unwrap_or_default(),
+        status: s("status").unwrap_or_default(),
+        amount: value.get("amount").and_then(Value::as_i64).unwrap_or(0),
+        currency: s("currency").unwrap_or_default(),
+        client_secret: s("client_secret"),
+        next_action: value
+            .get("next_action")
+            .filter(|v| v.is_object())
+            .map(|na| NextAction {
+                kind: text(na, "type").unwrap_or_default(),
+                url: na.get("redirect_to_url").and_then(|r| text(r, "url")),
+            }),
+        latest_charge: s("latest_charge").or_else(|| {
+            value
+                .get("charges")
+                .and_then(|c| c.get("data"))
+                .and_then(|d| d.get(0))
+                .and_then(|c| text(c, "id"))
+        }),
+        last_error_code: value.get("last_payment_error").and_then(|e| text(e, "code")),
+        last_error_message: value.get("last_payment_error").and_then(|e| text(e, "message")),
+    }
+}
+
+fn refund(value: &Value) -> Refund {
+    let s = |k: &str| text(value, k);
+    Refund {
+        id: s("id").unwrap_or_default(),
+        status: s("status").unwrap_or_default(),
+        amount: value.get("amount").and_then(Value::as_i64).unwrap_or(0),
+        currency: s("currency").unwrap_or_default(),
+        payment_intent: s("payment_intent"),
+    }
+}
+
+fn checkout_session(value: &Value) -> CheckoutSession {
+    let s = |k: &str| text(value, k);
+    CheckoutSession {
+        id: s("id").unwrap_or_default(),
+        url: s("url"),
+        client_secret: s("client_secret"),
+        status: s("status"),
+        payment_status: s("payment_status"),
+        expires_at: value.get("expires_at").and_then(Value::as_i64),
+    }
+}
+
+/// A list's `has_more`.
+fn has_more(list: &Value) -> bool {
+    list.get("has_more").and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The id of a list's last item, to ask for the page after it.
+fn last_id(data: &[Value]) -> Option<String> {
+    data.last().and_then(|item| text(item, "id"))
+}
+
+/// `fields`, a struct written as a JSON object, with the tag `object` first, as the derived
+/// `Serialize` of [`Object`] writes its variants.
+fn tagged<T: Serialize>(object: &str, fields: &T) -> String {
+    // None of the tagged structs holds a value the writer refuses.
+    let fields = json::to_string(fields).unwrap_or_default();
+    let mut out = String::with_capacity(fields.len() + 32);
+    out.push_str(r#"{"object":"#);
+    json::push_text(&mut out, Some(object));
+    match fields.strip_prefix('{') {
+        Some("}") | None => out.push('}'),
+        Some(rest) => {
+            out.push(',');
+            out.push_str(rest);
+        }
+    }
+    out
+}
+
+/// The four characters JSON allows around a value.
+fn is_json_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// The text of each item of the array under the top-level object's `data` key, in `body`, which
+/// serde_json has read as a JSON object (a key given twice counts by its last value, as in a
+/// `Value`); empty when `data` is not an array. Values are passed over by counting brackets
+/// outside strings, so no depth of nesting is descended into.
+fn list_items(body: &str) -> Vec<&str> {
+    let b = body.as_bytes();
+    let mut items = Vec::new();
+    let mut at = skip_space(b, 0);
+    if b.get(at) != Some(&b'{') {
+        return items;
+    }
+    at += 1;
+    loop {
+        at = skip_space(b, at);
+        if b.get(at) != Some(&b'"') {
+            // `}`: the object's end.
+            return items;
+        }
+        let key_end = end_of_value(b, at);
+        let key = &body[at..key_end];
+        // The colon, then the value.
+        let start = skip_space(b, skip_space(b, key_end) + 1);
+        let end = end_of_value(b, start);
+        if is_data(key) {
+            items = if b.get(start) == Some(&b'[') { array_items(body, start) } else { Vec::new() };
+        }
+        at = skip_space(b, end);
+        if b.get(at) != Some(&b',') {
+            return items;
+        }
+        at += 1;
+    }
+}
+
+/// Whether a key, as written in JSON with its quotes, is `data`, however escaped.
+fn is_data(key: &str) -> bool {
+    key == r#""data""#
+        // Read as a `Value`, not a `String`: a `String` read from serde_json's parser brings its
+        // own refusal of other types, and with it the float formatter.
+        || (key.contains('\\') && matches!(serde_json::from_str::<Value>(key), Ok(Value::String(k)) if k == "data"))
+}
+
+/// The text of each item of the JSON array at `open`, its `[`.
+fn array_items(body: &str, open: usize) -> Vec<&str> {
+    let b = body.as_bytes();
+    let mut items = Vec::new();
+    let mut at = skip_space(b, open + 1);
+    if b.get(at) == Some(&b']') {
+        return items;
+    }
+    loop {
+        let end = end_of_value(b, at);
+        items.push(&body[at..end]);
+        at = skip_space(b, end);
+        if b.get(at) != Some(&b',') {
+            return items;
+        }
+        at = skip_space(b, at + 1);
+    }
+}
+
+/// Where the JSON value starting at `at` ends (the index after it).
+fn end_of_value(b: &[u8], mut at: usize) -> usize {
+    let mut depth = 0usize;
+    while let Some(&byte) = b.get(at) {
+        match byte {
+            b'"' => {
+                at = end_of_string(b, at);
+                if depth == 0 {
+                    return at;
+                }
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' if depth <= 1 => return at + usize::from(depth == 1),
+            b']' | b'}' => depth -= 1,
+            b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return at,
+            _ => {}
+        }
+        at += 1;
+    }
+    at
+}
+
+/// Where the JSON string whose opening quote is at `at` ends (the index after its closing quote).
+fn end_of_string(b: &[u8], mut at: usize) -> usize {
+    at += 1;
+    while let Some(&byte) = b.get(at) {
+        match byte {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
+        }
+    }
+    at
+}
+
+/// The first index from `at` that is not JSON whitespace.
+fn skip_space(b: &[u8], mut at: usize) -> usize {
+    while matches!(b.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
 fn error(status: u16, value: &Value) -> ApiError {
-    let e = value.get("error").cloned().unwrap_or(Value::Null);
-    let s = |k: &str| e.get(k).and_then(Value::as_str).map(ToString::to_string);
+    const NONE: &Value = &Value::Null;
+    let e = value.get("error").unwrap_or(NONE);
+    let s = |k: &str| text(e, k);
     let kind = s("type").unwrap_or_else(|| {
         if status >= 500 {
             "api_error".into()
@@ -263,11 +446,7 @@ fn error(status: u16, value: &Value) -> ApiError {
         code: s("code"),
         decline_code: s("decline_code"),
         param: s("param"),
-        payment_intent: e
-            .get("payment_intent")
-            .and_then(|p| p.get("id"))
-            .and_then(Value::as_str)
-            .map(ToString::to_string),
+        payment_intent: e.get("payment_intent").and_then(|p| text(p, "id")),
         kind,
     }
 }

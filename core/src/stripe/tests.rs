@@ -313,6 +313,140 @@ fn answers_are_written_back_as_serde_json_writes_them() {
     }
 }
 
+/// `parse_as_json` hands back what `parse` reads: the same JSON text for the typed objects, and
+/// for a list or another object the same values, written as Stripe wrote them.
+fn written_as_parsed(status: u16, body: &str) {
+    use super::response::parse_as_json;
+    match (parse(status, body), parse_as_json(status, body)) {
+        (Ok(object), Ok(text)) => {
+            let read: Object = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(read, object, "{body}");
+            if !matches!(object, Object::List(_) | Object::Other(_)) {
+                assert_eq!(text, crate::json::to_string(&object).unwrap(), "{body}");
+            }
+        }
+        (Err(parsed), Err(written)) => assert_eq!(parsed, written, "{body}"),
+        (parsed, written) => panic!("{body}: {parsed:?} but {written:?}"),
+    }
+}
+
+/// `json` with a space, a tab and a line break after each `{`, `[`, `,` and `:` outside strings.
+fn spaced(json: &str) -> std::string::String {
+    let (mut out, mut in_string, mut escaped) = (std::string::String::new(), false, false);
+    for c in json.chars() {
+        out.push(c);
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '{' | '[' | ',' | ':' if !in_string => out.push_str(" \t\r\n"),
+            _ => {}
+        }
+    }
+    alloc::format!("\n {out} \t")
+}
+
+#[test]
+fn answers_are_handed_back_with_stripes_own_text() {
+    let fixtures = [
+        include_str!("../../../tests/fixtures/stripe-events/objects/charge.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/checkout.session.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/payment_intent.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/refund.json"),
+        include_str!("../../../tests/fixtures/stripe-events/objects/subscription.json"),
+    ];
+    let list = alloc::format!(r#"{{"object":"list","has_more":true,"data":[{},{}]}}"#, fixtures[0], fixtures[4]);
+    let coupon = r#"{"object":"coupon","id":"co_1","percent_off":12.5,"amount_off":null,"times":[1e300,-0.0,0.1]}"#;
+    let cases = [
+        (200, list.as_str()),
+        (200, coupon),
+        // Lists: `data` escaped, given twice (the last counts, whatever it is), nested in items
+        // and other fields, strings holding brackets, quotes and backslashes, empty, not an array.
+        (200, r#"{"object":"list","d\u0061ta":[{"id":"a"},2.5e-3],"has_more":false}"#),
+        (200, r#"{"object":"list","data":[{"id":"a"}],"data":[{"id":"b","data":[1]},{"id":"c"}]}"#),
+        (200, r#"{"object":"list","data":[{"id":"a"}],"data":{"x":[1]}}"#),
+        (200, r#"{"object":"list","data":[{"id":"a"}],"data":null}"#),
+        (200, r#"{"meta":{"data":[9]},"object":"list","x":"]}\"\\","data":["[{\"", {"id":"q\"]}"}, [[]], -1.5E+2, true, null],"has_more":true}"#),
+        (200, r#"{"object":"list","data":[]}"#),
+        (200, r#"{"object":"list","data":"[1,2]"}"#),
+        (200, r#"{"object":"list","dat":[1],"datas":[2]}"#),
+        (200, r#"{"object":"list","data":[{"id":"\u00e9\ud83d\ude00"}],"has_more":"yes"}"#),
+        // Other objects and bodies: not JSON, not an object, an array, `null`.
+        (200, r#"{"object":"price","id":"price_1","unit_amount_decimal":"12.5","tiers":[{"up_to":null,"flat":0.75}]}"#),
+        (200, "not json"),
+        (200, ""),
+        (201, "[1,2.5]"),
+        (200, "null"),
+        (200, "7.25"),
+        (200, r#""text""#),
+        (204, "{}"),
+        // Errors, as before.
+        (402, r#"{"error":{"type":"card_error","code":"card_declined","message":"Declined."}}"#),
+        (200, r#"{"error":"x","object":"refund"}"#),
+        (503, "<html>"),
+    ];
+    for body in fixtures {
+        written_as_parsed(200, body);
+        written_as_parsed(200, &spaced(body));
+    }
+    for (status, body) in cases {
+        written_as_parsed(status, body);
+        written_as_parsed(status, &spaced(body));
+    }
+    // The text handed back is Stripe's, digits and all.
+    let text = super::response::parse_as_json(200, r#"{"object":"list","data":[ 1.50 , {"id" : "x"} ]}"#).unwrap();
+    assert_eq!(text, r#"{"object":"list","data":[1.50,{"id" : "x"}],"has_more":false,"last_id":"x"}"#);
+    let text = super::response::parse_as_json(200, " {\"object\":\"coupon\",\"percent_off\":1E2}\n").unwrap();
+    assert_eq!(text, r#"{"object":"other","kind":"coupon","id":null,"url":null,"raw":{"object":"coupon","percent_off":1E2}}"#);
+    let text = super::response::parse_as_json(200, "{]").unwrap();
+    assert_eq!(text, r#"{"object":"other","kind":"","id":null,"url":null,"raw":null}"#);
+}
+
+mod written {
+    use alloc::string::String;
+
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    /// Any JSON value: floats, escapes and `data` keys at any depth.
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "[a-z\"\\\\\\[\\]{},: \u{e9}\u{1F600}\n]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::vec((prop_oneof![Just(String::from("data")), Just(String::from("id")), "[a-z\"\\\\]{0,3}"], inner), 0..4)
+                    .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn a_list_or_another_object_is_the_value_stripe_sent(
+            data in prop_oneof![3 => prop::collection::vec(value(), 0..5).prop_map(Value::from), 1 => value()],
+            extra in value(),
+            has_more in any::<Option<bool>>(),
+            kind in prop_oneof![Just("list"), Just("coupon")],
+            spaced in any::<bool>(),
+        ) {
+            let mut body = json!({"object": kind, "extra": extra, "data": data});
+            if let Some(has_more) = has_more {
+                body["has_more"] = has_more.into();
+            }
+            let body = serde_json::to_string(&body).unwrap();
+            let body = if spaced { super::spaced(&body) } else { body };
+            super::written_as_parsed(200, &body);
+        }
+    }
+}
+
 #[test]
 fn a_payment_intents_nested_fields_are_read() {
     let requires_action = r#"{"object":"payment_intent","id":"pi_1","status":"requires_action","amount":2000,"currency":"eur",
