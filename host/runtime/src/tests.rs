@@ -1023,11 +1023,14 @@ mod differential {
         }
 
         /// Stripe's answers (the project's API object fixtures and an error envelope, changed
-        /// as above, under any status) and decimal amounts read the same in the sandbox.
+        /// as above, alone or as a page of a list, compact or spaced, under any status) and
+        /// decimal amounts read the same in the sandbox.
         #[test]
         fn the_component_reads_stripe_answers_and_amounts_as_the_native_engine_does(
             which in any::<Index>(),
             changes in changes(0..=3),
+            listed in any::<bool>(),
+            spaced in any::<bool>(),
             status in prop_oneof![
                 4 => Just(200u16),
                 1 => Just(201u16),
@@ -1052,7 +1055,11 @@ mod differential {
             CASE.with(|(answers, rt)| -> Result<(), TestCaseError> {
                 let mut answer = answers[which.index(answers.len())].clone();
                 apply(&mut answer, READ, changes);
-                let body = answer.to_string();
+                if listed {
+                    // With a float, which the component hands back as Stripe wrote it.
+                    answer = json!({"object": "list", "has_more": true, "data": [answer, {"id": "x", "rate": 0.1}]});
+                }
+                let body = if spaced { serde_json::to_string_pretty(&answer).unwrap() } else { answer.to_string() };
                 let mut session = rt.session().unwrap();
                 let component = session.stripe_parse(status, &body).expect("the component must not trap");
                 prop_assert_eq!(response::parse(status, &body), component, "{} {}", status, body);
