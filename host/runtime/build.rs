@@ -3,7 +3,8 @@
 //! workspace root need nothing else. Two builds are embedded with `include_bytes!`: the `engine`
 //! world, which imports nothing, and the `engine-with-host-hmac` world (feature `host-hmac`),
 //! which imports HMAC-SHA256 from the host. Each has its own target directory, so that neither
-//! build's output is ever taken for the other's.
+//! build's output is ever taken for the other's. What is embedded is the component without its
+//! top-level custom sections (names for tools, not for running it).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -45,7 +46,7 @@ fn main() {
         build_guest(&guest, &target_dir, features);
         let wasm = target_dir.join(TARGET).join("release/payhook_engine.wasm");
         let embedded = out_dir.join(file);
-        copy(&wasm, &embedded);
+        write_stripped(&wasm, &embedded);
         println!("cargo:rustc-env={var}={}", embedded.display());
     }
 }
@@ -98,9 +99,54 @@ fn build_guest(guest: &Path, target_dir: &Path, features: Option<&str>) {
     }
 }
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::copy(from, to)
-        .unwrap_or_else(|e| panic!("copying {} to {}: {e}", from.display(), to.display()));
+/// Writes the component at `from` to `to` without its top-level custom sections: the
+/// `component-name` section (names of the component's own items, for tools that print it) and
+/// `producers`, about 3 KB that nothing running the engine reads. `strip = true` in the guest's
+/// profile already leaves the core module inside without its names; wit-component adds these
+/// after it.
+fn write_stripped(from: &Path, to: &Path) {
+    let wasm = std::fs::read(from).unwrap_or_else(|e| panic!("reading {}: {e}", from.display()));
+    let stripped = without_custom_sections(&wasm)
+        .unwrap_or_else(|e| panic!("{} is not a WebAssembly component as expected: {e}", from.display()));
+    std::fs::write(to, stripped).unwrap_or_else(|e| panic!("writing {}: {e}", to.display()));
+}
+
+/// `wasm`'s preamble and every top-level section but the custom ones (id 0), in order. Each
+/// section is an id byte, its size as an unsigned LEB128 number, then that many bytes.
+fn without_custom_sections(wasm: &[u8]) -> Result<Vec<u8>, String> {
+    // `\0asm`, then the version and layer: 0x0d 0x00, 0x01 0x00 for a component.
+    const PREAMBLE: &[u8] = b"\0asm\x0d\x00\x01\x00";
+    if !wasm.starts_with(PREAMBLE) {
+        return Err("its preamble is not a component's".into());
+    }
+    let mut out = PREAMBLE.to_vec();
+    let mut at = PREAMBLE.len();
+    while at < wasm.len() {
+        let id = wasm[at];
+        let (size, size_len) = leb128(&wasm[at + 1..])
+            .ok_or_else(|| format!("the section at byte {at} has no valid size"))?;
+        let end = (at + 1 + size_len)
+            .checked_add(size)
+            .filter(|&end| end <= wasm.len())
+            .ok_or_else(|| format!("the section at byte {at} runs past the end"))?;
+        if id != 0 {
+            out.extend_from_slice(&wasm[at..end]);
+        }
+        at = end;
+    }
+    Ok(out)
+}
+
+/// An unsigned LEB128 number of at most 32 bits at the start of `bytes`, and its length.
+fn leb128(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    for (i, &byte) in bytes.iter().take(5).enumerate() {
+        value |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
 }
 
 fn target_installed() -> bool {

@@ -50,6 +50,18 @@ fn each_build_imports_only_what_its_world_names() {
     );
 }
 
+#[test]
+fn the_embedded_components_leave_out_the_names_for_tools() {
+    // The build script drops the component's own custom sections (its core modules keep their
+    // small `producers` sections); each build still loads and answers (every other test here).
+    // A custom section starts with its name's length and its name.
+    for wasm in [ENGINE_WASM, ENGINE_HOST_HMAC_WASM] {
+        assert!(wasm.starts_with(b"\0asm\x0d\x00\x01\x00"));
+        let name = b"\x0ecomponent-name";
+        assert!(!wasm.windows(name.len()).any(|w| w == name));
+    }
+}
+
 /// Loads a component written as text, with `@VERSION` standing for the WIT package's version;
 /// it must be refused at link time. Returns the message.
 fn link_error(component_text: &str) -> String {
