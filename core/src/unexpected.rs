@@ -9,30 +9,48 @@
 
 use core::fmt;
 
-use serde::de::{self, Expected, Unexpected};
+use serde::de::{self, Expected};
 
-/// `unexpected` as serde_json writes it (`null` for a unit, serde's wording for the rest), but a
-/// float as `floating point number`.
-struct Found<'a>(Unexpected<'a>);
+/// What a reader found instead of what it expected: the JSON types, and a number as serde_json
+/// reads it (an integer within `i64` or `u64`, or else a float).
+#[derive(Clone, Copy)]
+pub(crate) enum Found<'a> {
+    Str(&'a str),
+    Signed(i64),
+    Unsigned(u64),
+    /// A float, named without its digits.
+    Float,
+    Bool(bool),
+    Null,
+    Seq,
+    Map,
+}
 
+/// Worded as serde_json words it (serde's `Unexpected`, with `null` for a unit), but a float as
+/// `floating point number`.
 impl fmt::Display for Found<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Unexpected::Float(_) => f.write_str("floating point number"),
-            Unexpected::Unit => f.write_str("null"),
-            other => fmt::Display::fmt(&other, f),
+        match *self {
+            Found::Str(s) => write!(f, "string {s:?}"),
+            Found::Signed(n) => write!(f, "integer `{n}`"),
+            Found::Unsigned(n) => write!(f, "integer `{n}`"),
+            Found::Float => f.write_str("floating point number"),
+            Found::Bool(b) => write!(f, "boolean `{b}`"),
+            Found::Null => f.write_str("null"),
+            Found::Seq => f.write_str("sequence"),
+            Found::Map => f.write_str("map"),
         }
     }
 }
 
-/// `invalid type: {unexpected}, expected {expected}`.
-pub(crate) fn invalid_type<E: de::Error>(unexpected: Unexpected<'_>, expected: &dyn Expected) -> E {
-    E::custom(format_args!("invalid type: {}, expected {}", Found(unexpected), expected))
+/// `invalid type: {found}, expected {expected}`.
+pub(crate) fn invalid_type<E: de::Error>(found: Found<'_>, expected: &dyn Expected) -> E {
+    E::custom(format_args!("invalid type: {found}, expected {expected}"))
 }
 
-/// `invalid value: {unexpected}, expected {expected}`.
-pub(crate) fn invalid_value<E: de::Error>(unexpected: Unexpected<'_>, expected: &dyn Expected) -> E {
-    E::custom(format_args!("invalid value: {}, expected {}", Found(unexpected), expected))
+/// `invalid value: {found}, expected {expected}`.
+pub(crate) fn invalid_value<E: de::Error>(found: Found<'_>, expected: &dyn Expected) -> E {
+    E::custom(format_args!("invalid value: {found}, expected {expected}"))
 }
 
 #[cfg(test)]
@@ -44,7 +62,7 @@ mod tests {
     use super::*;
 
     /// What serde_json itself says.
-    fn serde_json_says(unexpected: Unexpected<'_>, value: bool) -> String {
+    fn serde_json_says(unexpected: serde::de::Unexpected<'_>, value: bool) -> String {
         let e = if value {
             serde_json::Error::invalid_value(unexpected, &"a thing")
         } else {
@@ -55,31 +73,33 @@ mod tests {
 
     #[test]
     fn every_refusal_but_a_float_reads_as_serde_json_writes_it() {
+        use serde::de::Unexpected as U;
         let cases = [
-            Unexpected::Str("a \"quoted\"\nline"),
-            Unexpected::Signed(-7),
-            Unexpected::Unsigned(u64::MAX),
-            Unexpected::Bool(true),
-            Unexpected::Unit,
-            Unexpected::Seq,
-            Unexpected::Map,
-            Unexpected::Other("something"),
+            (Found::Str("a \"quoted\"\nline\u{7f}é"), U::Str("a \"quoted\"\nline\u{7f}é")),
+            (Found::Signed(-7), U::Signed(-7)),
+            (Found::Signed(i64::MIN), U::Signed(i64::MIN)),
+            (Found::Unsigned(u64::MAX), U::Unsigned(u64::MAX)),
+            (Found::Bool(true), U::Bool(true)),
+            (Found::Bool(false), U::Bool(false)),
+            (Found::Null, U::Unit),
+            (Found::Seq, U::Seq),
+            (Found::Map, U::Map),
         ];
-        for unexpected in cases {
+        for (found, unexpected) in cases {
             for value in [false, true] {
                 let ours: serde_json::Error = if value {
-                    invalid_value(unexpected, &"a thing")
+                    invalid_value(found, &"a thing")
                 } else {
-                    invalid_type(unexpected, &"a thing")
+                    invalid_type(found, &"a thing")
                 };
                 assert_eq!(ours.to_string(), serde_json_says(unexpected, value));
             }
         }
         // A float: the type, not its digits.
-        assert_eq!(serde_json_says(Unexpected::Float(1.5), false), "invalid type: floating point `1.5`, expected a thing");
-        let ours: serde_json::Error = invalid_type(Unexpected::Float(1.5), &"a thing");
+        assert_eq!(serde_json_says(U::Float(1.5), false), "invalid type: floating point `1.5`, expected a thing");
+        let ours: serde_json::Error = invalid_type(Found::Float, &"a thing");
         assert_eq!(ours.to_string(), "invalid type: floating point number, expected a thing");
-        let ours: serde_json::Error = invalid_value(Unexpected::Float(-0.0), &"a thing");
+        let ours: serde_json::Error = invalid_value(Found::Float, &"a thing");
         assert_eq!(ours.to_string(), "invalid value: floating point number, expected a thing");
     }
 }

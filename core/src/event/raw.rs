@@ -30,7 +30,7 @@ use core::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{DecodeError, Event, EventId, EventType, object};
-use crate::unexpected;
+use crate::unexpected::{self, Found};
 
 /// A field as read from the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -121,12 +121,12 @@ fn mark<T>(field: &mut Field<T>, null: bool) {
 }
 
 impl Slot<'_> {
-    /// A value of another JSON type than the slot reads (`unexpected`): a lenient field is
+    /// A value of another JSON type than the slot reads (`found`): a lenient field is
     /// marked as `null` or as of another type, and a strict slot refuses it, with the words and
     /// the position serde_json's own refusal had (a float named without its digits, see
     /// `crate::unexpected`; an array or object reported just after its bracket).
-    fn other<E: de::Error>(self, unexpected: de::Unexpected<'_>) -> Result<(), E> {
-        let null = matches!(unexpected, de::Unexpected::Unit);
+    fn other<E: de::Error>(self, found: Found<'_>) -> Result<(), E> {
+        let null = matches!(found, Found::Null);
         match self {
             Slot::Text(f) => mark(f, null),
             Slot::Count(f) => mark(f, null),
@@ -134,8 +134,8 @@ impl Slot<'_> {
             Slot::Id(f) => mark(f, null),
             Slot::Metadata(f) => mark(f, null),
             Slot::Nested(n) => n.mark(null),
-            Slot::Items(_) => return Err(unexpected::invalid_type(unexpected, &"a sequence")),
-            Slot::Object(_) => return Err(unexpected::invalid_type(unexpected, &"a JSON object")),
+            Slot::Items(_) => return Err(unexpected::invalid_type(found, &"a sequence")),
+            Slot::Object(_) => return Err(unexpected::invalid_type(found, &"a JSON object")),
         }
         Ok(())
     }
@@ -331,7 +331,7 @@ impl<'de> Visitor<'de> for Read<'_> {
         })
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.0.other(de::Unexpected::Unit)
+        self.0.other(Found::Null)
     }
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
         self.visit_unit()
@@ -339,7 +339,7 @@ impl<'de> Visitor<'de> for Read<'_> {
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
         match self.0 {
             Slot::Flag(f) => *f = Field::Value(v),
-            slot => return slot.other(de::Unexpected::Bool(v)),
+            slot => return slot.other(Found::Bool(v)),
         }
         Ok(())
     }
@@ -347,24 +347,24 @@ impl<'de> Visitor<'de> for Read<'_> {
         // Beyond i64: not a whole number payhook reads.
         match i64::try_from(v) {
             Ok(v) => self.visit_i64(v),
-            Err(_) => self.0.other(de::Unexpected::Unsigned(v)),
+            Err(_) => self.0.other(Found::Unsigned(v)),
         }
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
         match self.0 {
             Slot::Count(f) => *f = Field::Value(v),
-            slot => return slot.other(de::Unexpected::Signed(v)),
+            slot => return slot.other(Found::Signed(v)),
         }
         Ok(())
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        self.0.other(de::Unexpected::Float(v))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.0.other(Found::Float)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
         match self.0 {
             Slot::Text(f) => *f = Field::Value(v.to_string()),
             Slot::Id(f) => *f = Field::Value(IdRef(v.to_string())),
-            slot => return slot.other(de::Unexpected::Str(v)),
+            slot => return slot.other(Found::Str(v)),
         }
         Ok(())
     }
@@ -383,10 +383,10 @@ impl<'de> Visitor<'de> for Read<'_> {
                 Ok(())
             }
             // Refused before its items are read: no depth of nesting is descended into.
-            slot @ Slot::Object(_) => slot.other(de::Unexpected::Seq),
+            slot @ Slot::Object(_) => slot.other(Found::Seq),
             slot => {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                slot.other(de::Unexpected::Seq)
+                slot.other(Found::Seq)
             }
         }
     }
@@ -405,10 +405,10 @@ impl<'de> Visitor<'de> for Read<'_> {
                 entries.keep();
                 *f = Field::Value(entries.map);
             }
-            slot @ Slot::Items(_) => return slot.other(de::Unexpected::Map),
+            slot @ Slot::Items(_) => return slot.other(Found::Map),
             slot => {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                return slot.other(de::Unexpected::Map);
+                return slot.other(Found::Map);
             }
         }
         Ok(())

@@ -22,7 +22,7 @@ use alloc::string::String;
 use core::fmt;
 use core::mem::forget;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::payment::{Dispute, FailedRefund, FraudWarning};
 use super::subscription::{Report, Setting};
@@ -30,7 +30,7 @@ use super::{Attempt, AttemptKind, AttemptTag, CancelReason, PaymentId, Settlemen
 use super::{appointment, invoice, payment, subscription};
 use crate::event::EventId;
 use crate::money::{CURRENCY_EXPECTED, Currency};
-use crate::unexpected;
+use crate::unexpected::{self, Found};
 
 /// The record of variant `$variant` read for a field of its shape, or `None` if left out or null.
 macro_rules! record {
@@ -438,7 +438,7 @@ impl<'de> Visitor<'de> for Read {
                 None => Err(E::unknown_variant(v, names)),
             },
             Kind::Currency => Currency::parse(v).map(Got::Currency).map_err(E::custom),
-            _ => Err(unexpected::invalid_type(Unexpected::Str(v), &self)),
+            _ => Err(unexpected::invalid_type(Found::Str(v), &self)),
         }
     }
 
@@ -446,39 +446,39 @@ impl<'de> Visitor<'de> for Read {
         match self.0 {
             Kind::Int | Kind::OptInt => Ok(Got::Int(v)),
             Kind::Rank if u8::try_from(v).is_ok() => Ok(Got::Int(v)),
-            Kind::Rank => Err(unexpected::invalid_value(Unexpected::Signed(v), &self)),
-            _ => Err(unexpected::invalid_type(Unexpected::Signed(v), &self)),
+            Kind::Rank => Err(unexpected::invalid_value(Found::Signed(v), &self)),
+            _ => Err(unexpected::invalid_type(Found::Signed(v), &self)),
         }
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Got, E> {
         match (self.0, i64::try_from(v)) {
             (Kind::Int | Kind::OptInt | Kind::Rank, Ok(signed)) => self.visit_i64(signed),
-            (Kind::Int | Kind::OptInt | Kind::Rank, Err(_)) => Err(unexpected::invalid_value(Unexpected::Unsigned(v), &self)),
-            _ => Err(unexpected::invalid_type(Unexpected::Unsigned(v), &self)),
+            (Kind::Int | Kind::OptInt | Kind::Rank, Err(_)) => Err(unexpected::invalid_value(Found::Unsigned(v), &self)),
+            _ => Err(unexpected::invalid_type(Found::Unsigned(v), &self)),
         }
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Got, E> {
         match self.0 {
             Kind::Flag => Ok(Got::Flag(v)),
-            _ => Err(unexpected::invalid_type(Unexpected::Bool(v), &self)),
+            _ => Err(unexpected::invalid_type(Found::Bool(v), &self)),
         }
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Got, E> {
         match self.0 {
             kind if kind.optional() => Ok(Got::Null),
-            _ => Err(unexpected::invalid_type(Unexpected::Unit, &self)),
+            _ => Err(unexpected::invalid_type(Found::Null, &self)),
         }
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Got, E> {
-        Err(unexpected::invalid_type(Unexpected::Float(v), &self))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Got, E> {
+        Err(unexpected::invalid_type(Found::Float, &self))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Got, A::Error> {
-        Err(unexpected::invalid_type(Unexpected::Seq, &self))
+        Err(unexpected::invalid_type(Found::Seq, &self))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Got, A::Error> {
@@ -500,7 +500,7 @@ impl<'de> Visitor<'de> for Read {
                 }
                 Ok(Got::Refunds(refunds))
             }
-            _ => Err(unexpected::invalid_type(Unexpected::Map, &self)),
+            _ => Err(unexpected::invalid_type(Found::Map, &self)),
         }
     }
 }
