@@ -12,7 +12,8 @@
 //! Arguments: `native` or `component`; `all` (`receive` then `apply`), `receive` or `apply`
 //! alone; the number of iterations (200). `--wasm FILE` loads another build of the component
 //! (an unstripped one, to name its functions). The component is the host-HMAC build, one
-//! instance reused; `--fresh` takes a new instance for every event instead.
+//! instance reused; `--wasm-hmac` takes the build that hashes itself instead, and `--fresh` a
+//! new instance for every event.
 //! Only `counted` is collected; the process's set-up and a warm-up round are not.
 
 use std::hint::black_box;
@@ -108,12 +109,14 @@ fn counted(n: usize, mut one: impl FnMut() -> usize) -> usize {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage =
-        "usage: instructions native|component [all|receive|apply] [N] [--wasm FILE] [--fresh]";
-    let (mut positional, mut wasm, mut fresh) = (Vec::new(), None, false);
+        "usage: instructions native|component [all|receive|apply] [N] [--wasm FILE] [--wasm-hmac] [--fresh]";
+    let (mut positional, mut wasm, mut fresh, mut hmac) = (Vec::new(), None, false, HmacSource::Host);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if a == "--fresh" {
             fresh = true;
+        } else if a == "--wasm-hmac" {
+            hmac = HmacSource::Component;
         } else if a == "--wasm" {
             wasm = Some(it.next().expect(usage).clone());
         } else {
@@ -145,7 +148,7 @@ fn main() {
         }
         Some("component") => {
             let config = RuntimeConfig {
-                hmac: HmacSource::Host,
+                hmac,
                 max_instances: 2,
                 // Compiled once, not under valgrind at every run.
                 cache_dir: Some(std::env::temp_dir().join("payhook-instructions-cache")),
