@@ -1,9 +1,10 @@
 //! The payhook engine as a WebAssembly component.
 //!
 //! A thin shell over `payhook-core`: it converts WIT values to the core's types and back, and
-//! nothing else. wit-bindgen generates that glue for every export but three: `webhook.verify`,
-//! `webhook.receive` and `webhook.decode-stored` are written in [`abi`], where one lowering of an
-//! event and its facts serves both of the last two.
+//! nothing else. wit-bindgen generates that glue for every export but four: `webhook.verify`,
+//! `webhook.receive`, `webhook.decode-stored` and `machines.apply` are written in [`abi`], where
+//! one lowering of an event and its facts serves `receive` and `decode-stored`, and `apply` reads
+//! its fact into the core's type directly.
 //!
 //! It is `#![no_std]` so that the component imports nothing at all: memory comes from its own
 //! `allocator` (wasi-libc, linked statically with `-lc`, gives only `memcpy` and the like), a
@@ -25,7 +26,7 @@ wit_bindgen::generate!({
     path: "../../wit/engine",
     world: "engine",
     // Written by hand in `abi`.
-    skip: ["verify", "receive", "decode-stored"],
+    skip: ["verify", "receive", "decode-stored", "apply"],
 });
 
 #[cfg(feature = "host-hmac")]
@@ -33,17 +34,17 @@ wit_bindgen::generate!({
     path: "../../wit/engine",
     world: "engine-with-host-hmac",
     // Written by hand in `abi`.
-    skip: ["verify", "receive", "decode-stored"],
+    skip: ["verify", "receive", "decode-stored", "apply"],
 });
 
 use alloc::string::{String, ToString};
 
 use exports::payhook::engine::amounts::Guest as Amounts;
-use exports::payhook::engine::machines::{Guest as Machines, Machine, MachineError};
+use exports::payhook::engine::machines::{Guest as Machines, MachineError};
 use exports::payhook::engine::stripe::{self as wit_stripe, Guest as Stripe};
-use exports::payhook::engine::webhook::{self as wit, Guest as Webhook};
+use exports::payhook::engine::webhook::Guest as Webhook;
 use exports::payhook::engine::types::{Money, MoneyError};
-use payhook_core::machine::document::{self, MachineKind};
+use payhook_core::machine::document;
 use payhook_core::{money, secret::WebhookSecret, signature};
 
 struct Engine;
@@ -115,16 +116,6 @@ impl Machines for Engine {
         document::new_subscription()
     }
 
-    fn apply(machine: Machine, state: String, fact: wit::Fact) -> Result<String, MachineError> {
-        let fact = convert::fact_from_wit(fact).map_err(MachineError::InvalidCurrency)?;
-        let kind = match machine {
-            Machine::Invoice => MachineKind::Invoice,
-            Machine::Appointment => MachineKind::Appointment,
-            Machine::Payment => MachineKind::Payment,
-            Machine::Subscription => MachineKind::Subscription,
-        };
-        document::apply(kind, &state, &fact).map_err(|e| MachineError::InvalidState(e.to_string()))
-    }
 }
 
 impl Stripe for Engine {

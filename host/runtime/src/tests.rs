@@ -355,6 +355,54 @@ fn a_reused_session_gives_native_answers_across_arena_and_heap_blocks() {
     }
 }
 
+/// `machines.apply` reads the fact the host passes itself (`abi.rs`): a money whose currency code
+/// does not parse is refused with the first such code in the fact's order, and every string of a
+/// refused or accepted fact is freed, so a reused session under a small memory cap keeps giving
+/// the native engine's answers.
+#[test]
+fn apply_refuses_a_facts_first_unknown_currency_and_frees_every_fact_it_reads() {
+    use payhook_core::fact::{FactKind, Links, Subject};
+    use payhook_core::machine::document::{self, MachineKind};
+    let eur = |minor| Money::new(minor, payhook_core::money::Currency::EUR);
+    let long = "x".repeat(100_000);
+    let fact = Fact {
+        event_id: payhook_core::event::EventId::new(long.clone()),
+        occurred_at: 1_767_261_603,
+        kind: FactKind::Refunded { captured: eur(2000), refunded: eur(500) },
+        subject: Subject { payment_intent: Some("pi_1".into()), charge: Some(long.clone()), ..Subject::default() },
+        links: Links { invoice_id: Some(long), ..Links::default() },
+    };
+    let payment = document::new_payment("pi_1", payhook_core::money::Currency::EUR);
+    for (hmac, rt) in both_builds_with(RuntimeConfig { memory_limit: 3 << 20, ..RuntimeConfig::default() }) {
+        let mut session = rt.session().unwrap();
+        for i in 0..60 {
+            let mut wit_fact = convert::fact_to_wit(fact.clone());
+            let expected = match (i % 3, &mut wit_fact.kind) {
+                (0, _) => Ok(document::apply(MachineKind::Payment, &payment, &fact).unwrap()),
+                (1, bindings::exports::payhook::engine::webhook::FactKind::Refunded((captured, refunded))) => {
+                    captured.currency = "euro".into();
+                    refunded.currency = "dollars".into();
+                    Err(MachineError::InvalidCurrency("euro".into()))
+                }
+                (_, bindings::exports::payhook::engine::webhook::FactKind::Refunded((_, refunded))) => {
+                    refunded.currency = "EURO".into();
+                    Err(MachineError::InvalidCurrency("EURO".into()))
+                }
+                (_, kind) => panic!("{kind:?}"),
+            };
+            let machine = convert::machine(MachineKind::Payment);
+            let answer = session
+                .call(|b, s| b.apply(s, machine, &payment, &wit_fact))
+                .unwrap_or_else(|e| panic!("{hmac:?}, call {i}: {e}"))
+                .map_err(convert::machine_error);
+            assert_eq!(answer, expected, "{hmac:?}, call {i}");
+        }
+        // A state that is not one: its reader's message.
+        let refused = session.apply(MachineKind::Payment, "{}", &fact).unwrap();
+        assert_eq!(refused, document::apply(MachineKind::Payment, "{}", &fact).map_err(|e| MachineError::InvalidState(e.to_string())));
+    }
+}
+
 /// The component's lookup of event types (a binary search whose comparisons run on the
 /// component's own `memcmp`) classifies every documented type, and names that sort between
 /// them or share their prefixes, exactly as the native engine does.
