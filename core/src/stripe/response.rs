@@ -240,12 +240,17 @@ fn text(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(ToString::to_string)
 }
 
+/// `value[key]`, when it is a whole number within `i64`.
+fn whole(value: &Value, key: &str) -> Option<i64> {
+    value.get(key).and_then(Value::as_i64)
+}
+
 fn payment_intent(value: &Value) -> PaymentIntent {
     let s = |k: &str| text(value, k);
     PaymentIntent {
         id: s("id").unwrap_or_default(),
         status: s("status").unwrap_or_default(),
-        amount: value.get("amount").and_then(Value::as_i64).unwrap_or(0),
+        amount: whole(value, "amount").unwrap_or(0),
         currency: s("currency").unwrap_or_default(),
         client_secret: s("client_secret"),
         next_action: value
@@ -272,7 +277,7 @@ fn refund(value: &Value) -> Refund {
     Refund {
         id: s("id").unwrap_or_default(),
         status: s("status").unwrap_or_default(),
-        amount: value.get("amount").and_then(Value::as_i64).unwrap_or(0),
+        amount: whole(value, "amount").unwrap_or(0),
         currency: s("currency").unwrap_or_default(),
         payment_intent: s("payment_intent"),
     }
@@ -286,7 +291,7 @@ fn checkout_session(value: &Value) -> CheckoutSession {
         client_secret: s("client_secret"),
         status: s("status"),
         payment_status: s("payment_status"),
-        expires_at: value.get("expires_at").and_then(Value::as_i64),
+        expires_at: whole(value, "expires_at"),
     }
 }
 

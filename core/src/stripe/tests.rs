@@ -291,23 +291,32 @@ fn responses_from_stripe_fixtures_parse_into_typed_objects() {
     assert!(matches!(parse(200, re).unwrap(), Object::Refund(r) if r.id.starts_with("re_")));
 }
 
+/// The project's Stripe API object fixtures.
+const OBJECTS: [&str; 10] = [
+    include_str!("../../../tests/fixtures/stripe-events/objects/balance_transaction.json"),
+    include_str!("../../../tests/fixtures/stripe-events/objects/charge.json"),
+    include_str!("../../../tests/fixtures/stripe-events/objects/checkout.session.json"),
+    include_str!("../../../tests/fixtures/stripe-events/objects/dispute.json"),
+    include_str!("../../../tests/fixtures/stripe-events/objects/invoice.json"),
+    include_str!("../../../tests/fixtures/stripe-events/objects/payment_intent.json"),
+    include_str!("../../../tests/fixtures/stripe-events/objects/payout.json"),
+    include_str!("../../../tests/fixtures/stripe-events/objects/radar.early_fraud_warning.json"),
+    include_str!("../../../tests/fixtures/stripe-events/objects/refund.json"),
+    include_str!("../../../tests/fixtures/stripe-events/objects/subscription.json"),
+];
+
+/// A page of a list holding two of the fixtures.
+fn page() -> std::string::String {
+    alloc::format!(r#"{{"object":"list","has_more":true,"data":[{},{}]}}"#, OBJECTS[1], OBJECTS[9])
+}
+
+/// Another object, with floats.
+const COUPON: &str = r#"{"object":"coupon","id":"co_1","percent_off":12.5,"amount_off":null,"times":[1e300,-0.0,0.1]}"#;
+
 #[test]
 fn answers_are_written_back_as_serde_json_writes_them() {
-    let objects = [
-        include_str!("../../../tests/fixtures/stripe-events/objects/balance_transaction.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/charge.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/checkout.session.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/dispute.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/invoice.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/payment_intent.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/payout.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/radar.early_fraud_warning.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/refund.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/subscription.json"),
-    ];
-    let list = alloc::format!(r#"{{"object":"list","has_more":true,"data":[{},{}]}}"#, objects[0], objects[1]);
-    let coupon = r#"{"object":"coupon","id":"co_1","percent_off":12.5,"amount_off":null,"times":[1e300,-0.0]}"#;
-    for body in objects.iter().copied().chain([list.as_str(), coupon]) {
+    let list = page();
+    for body in OBJECTS.iter().copied().chain([list.as_str(), COUPON]) {
         let answer = parse(200, body).unwrap();
         assert_eq!(crate::json::to_string(&answer).unwrap(), serde_json::to_string(&answer).unwrap(), "{body}");
     }
@@ -348,18 +357,10 @@ fn spaced(json: &str) -> std::string::String {
 
 #[test]
 fn answers_are_handed_back_with_stripes_own_text() {
-    let fixtures = [
-        include_str!("../../../tests/fixtures/stripe-events/objects/charge.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/checkout.session.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/payment_intent.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/refund.json"),
-        include_str!("../../../tests/fixtures/stripe-events/objects/subscription.json"),
-    ];
-    let list = alloc::format!(r#"{{"object":"list","has_more":true,"data":[{},{}]}}"#, fixtures[0], fixtures[4]);
-    let coupon = r#"{"object":"coupon","id":"co_1","percent_off":12.5,"amount_off":null,"times":[1e300,-0.0,0.1]}"#;
+    let list = page();
     let cases = [
         (200, list.as_str()),
-        (200, coupon),
+        (200, COUPON),
         // Lists: `data` escaped, given twice (the last counts, whatever it is), nested in items
         // and other fields, strings holding brackets, quotes and backslashes, empty, not an array.
         (200, r#"{"object":"list","d\u0061ta":[{"id":"a"},2.5e-3],"has_more":false}"#),
@@ -385,7 +386,7 @@ fn answers_are_handed_back_with_stripes_own_text() {
         (200, r#"{"error":"x","object":"refund"}"#),
         (503, "<html>"),
     ];
-    for body in fixtures {
+    for body in OBJECTS {
         written_as_parsed(200, body);
         written_as_parsed(200, &spaced(body));
     }

@@ -361,6 +361,7 @@ fn a_reused_session_gives_native_answers_across_arena_and_heap_blocks() {
 /// the native engine's answers.
 #[test]
 fn apply_refuses_a_facts_first_unknown_currency_and_frees_every_fact_it_reads() {
+    use bindings::exports::payhook::engine::webhook::FactKind as WitKind;
     use payhook_core::fact::{FactKind, Links, Subject};
     use payhook_core::machine::document::{self, MachineKind};
     let eur = |minor| Money::new(minor, payhook_core::money::Currency::EUR);
@@ -379,12 +380,12 @@ fn apply_refuses_a_facts_first_unknown_currency_and_frees_every_fact_it_reads() 
             let mut wit_fact = convert::fact_to_wit(fact.clone());
             let expected = match (i % 3, &mut wit_fact.kind) {
                 (0, _) => Ok(document::apply(MachineKind::Payment, &payment, &fact).unwrap()),
-                (1, bindings::exports::payhook::engine::webhook::FactKind::Refunded((captured, refunded))) => {
+                (1, WitKind::Refunded((captured, refunded))) => {
                     captured.currency = "euro".into();
                     refunded.currency = "dollars".into();
                     Err(MachineError::InvalidCurrency("euro".into()))
                 }
-                (_, bindings::exports::payhook::engine::webhook::FactKind::Refunded((_, refunded))) => {
+                (_, WitKind::Refunded((_, refunded))) => {
                     refunded.currency = "EURO".into();
                     Err(MachineError::InvalidCurrency("EURO".into()))
                 }
