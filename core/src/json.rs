@@ -42,6 +42,23 @@ pub(crate) fn push_text(out: &mut String, text: Option<&str>) {
     *out = writer.0;
 }
 
+/// A text quoted for a message, as a JSON string (`"…"`, with `"`, `\` and control characters
+/// escaped as [`to_string`] escapes them), where `{:?}` would quote it as Rust does.
+///
+/// Rust's quoting decides what to escape with Unicode tables (which characters are printable,
+/// which extend a grapheme): 5.3 KB of the WebAssembly component, code and data, for messages
+/// only. JSON's rules need none, and read the same for every text without control characters
+/// other than a tab, a carriage return or a newline.
+pub(crate) struct Quoted<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        push_text(&mut out, Some(self.0));
+        f.write_str(&out)
+    }
+}
+
 /// A value this writer does not write (see the module's documentation).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Unsupported;
@@ -418,6 +435,19 @@ mod tests {
     use alloc::vec::Vec;
 
     use super::*;
+
+    #[test]
+    fn a_quoted_text_reads_as_rust_quotes_it_but_for_control_characters() {
+        for text in ["", "pi_123", "a \"quoted\" word", "back\\slash", "tab\tand\r\nnewline", "éü€😀"] {
+            assert_eq!(Quoted(text).to_string(), alloc::format!("{text:?}"));
+        }
+        // JSON's escapes, where Rust's would be `\0`, `\u{1b}`, `\u{7f}` and `\u{200b}`.
+        assert_eq!(Quoted("\0\u{1b}\u{8}\u{c}").to_string(), r#""\u0000\u001b\b\f""#);
+        assert_eq!(Quoted("\u{7f}\u{200b}").to_string(), "\"\u{7f}\u{200b}\"");
+        // And it is a JSON string that reads back as the text.
+        let text = "\0\u{1b}\"\\\n\u{7f}é";
+        assert_eq!(serde_json::from_str::<String>(&Quoted(text).to_string()).unwrap(), text);
+    }
 
     #[test]
     fn strings_and_numbers_are_written_as_serde_json_writes_them() {

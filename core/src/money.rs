@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     /// The currency code is not exactly three ASCII letters (the first 12 characters are kept).
-    #[error("invalid currency code {code:?}: use a three-letter ISO 4217 code such as \"usd\"")]
+    #[error("invalid currency code {}: use a three-letter ISO 4217 code such as \"usd\"", crate::json::Quoted(.code))]
     InvalidCurrencyCode {
         /// The rejected code, cut to its first 12 characters.
         code: String,
@@ -41,7 +41,7 @@ pub enum MoneyError {
         max: usize,
     },
     /// The decimal amount text is not a plain decimal number.
-    #[error("invalid amount {input:?}: {reason}; write a plain decimal such as \"20.00\"")]
+    #[error("invalid amount {}: {reason}; write a plain decimal such as \"20.00\"", crate::json::Quoted(.input))]
     InvalidDecimal {
         /// The rejected text.
         input: String,

@@ -1,5 +1,7 @@
 //! "invalid type" and "invalid value" errors for payhook's own JSON readers, worded as
-//! serde_json words them except for a floating-point number, which is named without its digits.
+//! serde_json words them except for a floating-point number, which is named without its digits,
+//! and a string, which is quoted as a JSON string ([`Quoted`](crate::json::Quoted)): the same
+//! text unless it holds a control character other than a tab, a carriage return or a newline.
 //!
 //! serde_json's `de::Error::invalid_type` quotes a float it refuses with its own float formatter
 //! (`floating point `1.5``), and that formatter's tables are 17 KB of the component
@@ -27,11 +29,11 @@ pub(crate) enum Found<'a> {
 }
 
 /// Worded as serde_json words it (serde's `Unexpected`, with `null` for a unit), but a float as
-/// `floating point number`.
+/// `floating point number` and a string quoted as JSON.
 impl fmt::Display for Found<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Found::Str(s) => write!(f, "string {s:?}"),
+            Found::Str(s) => write!(f, "string {}", crate::json::Quoted(s)),
             Found::Signed(n) => write!(f, "integer `{n}`"),
             Found::Unsigned(n) => write!(f, "integer `{n}`"),
             Found::Float => f.write_str("floating point number"),
@@ -75,7 +77,7 @@ mod tests {
     fn every_refusal_but_a_float_reads_as_serde_json_writes_it() {
         use serde::de::Unexpected as U;
         let cases = [
-            (Found::Str("a \"quoted\"\nline\u{7f}é"), U::Str("a \"quoted\"\nline\u{7f}é")),
+            (Found::Str("a \"quoted\"\tline\\ é\r\n"), U::Str("a \"quoted\"\tline\\ é\r\n")),
             (Found::Signed(-7), U::Signed(-7)),
             (Found::Signed(i64::MIN), U::Signed(i64::MIN)),
             (Found::Unsigned(u64::MAX), U::Unsigned(u64::MAX)),
@@ -95,6 +97,11 @@ mod tests {
                 assert_eq!(ours.to_string(), serde_json_says(unexpected, value));
             }
         }
+        // A string with a control character but `\t`, `\r` and `\n`: quoted as a JSON string,
+        // where serde_json quotes it as Rust does (`\0`, `\u{1b}`, and `\u{7f}` escaped).
+        assert_eq!(serde_json_says(U::Str("\0\u{1b}\u{7f}"), false), r#"invalid type: string "\0\u{1b}\u{7f}", expected a thing"#);
+        let ours: serde_json::Error = invalid_type(Found::Str("\0\u{1b}\u{7f}\u{200b}"), &"a thing");
+        assert_eq!(ours.to_string(), "invalid type: string \"\\u0000\\u001b\u{7f}\u{200b}\", expected a thing");
         // A float: the type, not its digits.
         assert_eq!(serde_json_says(U::Float(1.5), false), "invalid type: floating point `1.5`, expected a thing");
         let ours: serde_json::Error = invalid_type(Found::Float, &"a thing");

@@ -158,7 +158,7 @@ pub enum RejectReason {
         fact: String,
     },
     /// A subscription status that Stripe does not document.
-    #[error("unknown subscription status {status:?}")]
+    #[error("unknown subscription status {}", crate::json::Quoted(.status))]
     UnknownSubscriptionStatus {
         /// The status as received.
         status: String,

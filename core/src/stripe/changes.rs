@@ -174,7 +174,8 @@ fn check_addable(form: &[(String, String)], key: &str, value: &str) -> Result<()
             let chars = name.chars().count();
             if chars == 0 || chars > MAX_METADATA_KEY {
                 return Err(refused(format!(
-                    "adds the metadata key {name:?}: keys are 1 to {MAX_METADATA_KEY} characters"
+                    "adds the metadata key {}: keys are 1 to {MAX_METADATA_KEY} characters",
+                    crate::json::Quoted(name)
                 )));
             }
             if value.chars().count() > MAX_METADATA_VALUE {

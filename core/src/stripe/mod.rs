@@ -86,7 +86,7 @@ pub enum RequestError {
     #[error(transparent)]
     Amount(#[from] crate::money::MoneyError),
     /// A Stripe id that is not one (it would change the request's path).
-    #[error("{field} {value:?} is not a Stripe id (letters, digits and underscores only)")]
+    #[error("{field} {} is not a Stripe id (letters, digits and underscores only)", crate::json::Quoted(.value))]
     InvalidId {
         /// Which id.
         field: &'static str,

@@ -705,13 +705,13 @@ fn check_metadata(m: &crate::event::Metadata) -> Result<&crate::event::Metadata,
         if k.is_empty() || k.chars().count() > 40 || k.contains(['[', ']']) {
             return Err(RequestError::Invalid {
                 field: "metadata",
-                reason: format!("key {k:?} must be 1 to 40 characters without brackets"),
+                reason: format!("key {} must be 1 to 40 characters without brackets", crate::json::Quoted(k)),
             });
         }
         if v.chars().count() > 500 {
             return Err(RequestError::Invalid {
                 field: "metadata",
-                reason: format!("the value of {k:?} is longer than 500 characters"),
+                reason: format!("the value of {} is longer than 500 characters", crate::json::Quoted(k)),
             });
         }
     }

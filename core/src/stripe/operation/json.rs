@@ -21,6 +21,7 @@ use super::{
     CheckoutInput, CheckoutMode, Interval, LineItem, ListKind, Operation, PaymentIntentInput,
     RefundInput, RefundReason, SubscriptionInput, UiMode, default_limit,
 };
+use crate::json::Quoted;
 use crate::money::{Currency, Money};
 
 impl<'de> Deserialize<'de> for Operation {
@@ -153,7 +154,7 @@ fn from_value(value: &Value) -> Result<Operation> {
             limit: f.u32_or("limit", default_limit()),
         },
         other => {
-            return Err(error.take().unwrap_or_else(|| format!("unknown op {other:?}, expected one of {}", OPS.join(", "))));
+            return Err(error.take().unwrap_or_else(|| format!("unknown op {}, expected one of {}", Quoted(other), OPS.join(", "))));
         }
     };
     // The first field refused, if any: the operation read so far (with stand-ins from that field
@@ -311,7 +312,7 @@ impl<'a> Fields<'a> {
         let found = choices.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         if found.is_none() {
             let names: Vec<_> = choices.iter().map(|(n, _)| *n).collect();
-            self.fail(format!("field `{}{key}`: unknown value {name:?}, expected one of {}", self.path, names.join(", ")));
+            self.fail(format!("field `{}{key}`: unknown value {}, expected one of {}", self.path, Quoted(&name), names.join(", ")));
         }
         found
     }
