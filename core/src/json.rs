@@ -146,6 +146,7 @@ impl Writer {
     }
 
     /// A comma before every element but the first.
+    #[inline]
     fn separate(&mut self, first: &mut bool) {
         if !core::mem::take(first) {
             self.0.push(',');
@@ -153,6 +154,7 @@ impl Writer {
     }
 
     /// Opens a compound value: `open` now, `close` at its end.
+    #[inline]
     fn compound(&mut self, open: &str, close: &'static str) -> Compound<'_> {
         self.0.push_str(open);
         Compound { writer: self, first: true, close }
@@ -286,6 +288,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
         value.serialize(self)
     }
 
+    #[inline]
     fn serialize_unit(self) -> Result<(), Unsupported> {
         self.0.push_str("null");
         Ok(())

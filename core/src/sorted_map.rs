@@ -53,6 +53,7 @@ impl<K: Ord, V> SortedMap<K, V> {
     }
 
     /// The value of `key`.
+    #[inline]
     pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,

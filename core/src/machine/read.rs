@@ -378,19 +378,23 @@ impl Got {
     fn opt_text(self) -> Option<String> {
         held!(self, Text)
     }
+    #[inline]
     fn int(self) -> i64 {
         required(held!(self, Int))
     }
     fn opt_int(self) -> Option<i64> {
         held!(self, Int)
     }
+    #[inline]
     fn flag(self) -> bool {
         required(held!(self, Flag))
     }
     /// The variant of `all` whose name was read: `all` is in the order of the names `Read` took.
+    #[inline]
     fn named<T: Copy>(self, all: &[T]) -> T {
         required(held!(self, Name).and_then(|index| all.get(index).copied()))
     }
+    #[inline]
     fn currency(self) -> Currency {
         required(held!(self, Currency))
     }

@@ -43,6 +43,7 @@ impl Settlement {
     }
 
     /// Received minus refunded.
+    #[inline]
     pub fn net(&self) -> i64 {
         self.paid_total().saturating_sub(self.refunded_total())
     }
