@@ -42,13 +42,14 @@ pub(crate) fn push_text(out: &mut String, text: Option<&str>) {
     *out = writer.0;
 }
 
-/// A text quoted for a message, as a JSON string (`"…"`, with `"`, `\` and control characters
-/// escaped as [`to_string`] escapes them), where `{:?}` would quote it as Rust does.
+/// A text quoted for a message, as a JSON string (`"…"`, with `"`, `\` and the characters below
+/// U+0020 escaped as [`to_string`] escapes them), where `{:?}` would quote it as Rust does.
 ///
 /// Rust's quoting decides what to escape with Unicode tables (which characters are printable,
 /// which extend a grapheme): 5.3 KB of the WebAssembly component, code and data, for messages
-/// only. JSON's rules need none, and read the same for every text without control characters
-/// other than a tab, a carriage return or a newline.
+/// only. JSON's rules need none. The two read the same for any printable text, tabs and line
+/// breaks included; another character below U+0020 is escaped as JSON escapes it (`\u001b`,
+/// not `\u{1b}`), and one Rust would escape as invisible (`\u{7f}`, `\u{200b}`) is kept as it is.
 pub(crate) struct Quoted<'a>(pub(crate) &'a str);
 
 impl fmt::Display for Quoted<'_> {
@@ -440,7 +441,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_quoted_text_reads_as_rust_quotes_it_but_for_control_characters() {
+    fn a_quoted_text_reads_as_rust_quotes_it_but_for_control_and_invisible_characters() {
         for text in ["", "pi_123", "a \"quoted\" word", "back\\slash", "tab\tand\r\nnewline", "éü€😀"] {
             assert_eq!(Quoted(text).to_string(), alloc::format!("{text:?}"));
         }

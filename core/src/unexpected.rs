@@ -1,7 +1,7 @@
 //! "invalid type" and "invalid value" errors for payhook's own JSON readers, worded as
 //! serde_json words them except for a floating-point number, which is named without its digits,
 //! and a string, which is quoted as a JSON string ([`Quoted`](crate::json::Quoted)): the same
-//! text unless it holds a control character other than a tab, a carriage return or a newline.
+//! text for any printable string, tabs and line breaks included.
 //!
 //! serde_json's `de::Error::invalid_type` quotes a float it refuses with its own float formatter
 //! (`floating point `1.5``), and that formatter's tables are 17 KB of the component
