@@ -51,7 +51,7 @@ impl fmt::Display for EventId {
 
 macro_rules! known_event_types {
     ($($variant:ident => $text:literal,)*) => {
-        /// A v1 event type that Stripe documents. See [`EventType`] for the open vocabulary.
+        /// A v1 event type that Stripe documents. See [`EventType`](super::EventType) for the open vocabulary.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[allow(missing_docs)]
         pub enum KnownEventType { $($variant,)* }

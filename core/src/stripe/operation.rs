@@ -183,7 +183,7 @@ pub struct SubscriptionInput {
 }
 
 /// Something to ask of Stripe. Serialized as `{"op": "create_refund", …}` for hosts that pass it
-/// as JSON, and read back from that form by a `Deserialize` written out in [`json`].
+/// as JSON, and read back from that form by a `Deserialize` written out in `operation/json.rs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Operation {
