@@ -78,6 +78,38 @@ impl ser::Error for Unsupported {
     }
 }
 
+/// Where the first byte JSON escapes (`"`, `\\` or one below 0x20) is in `bytes`, or its
+/// length if there is none. Eight bytes are tested at a time, with the word-at-a-time test
+/// for a byte below a bound (as serde_json's reader looks for the end of a string). A native
+/// build vectorises a byte-by-byte loop and a WebAssembly build cannot: writing the strings of
+/// the benchmark's decision took 6.1k instructions in the component with that loop and takes
+/// 3.5k with this one (natively 3.0k and 2.1k).
+#[inline]
+fn first_escape(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::MAX / 255;
+    const fn escapes(byte: u8) -> bool {
+        byte < 0x20 || byte == b'"' || byte == b'\\'
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("a chunk of eight bytes"));
+        // A byte's top bit is set in `below(x, n)` if it is below `n` (and, past the first
+        // such byte, perhaps where it is not: only the lowest one is read).
+        let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x;
+        let control = below(word, 0x20);
+        let quote = below(word ^ (ONES * u64::from(b'"')), 1);
+        let backslash = below(word ^ (ONES * u64::from(b'\\')), 1);
+        let found = (control | quote | backslash) & (ONES << 7);
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    at + rest.iter().position(|&b| escapes(b)).unwrap_or(rest.len())
+}
+
 /// The JSON written so far.
 struct Writer(String);
 
@@ -88,12 +120,13 @@ impl Writer {
     fn string(&mut self, s: &str) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let out = &mut self.0;
+        out.reserve(s.len() + 2);
         out.push('"');
+        let bytes = s.as_bytes();
         let mut start = 0;
-        for (i, &byte) in s.as_bytes().iter().enumerate() {
-            if byte >= 0x20 && byte != b'"' && byte != b'\\' {
-                continue;
-            }
+        loop {
+            let i = start + first_escape(&bytes[start..]);
+            let Some(&byte) = bytes.get(i) else { break };
             // Every byte escaped is ASCII, so `i` is a character boundary.
             out.push_str(&s[start..i]);
             match byte {
@@ -464,6 +497,32 @@ mod tests {
         }
         assert_eq!(to_string(&u64::MAX).unwrap(), u64::MAX.to_string());
         assert_eq!(to_string(&'"').unwrap(), r#""\"""#);
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time search finds the byte the plain search finds, wherever it is in
+        /// the eight-byte words and the tail, and after bytes from 0x80 up (which must not borrow
+        /// into a false match).
+        #[test]
+        fn the_first_byte_to_escape_is_found_as_a_byte_by_byte_search_finds_it(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    0x20u8..=0xff,
+                    proptest::sample::select(vec![b'"', b'\\', 0, 0x1f, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff]),
+                ],
+                0..40,
+            )
+        ) {
+            let plain = bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len());
+            proptest::prop_assert_eq!(first_escape(&bytes), plain);
+        }
+
+        /// Any text, escapes and multi-byte characters included, is written as serde_json
+        /// writes it.
+        #[test]
+        fn any_text_is_written_as_serde_json_writes_it(text in "(?s).{0,40}|[\\x00-\\x7f]{0,40}") {
+            proptest::prop_assert_eq!(to_string(&text).unwrap(), serde_json::to_string(&text).unwrap());
+        }
     }
 
     #[test]
