@@ -402,18 +402,26 @@ fn matching_secret(
 ) -> Option<usize> {
     // Decode the candidates once; a value that is not 64 lower-case hex digits can never match
     // (the SDKs compare hex text exactly, so upper case does not match either).
-    let candidates: Vec<[u8; 32]> = header.signatures.iter().filter_map(|s| decode_hex32(s)).collect();
+    let candidates: Vec<[u64; 4]> =
+        header.signatures.iter().filter_map(|s| decode_hex32(s)).map(|mac| words(&mac)).collect();
     if candidates.is_empty() {
         return None;
     }
     secrets.iter().position(|secret| {
-        let expected = mac_for(hmac, secret, header.timestamp, body);
+        let expected = words(&mac_for(hmac, secret, header.timestamp, body));
         // Fold over every candidate so the time taken does not depend on which one matched.
         candidates
             .iter()
-            .fold(subtle::Choice::from(0), |found, candidate| found | expected.ct_eq(candidate))
+            .fold(subtle::Choice::from(0), |found, candidate| found | expected[..].ct_eq(&candidate[..]))
             .into()
     })
+}
+
+/// A MAC as four 64-bit words, compared in constant time a word at a time: `subtle` puts an
+/// optimisation barrier after each element it compares, and 4 cost less than 32, in the
+/// sandbox most of all (1.0k instructions per check there for the bytes).
+fn words(mac: &[u8; 32]) -> [u64; 4] {
+    core::array::from_fn(|i| u64::from_le_bytes(mac[i * 8..i * 8 + 8].try_into().expect("eight bytes")))
 }
 
 fn mac_for(hmac: &impl HmacSha256, secret: &WebhookSecret, timestamp: i64, body: &[u8]) -> [u8; 32] {

@@ -45,6 +45,17 @@ fn any_v1_may_match() {
 }
 
 #[test]
+fn a_signature_one_hex_digit_off_anywhere_is_a_mismatch() {
+    let sig = sign(BODY, &WebhookSecret::new(SECRET), T);
+    for at in 0..sig.len() {
+        let mut bytes = sig.clone().into_bytes();
+        bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+        let header = alloc::format!("t={T},v1={}", String::from_utf8(bytes).unwrap());
+        assert_eq!(check(&header, T).unwrap_err(), SignatureError::SignatureMismatch, "digit {at}");
+    }
+}
+
+#[test]
 fn age_is_checked_on_both_sides_and_equal_to_tolerance_passes() {
     let header = good_header();
     assert!(check(&header, T + 300).is_ok());
