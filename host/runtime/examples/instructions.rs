@@ -13,7 +13,15 @@
 //! alone; the number of iterations (200). `--wasm FILE` loads another build of the component
 //! (an unstripped one, to name its functions). The component is the host-HMAC build, one
 //! instance reused; `--wasm-hmac` takes the build that hashes itself instead, and `--fresh` a
-//! new instance for every event.
+//! new instance for every event. `--perf-map` writes a perf map of the compiled component
+//! ([`RuntimeConfig::perf_map`]), for timing the same loop by function:
+//!
+//! ```sh
+//! perf record -e cpu-clock -F 10000 target/release/examples/instructions component all 300000 \
+//!     --perf-map --wasm path/to/unstripped/payhook_engine.wasm
+//! perf report --sort sym
+//! ```
+//!
 //! Only `counted` is collected; the process's set-up and a warm-up round are not.
 
 use std::hint::black_box;
@@ -108,13 +116,16 @@ fn counted(n: usize, mut one: impl FnMut() -> usize) -> usize {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage =
-        "usage: instructions native|component [all|receive|apply] [N] [--wasm FILE] [--wasm-hmac] [--fresh]";
-    let (mut positional, mut wasm, mut fresh, mut hmac) = (Vec::new(), None, false, HmacSource::Host);
+    let usage = "usage: instructions native|component [all|receive|apply] [N] [--wasm FILE] [--wasm-hmac] [--fresh] [--perf-map]";
+    let (mut positional, mut wasm, mut fresh, mut hmac) =
+        (Vec::new(), None, false, HmacSource::Host);
+    let mut perf_map = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if a == "--fresh" {
             fresh = true;
+        } else if a == "--perf-map" {
+            perf_map = true;
         } else if a == "--wasm-hmac" {
             hmac = HmacSource::Component;
         } else if a == "--wasm" {
@@ -149,6 +160,7 @@ fn main() {
         Some("component") => {
             let config = RuntimeConfig {
                 hmac,
+                perf_map,
                 max_instances: 2,
                 // Compiled once, not under valgrind at every run.
                 cache_dir: Some(std::env::temp_dir().join("payhook-instructions-cache")),

@@ -529,6 +529,32 @@ fn precompiled_code_is_cached_keyed_and_recovered_when_corrupt() {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
+fn a_perf_map_names_the_compiled_functions_when_asked_for() {
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", std::process::id()));
+    let rt = runtime(RuntimeConfig {
+        perf_map: true,
+        ..RuntimeConfig::default()
+    });
+    assert!(rt.receive(None, b"{}", &secrets(), 1, 300).is_ok());
+    let text = std::fs::read_to_string(&map).unwrap();
+    let _ = std::fs::remove_file(&map);
+    // `<address> <size> <name>`, one line per function, the engine's among them.
+    let functions = text
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(2)
+                .is_some_and(|n| n.starts_with("wasm[0]::function["))
+        })
+        .count();
+    assert!(
+        functions > 100,
+        "{functions} functions named in:\n{text:.2000}"
+    );
+}
+
+#[test]
 fn secrets_never_show_in_debug_output_of_the_runtime() {
     let rt = runtime(RuntimeConfig::default());
     let shown = format!("{rt:?}");
