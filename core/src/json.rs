@@ -78,7 +78,7 @@ impl ser::Error for Unsupported {
     }
 }
 
-/// Where the first byte JSON escapes (`"`, `\\` or one below 0x20) is in `bytes`, or its
+/// Where the first byte JSON escapes (`"`, `\` or one below 0x20) is in `bytes`, or its
 /// length if there is none. Eight bytes are tested at a time, with the word-at-a-time test
 /// for a byte below a bound (as serde_json's reader looks for the end of a string). A native
 /// build vectorises a byte-by-byte loop and a WebAssembly build cannot: writing the strings of
