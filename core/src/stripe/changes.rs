@@ -96,7 +96,7 @@ pub fn apply(
         )));
     }
     for (key, value) in changes {
-        if value.chars().count() > MAX_VALUE_CHARS {
+        if super::char_count(value) > MAX_VALUE_CHARS {
             return Err(refused(format!(
                 "gives {key} more than {MAX_VALUE_CHARS} characters"
             )));
@@ -171,14 +171,14 @@ fn check_addable(form: &[(String, String)], key: &str, value: &str) -> Result<()
                     "adds {key}: payhook finds a payment's record by that key, so only payhook sets it"
                 )));
             }
-            let chars = name.chars().count();
+            let chars = super::char_count(name);
             if chars == 0 || chars > MAX_METADATA_KEY {
                 return Err(refused(format!(
                     "adds the metadata key {}: keys are 1 to {MAX_METADATA_KEY} characters",
                     crate::json::Quoted(name)
                 )));
             }
-            if value.chars().count() > MAX_METADATA_VALUE {
+            if super::char_count(value) > MAX_METADATA_VALUE {
                 return Err(refused(format!(
                     "gives {key} more than {MAX_METADATA_VALUE} characters"
                 )));

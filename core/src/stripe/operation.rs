@@ -702,13 +702,13 @@ fn check_metadata(m: &crate::event::Metadata) -> Result<&crate::event::Metadata,
         });
     }
     for (k, v) in m {
-        if k.is_empty() || k.chars().count() > 40 || k.contains(['[', ']']) {
+        if k.is_empty() || super::char_count(k) > 40 || k.contains(['[', ']']) {
             return Err(RequestError::Invalid {
                 field: "metadata",
                 reason: format!("key {} must be 1 to 40 characters without brackets", crate::json::Quoted(k)),
             });
         }
-        if v.chars().count() > 500 {
+        if super::char_count(v) > 500 {
             return Err(RequestError::Invalid {
                 field: "metadata",
                 reason: format!("the value of {} is longer than 500 characters", crate::json::Quoted(k)),

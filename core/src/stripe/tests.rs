@@ -818,6 +818,27 @@ proptest::proptest! {
         expected.sort();
         proptest::prop_assert_eq!(heap_sorted, expected);
     }
+
+    /// Stripe's length limits count characters: `char_count` counts as `chars().count()` does,
+    /// for any text (any scalar value, so every UTF-8 sequence length).
+    #[test]
+    fn characters_are_counted_as_chars_counts_them(
+        text in proptest::prelude::any::<alloc::string::String>(),
+    ) {
+        proptest::prop_assert_eq!(char_count(&text), text.chars().count());
+    }
+
+    /// A value's `raw` text loses JSON's four whitespace characters around it and nothing else:
+    /// not a form feed, not a no-break space, not whitespace inside.
+    #[test]
+    fn only_json_whitespace_is_trimmed_from_a_raw_value(
+        text in "[ \t\n\r\x0c\u{a0}a{}\"]{0,12}",
+    ) {
+        proptest::prop_assert_eq!(
+            response::trim_json_space(&text),
+            text.trim_matches([' ', '\t', '\n', '\r'])
+        );
+    }
 }
 
 #[test]
