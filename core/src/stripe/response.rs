@@ -332,7 +332,7 @@ fn is_json_space(c: u8) -> bool {
 /// component than `str::trim_matches` with a character predicate.
 pub(super) fn trim_json_space(text: &str) -> &str {
     let bytes = text.as_bytes();
-    let start = bytes.iter().position(|&c| !is_json_space(c)).unwrap_or(bytes.len());
+    let start = skip_space(bytes, 0);
     let end = bytes.iter().rposition(|&c| !is_json_space(c)).map_or(start, |last| last + 1);
     // Both ends are next to ASCII bytes, so on character boundaries.
     text.get(start..end).unwrap_or_default()
@@ -414,7 +414,8 @@ fn end_of_value(b: &[u8], mut at: usize) -> usize {
             b'[' | b'{' => depth += 1,
             b']' | b'}' if depth <= 1 => return at + usize::from(depth == 1),
             b']' | b'}' => depth -= 1,
-            b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return at,
+            b',' if depth == 0 => return at,
+            c if depth == 0 && is_json_space(c) => return at,
             _ => {}
         }
         at += 1;
@@ -437,7 +438,7 @@ fn end_of_string(b: &[u8], mut at: usize) -> usize {
 
 /// The first index from `at` that is not JSON whitespace.
 fn skip_space(b: &[u8], mut at: usize) -> usize {
-    while matches!(b.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+    while b.get(at).is_some_and(|&c| is_json_space(c)) {
         at += 1;
     }
     at
